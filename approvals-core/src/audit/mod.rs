@@ -1,0 +1,216 @@
+//! The audit trail: every request, vote, escalation, conclusion and outcome.
+//!
+//! The gate writes each [`AuditRecord`] to an [`AuditSink`] and waits until
+//! the sink says it is durable before going on: a body runs only after its
+//! approval is recorded. Records carry the masked view only, never raw
+//! arguments.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::mask::MaskedView;
+use crate::{
+    Choice, Conclusion, ExecutionOutcome, Fingerprint, Identity, Refusal, RequestId, Risk,
+    Timestamp,
+};
+
+/// One entry of the audit trail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// When it happened.
+    pub at: Timestamp,
+    /// The request it belongs to.
+    pub request_id: RequestId,
+    /// What happened.
+    #[serde(flatten)]
+    pub event: AuditEvent,
+}
+
+impl AuditRecord {
+    /// A record of `event` for `request_id`, stamped now.
+    pub fn now(request_id: RequestId, event: AuditEvent) -> Self {
+        Self {
+            at: Timestamp::now(),
+            request_id,
+            event,
+        }
+    }
+
+    /// The event's kind.
+    pub fn kind(&self) -> AuditEventKind {
+        self.event.kind()
+    }
+}
+
+/// What happened, with the details an auditor needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum AuditEvent {
+    /// A call asked to run.
+    Requested {
+        /// The action name.
+        action: String,
+        /// What the action does.
+        description: String,
+        /// The risk level.
+        risk: Risk,
+        /// Who asked.
+        requester: Identity,
+        /// The requester's reason, masked.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        justification: Option<String>,
+        /// The arguments, masked.
+        arguments: MaskedView,
+        /// The fingerprint of the exact call.
+        fingerprint: Fingerprint,
+        /// The policy rule that matched (`None`: no rule matched).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rule: Option<String>,
+        /// What policy decided: `allow`, `refuse` or `require_approval`.
+        verdict: String,
+        /// Eligible approvers, when approval is required.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        approvers: Vec<Identity>,
+        /// Approvals needed, when approval is required.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        quorum: Option<u32>,
+        /// When silence becomes a denial, when approval is required.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        deadline: Option<Timestamp>,
+    },
+    /// A vote arrived, counted or not.
+    Vote {
+        /// Who voted.
+        voter: Identity,
+        /// Approve or deny (with the reason).
+        #[serde(flatten)]
+        choice: Choice,
+        /// The channel it came through.
+        channel: String,
+        /// The fingerprint the vote named.
+        fingerprint: Fingerprint,
+        /// Whether it counted.
+        counted: bool,
+        /// Why it did not count.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        refusal: Option<Refusal>,
+    },
+    /// The deadline for the first approvers passed and more approvers were
+    /// asked.
+    Escalated {
+        /// Who may now vote as well.
+        added: Vec<Identity>,
+    },
+    /// The request ended.
+    Concluded {
+        /// How.
+        #[serde(flatten)]
+        conclusion: Conclusion,
+    },
+    /// The approved body ran.
+    Executed {
+        /// How it ended.
+        #[serde(flatten)]
+        outcome: ExecutionOutcome,
+    },
+}
+
+impl AuditEvent {
+    /// The event's kind.
+    pub fn kind(&self) -> AuditEventKind {
+        match self {
+            AuditEvent::Requested { .. } => AuditEventKind::Requested,
+            AuditEvent::Vote { .. } => AuditEventKind::Vote,
+            AuditEvent::Escalated { .. } => AuditEventKind::Escalated,
+            AuditEvent::Concluded { .. } => AuditEventKind::Concluded,
+            AuditEvent::Executed { .. } => AuditEventKind::Executed,
+        }
+    }
+}
+
+/// The kinds of [`AuditEvent`], for queries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditEventKind {
+    /// [`AuditEvent::Requested`].
+    Requested,
+    /// [`AuditEvent::Vote`].
+    Vote,
+    /// [`AuditEvent::Escalated`].
+    Escalated,
+    /// [`AuditEvent::Concluded`].
+    Concluded,
+    /// [`AuditEvent::Executed`].
+    Executed,
+}
+
+/// Durably records audit events.
+///
+/// `record` returns once the record is as durable as the sink promises; the
+/// gate does not go on until then, and an error stops the call (fail closed).
+/// Implement it with [`async_trait`](https://docs.rs/async-trait):
+///
+/// ```
+/// use approvals_core::audit::{AuditError, AuditRecord, AuditSink};
+///
+/// struct Stdout;
+///
+/// #[async_trait::async_trait]
+/// impl AuditSink for Stdout {
+///     async fn record(&self, record: &AuditRecord) -> Result<(), AuditError> {
+///         let line = serde_json::to_string(record).map_err(|e| AuditError::other(e))?;
+///         let _ = line; // send it somewhere durable
+///         Ok(())
+///     }
+/// }
+/// ```
+#[async_trait]
+pub trait AuditSink: Send + Sync {
+    /// Records one event.
+    async fn record(&self, record: &AuditRecord) -> Result<(), AuditError>;
+}
+
+#[async_trait]
+impl<T: AuditSink + ?Sized> AuditSink for &T {
+    async fn record(&self, record: &AuditRecord) -> Result<(), AuditError> {
+        (**self).record(record).await
+    }
+}
+
+#[async_trait]
+impl<T: AuditSink + ?Sized> AuditSink for Box<T> {
+    async fn record(&self, record: &AuditRecord) -> Result<(), AuditError> {
+        (**self).record(record).await
+    }
+}
+
+#[async_trait]
+impl<T: AuditSink + ?Sized> AuditSink for Arc<T> {
+    async fn record(&self, record: &AuditRecord) -> Result<(), AuditError> {
+        (**self).record(record).await
+    }
+}
+
+/// A record could not be written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuditError {
+    /// The storage failed (a full disk, a permission, a closed file).
+    #[error("audit storage failed: {0}")]
+    Io(#[from] std::io::Error),
+    /// The sink has been closed or its writer has stopped.
+    #[error("the audit sink is closed")]
+    Closed,
+    /// Any other failure of a custom sink.
+    #[error("audit sink failed: {0}")]
+    Other(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl AuditError {
+    /// Wraps any error of a custom sink.
+    pub fn other(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        AuditError::Other(Box::new(error))
+    }
+}

@@ -1,0 +1,106 @@
+//! The one error type of the approval path.
+
+use std::time::Duration;
+
+use crate::approver::ChannelError;
+use crate::audit::AuditError;
+use crate::policy::PolicyError;
+use crate::{Identity, RequestId};
+
+/// Why a gated call did not run (or did not finish being recorded).
+///
+/// Neither `Display` nor `Debug` ever shows an argument value: denial reasons
+/// are written by reviewers who saw only the masked view, and every other
+/// field is an id, an identity, a rule name or a fault description.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An eligible approver denied the request.
+    #[error("request {request_id} was denied by {by}{}", reason_suffix(.reason))]
+    Denied {
+        /// The request.
+        request_id: RequestId,
+        /// Who denied.
+        by: Identity,
+        /// Their reason.
+        reason: Option<String>,
+    },
+    /// Nobody decided before the deadline; silence means deny.
+    #[error("request {request_id} expired after {} without a decision", humantime::format_duration(*.timeout))]
+    Expired {
+        /// The request.
+        request_id: RequestId,
+        /// How long the gate waited.
+        timeout: Duration,
+    },
+    /// The request was cancelled before it was decided.
+    #[error("request {request_id} was cancelled")]
+    Cancelled {
+        /// The request.
+        request_id: RequestId,
+    },
+    /// Policy refuses this call outright.
+    #[error("refused by policy{}: {reason}", rule_suffix(.rule))]
+    RefusedByPolicy {
+        /// The rule that refused.
+        rule: Option<String>,
+        /// The rule's reason.
+        reason: String,
+    },
+    /// No gate is configured for this call: nothing runs without one.
+    #[error("no approval gate is configured: pass `gate = …`, use `approvals::scope`, or set a default gate")]
+    NoGate,
+    /// The request names no requester and the gate has no default requester.
+    #[error("the request has no requester and the gate has no default requester")]
+    NoRequester,
+    /// The policy could not be evaluated or cannot be satisfied.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// A channel failed to deliver the request.
+    #[error("request {request_id} failed closed: {source}")]
+    Channel {
+        /// The request.
+        request_id: RequestId,
+        /// The channel's error.
+        #[source]
+        source: ChannelError,
+    },
+    /// The audit trail could not be written, so the call did not run (or its
+    /// outcome could not be recorded).
+    #[error("the audit trail could not be written: {0}")]
+    Audit(#[from] AuditError),
+    /// The arguments changed between approval and run (through interior
+    /// mutability): the approval is not valid for them.
+    #[error("request {request_id}: the arguments no longer match the approved fingerprint")]
+    BindingMismatch {
+        /// The request.
+        request_id: RequestId,
+    },
+    /// The arguments could not be serialized, so they cannot be fingerprinted.
+    #[error("the arguments could not be serialized ({category})")]
+    Arguments {
+        /// The kind of serialization failure (no value is included).
+        category: &'static str,
+    },
+    /// The request ended closed for another fault.
+    #[error("request {request_id} failed closed: {reason}")]
+    Failed {
+        /// The request.
+        request_id: RequestId,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+fn reason_suffix(reason: &Option<String>) -> String {
+    reason
+        .as_deref()
+        .map(|reason| format!(": {reason}"))
+        .unwrap_or_default()
+}
+
+fn rule_suffix(rule: &Option<String>) -> String {
+    rule.as_deref()
+        .map(|rule| format!(" (rule `{rule}`)"))
+        .unwrap_or_default()
+}

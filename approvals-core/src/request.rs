@@ -1,0 +1,245 @@
+//! What an agent asks to do.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Identity;
+
+/// How much harm the action can do if it should not have run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Risk {
+    /// Reads or reversible changes.
+    Low,
+    /// Changes that can be undone with some effort.
+    Medium,
+    /// Changes that are hard to undo or touch personal data.
+    High,
+    /// Changes that cannot be undone or affect production at large.
+    Critical,
+}
+
+impl Risk {
+    /// Every risk level, lowest first.
+    pub const ALL: [Risk; 4] = [Risk::Low, Risk::Medium, Risk::High, Risk::Critical];
+
+    /// The lowercase name (`"high"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Risk::Low => "low",
+            Risk::Medium => "medium",
+            Risk::High => "high",
+            Risk::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Risk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The text was not one of `low`, `medium`, `high`, `critical`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown risk `{0}`, expected one of `low`, `medium`, `high`, `critical`")]
+pub struct UnknownRisk(pub String);
+
+impl FromStr for Risk {
+    type Err = UnknownRisk;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "low" => Ok(Risk::Low),
+            "medium" => Ok(Risk::Medium),
+            "high" => Ok(Risk::High),
+            "critical" => Ok(Risk::Critical),
+            _ => Err(UnknownRisk(text.to_owned())),
+        }
+    }
+}
+
+/// A sensitive call, described for the gate: what, how risky, by whom, why,
+/// and with which arguments.
+///
+/// The arguments are kept as the caller's own value `A`. The gate serializes
+/// them once to fingerprint and mask them, and later hands the very same value
+/// to the body it runs, so the body cannot run with arguments other than the
+/// ones that were approved.
+///
+/// `Debug` shows everything but the arguments, which it never prints.
+///
+/// ```
+/// use approvals_core::{ActionRequest, Identity, Risk};
+///
+/// #[derive(serde::Serialize)]
+/// struct Refund { customer: String, cents: u64 }
+///
+/// let request = ActionRequest::new("billing.refund", Refund { customer: "c_42".into(), cents: 1_500 })
+///     .description("Refund a customer's last invoice")
+///     .risk(Risk::High)
+///     .requester(Identity::new("agent:support-bot"))
+///     .justification("The customer reports a double charge.");
+/// assert_eq!(request.action(), "billing.refund");
+/// assert!(!format!("{request:?}").contains("c_42"));
+/// ```
+pub struct ActionRequest<A> {
+    pub(crate) action: Cow<'static, str>,
+    pub(crate) description: Cow<'static, str>,
+    pub(crate) risk: Risk,
+    pub(crate) requester: Option<Identity>,
+    pub(crate) justification: Option<String>,
+    pub(crate) arguments: A,
+}
+
+impl<A> ActionRequest<A> {
+    /// A request to run `action` with `arguments`, at medium risk, with no
+    /// description, requester or justification yet.
+    pub fn new(action: impl Into<Cow<'static, str>>, arguments: A) -> Self {
+        Self {
+            action: action.into(),
+            description: Cow::Borrowed(""),
+            risk: Risk::Medium,
+            requester: None,
+            justification: None,
+            arguments,
+        }
+    }
+
+    /// Sets what the action does, for reviewers.
+    #[must_use]
+    pub fn description(mut self, description: impl Into<Cow<'static, str>>) -> Self {
+        self.description = description.into();
+        self
+    }
+
+    /// Sets the risk level.
+    #[must_use]
+    pub fn risk(mut self, risk: Risk) -> Self {
+        self.risk = risk;
+        self
+    }
+
+    /// Sets who asks (the agent or the user it acts for). Without it, the
+    /// gate's default requester is used, and without that the call fails.
+    #[must_use]
+    pub fn requester(mut self, requester: impl Into<Identity>) -> Self {
+        self.requester = Some(requester.into());
+        self
+    }
+
+    /// Sets the agent's reason for the call. It is shown to reviewers masked.
+    #[must_use]
+    pub fn justification(mut self, justification: impl Into<String>) -> Self {
+        self.justification = Some(justification.into());
+        self
+    }
+
+    /// The action name.
+    pub fn action(&self) -> &str {
+        &self.action
+    }
+
+    /// The description.
+    pub fn get_description(&self) -> &str {
+        &self.description
+    }
+
+    /// The risk level.
+    pub fn get_risk(&self) -> Risk {
+        self.risk
+    }
+
+    /// The requester, if set.
+    pub fn get_requester(&self) -> Option<&Identity> {
+        self.requester.as_ref()
+    }
+
+    /// The arguments.
+    pub fn arguments(&self) -> &A {
+        &self.arguments
+    }
+}
+
+impl<A: Action> ActionRequest<A> {
+    /// A request for an [`Action`], with its name, description and risk.
+    pub fn for_action(action: A) -> Self {
+        let name = action.name().into_owned();
+        let description = action.description().into_owned();
+        let risk = action.risk();
+        Self::new(name, action).description(description).risk(risk)
+    }
+}
+
+impl<A> fmt::Debug for ActionRequest<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ActionRequest")
+            .field("action", &self.action)
+            .field("description", &self.description)
+            .field("risk", &self.risk)
+            .field("requester", &self.requester)
+            .field("justification", &self.justification.as_ref().map(|_| "<withheld>"))
+            .field("arguments", &format_args!("<withheld: {}>", std::any::type_name::<A>()))
+            .finish()
+    }
+}
+
+/// A type that describes itself as a sensitive action: its value is the
+/// arguments, and the trait gives the name, description and risk.
+///
+/// ```
+/// use std::borrow::Cow;
+/// use approvals_core::{Action, ActionRequest, Risk};
+///
+/// #[derive(serde::Serialize)]
+/// struct RotateKey { key_id: String }
+///
+/// impl Action for RotateKey {
+///     fn name(&self) -> Cow<'_, str> { "keys.rotate".into() }
+///     fn description(&self) -> Cow<'_, str> { "Rotate a signing key".into() }
+///     fn risk(&self) -> Risk { Risk::Critical }
+/// }
+///
+/// let request = ActionRequest::for_action(RotateKey { key_id: "k1".into() });
+/// assert_eq!(request.get_risk(), Risk::Critical);
+/// ```
+pub trait Action: Serialize {
+    /// The action name that policy rules match, such as `keys.rotate`.
+    fn name(&self) -> Cow<'_, str>;
+
+    /// What the action does, for reviewers.
+    fn description(&self) -> Cow<'_, str> {
+        Cow::Borrowed("")
+    }
+
+    /// The risk level (medium unless overridden).
+    fn risk(&self) -> Risk {
+        Risk::Medium
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn risk_parses_and_orders() {
+        assert_eq!("HIGH".parse::<Risk>().ok(), Some(Risk::High));
+        assert!(Risk::Low < Risk::Critical);
+        let err = "severe".parse::<Risk>().err().map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some("unknown risk `severe`, expected one of `low`, `medium`, `high`, `critical`")
+        );
+    }
+
+    #[test]
+    fn debug_withholds_arguments_and_justification() {
+        let request = ActionRequest::new("x", "secret-value-123").justification("for jane@doe.com");
+        let debug = format!("{request:?}");
+        assert!(!debug.contains("secret-value-123"));
+        assert!(!debug.contains("jane@doe.com"));
+    }
+}

@@ -1,0 +1,280 @@
+//! What reviewers see and do: the approval request, votes and conclusions.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::mask::MaskedView;
+use crate::{Fingerprint, Identity, RequestId, Risk, Timestamp};
+
+/// A request for approval as channels and reviewers see it: every field is
+/// safe to show (the arguments and justification are masked).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalRequest {
+    /// The request's id.
+    pub id: RequestId,
+    /// The action name.
+    pub action: String,
+    /// What the action does.
+    pub description: String,
+    /// The risk level.
+    pub risk: Risk,
+    /// Who asks.
+    pub requester: Identity,
+    /// The requester's reason, masked.
+    pub justification: Option<String>,
+    /// The arguments, masked.
+    pub arguments: MaskedView,
+    /// The fingerprint a vote must name to count.
+    pub fingerprint: Fingerprint,
+    /// The identities whose votes count (the requester's never does).
+    pub approvers: Vec<Identity>,
+    /// How many distinct approvals are needed.
+    pub quorum: u32,
+    /// Whether a deny must carry a reason.
+    pub deny_reason_required: bool,
+    /// The policy rule that asked for approval (`None`: the default rule).
+    pub rule: Option<String>,
+    /// When the request was made.
+    pub requested_at: Timestamp,
+    /// When silence becomes a denial.
+    pub deadline: Timestamp,
+}
+
+impl ApprovalRequest {
+    /// Whether `voter` is among the eligible approvers (the requester never is).
+    pub fn is_eligible(&self, voter: &Identity) -> bool {
+        voter != &self.requester && self.approvers.contains(voter)
+    }
+}
+
+/// A reviewer's choice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "choice", rename_all = "snake_case")]
+pub enum Choice {
+    /// Let the call run.
+    Approve,
+    /// Stop the call.
+    Deny {
+        /// Why, in the reviewer's words.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+}
+
+impl Choice {
+    /// A deny with a reason.
+    pub fn deny(reason: impl Into<String>) -> Self {
+        Choice::Deny {
+            reason: Some(reason.into()),
+        }
+    }
+
+    /// Whether this is an approval.
+    pub fn is_approve(&self) -> bool {
+        matches!(self, Choice::Approve)
+    }
+}
+
+/// One vote, as a channel hands it to the gate.
+///
+/// The fingerprint is the one the channel showed the reviewer: a vote is
+/// bound to exactly that call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ballot {
+    /// The request voted on.
+    pub request_id: RequestId,
+    /// The fingerprint the reviewer saw.
+    pub fingerprint: Fingerprint,
+    /// Who votes, already translated to a canonical identity by the channel.
+    pub voter: Identity,
+    /// Approve or deny.
+    pub choice: Choice,
+    /// The channel the vote came through (`"slack"`, `"queue"`, …).
+    pub channel: String,
+}
+
+impl Ballot {
+    /// A ballot for `request` by `voter` through `channel`.
+    pub fn new(
+        request: &ApprovalRequest,
+        voter: impl Into<Identity>,
+        choice: Choice,
+        channel: impl Into<String>,
+    ) -> Self {
+        Self {
+            request_id: request.id.clone(),
+            fingerprint: request.fingerprint,
+            voter: voter.into(),
+            choice,
+            channel: channel.into(),
+        }
+    }
+}
+
+/// Why the gate did not count a vote. The `Display` text is addressed to the
+/// voter and safe to show them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, thiserror::Error)]
+#[serde(rename_all = "snake_case")]
+pub enum Refusal {
+    /// No request with that id is pending or recently concluded.
+    #[error("there is no such approval request")]
+    UnknownRequest,
+    /// The vote names another fingerprint than the request's.
+    #[error("this vote is for a different call than the one pending")]
+    FingerprintMismatch,
+    /// The request was already approved, denied, expired or cancelled.
+    #[error("this request has already been concluded")]
+    AlreadyConcluded,
+    /// The voter is the requester.
+    #[error("you cannot approve or deny your own request")]
+    SelfApproval,
+    /// The voter is not among the eligible approvers.
+    #[error("you are not an eligible approver for this request")]
+    NotEligible,
+    /// The voter has already voted on this request.
+    #[error("you have already voted on this request")]
+    AlreadyVoted,
+    /// A deny without a reason where policy requires one.
+    #[error("a reason is required to deny this request")]
+    ReasonRequired,
+    /// The vote could not be recorded in the audit trail, so it does not count.
+    #[error("the vote could not be recorded, so it did not count")]
+    NotRecorded,
+}
+
+/// What the gate made of a vote.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum VoteOutcome {
+    /// The vote counted.
+    Counted {
+        /// Distinct eligible approvals so far.
+        approvals: u32,
+        /// Approvals needed.
+        quorum: u32,
+        /// Set when this vote concluded the request.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        conclusion: Option<Conclusion>,
+    },
+    /// The vote did not count, and why.
+    Refused {
+        /// Why not.
+        refusal: Refusal,
+    },
+}
+
+impl VoteOutcome {
+    /// Whether the vote counted.
+    pub fn counted(&self) -> bool {
+        matches!(self, VoteOutcome::Counted { .. })
+    }
+
+    /// The refusal, if the vote did not count.
+    pub fn refusal(&self) -> Option<Refusal> {
+        match self {
+            VoteOutcome::Refused { refusal } => Some(*refusal),
+            VoteOutcome::Counted { .. } => None,
+        }
+    }
+}
+
+/// How a request ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Conclusion {
+    /// Policy allowed the call without review (it is still audited).
+    AllowedByPolicy {
+        /// The rule that allowed it.
+        rule: Option<String>,
+    },
+    /// Policy refused the call outright.
+    RefusedByPolicy {
+        /// The rule that refused it.
+        rule: Option<String>,
+        /// The rule's reason.
+        reason: String,
+    },
+    /// The quorum of eligible approvals was reached.
+    Approved {
+        /// The approvers whose votes counted, in order.
+        by: Vec<Identity>,
+    },
+    /// An eligible approver denied.
+    Denied {
+        /// Who denied.
+        by: Identity,
+        /// Their reason.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// The deadline passed without a decision: silence means deny.
+    Expired,
+    /// The caller stopped waiting (its future was dropped), or the request
+    /// was cancelled.
+    Cancelled,
+    /// A fault ended the request closed: a channel failed, the audit trail
+    /// could not be written, or no eligible approver could reach the quorum.
+    Failed {
+        /// What went wrong, without any argument value.
+        reason: String,
+    },
+}
+
+impl Conclusion {
+    /// Whether the call may run.
+    pub fn permits_run(&self) -> bool {
+        matches!(
+            self,
+            Conclusion::Approved { .. } | Conclusion::AllowedByPolicy { .. }
+        )
+    }
+}
+
+impl fmt::Display for Conclusion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Conclusion::AllowedByPolicy { .. } => f.write_str("allowed by policy"),
+            Conclusion::RefusedByPolicy { reason, .. } => write!(f, "refused by policy: {reason}"),
+            Conclusion::Approved { by } => {
+                f.write_str("approved by ")?;
+                write_list(f, by)
+            }
+            Conclusion::Denied { by, reason: Some(reason) } => write!(f, "denied by {by}: {reason}"),
+            Conclusion::Denied { by, reason: None } => write!(f, "denied by {by}"),
+            Conclusion::Expired => f.write_str("expired without a decision"),
+            Conclusion::Cancelled => f.write_str("cancelled"),
+            Conclusion::Failed { reason } => write!(f, "failed closed: {reason}"),
+        }
+    }
+}
+
+fn write_list(f: &mut fmt::Formatter<'_>, identities: &[Identity]) -> fmt::Result {
+    for (index, identity) in identities.iter().enumerate() {
+        if index > 0 {
+            f.write_str(", ")?;
+        }
+        write!(f, "{identity}")?;
+    }
+    Ok(())
+}
+
+/// How the body of an approved call ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum ExecutionOutcome {
+    /// It returned `Ok`.
+    Ok,
+    /// It returned `Err`. Only the error's type is recorded: its message may
+    /// carry argument values.
+    Error {
+        /// The Rust type name of the error.
+        error_type: String,
+    },
+    /// It panicked. The panic message is not recorded, for the same reason.
+    Panicked,
+}
+
+/// A shared, immutable approval request, as handed to channels.
+pub type SharedRequest = Arc<ApprovalRequest>;
