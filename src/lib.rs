@@ -1,1 +1,84 @@
-//! approvals facade.
+//! # approvals
+//!
+//! Action-level human approval for AI agents.
+//!
+//! Mark a sensitive call, and when an agent makes it the call pauses: policy
+//! decides whether a human must look; the arguments are masked so reviewers
+//! see enough to decide and never enough to leak personal data; the request
+//! goes to people through a channel; nobody approves their own request;
+//! silence means deny; and every request, vote, decision and outcome lands in
+//! a tamper-evident audit trail, before and after the call runs with exactly
+//! the arguments that were approved.
+//!
+//! ```
+//! use approvals::audit::MemoryAudit;
+//! use approvals::memory::MockApprover;
+//! use approvals::policy::{Policy, RequirementBuilder, Rule};
+//! use approvals::{ActionRequest, Error, Gate, Risk};
+//!
+//! #[derive(serde::Serialize)]
+//! struct Refund { customer: String, cents: u64 }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Error> {
+//! let audit = MemoryAudit::new();
+//! let gate = Gate::builder()
+//!     .policy(Policy::new().rule(
+//!         Rule::new("refunds need finance").action("billing.refund")
+//!             .require(RequirementBuilder::new().approvers(["fin@example.com"])),
+//!     ))
+//!     .approver(MockApprover::approve_all().voting_as(["fin@example.com"]))
+//!     .audit(audit.clone())
+//!     .build();
+//!
+//! let request = ActionRequest::new("billing.refund", Refund { customer: "c_42".into(), cents: 1_500 })
+//!     .risk(Risk::High)
+//!     .requester("agent:support-bot")
+//!     .justification("double charge reported by the customer");
+//!
+//! let refunded = gate
+//!     .run(request, |refund| async move { Ok::<_, Error>(refund.cents) })
+//!     .await?;
+//! assert_eq!(refunded, 1_500);
+//! // requested, the vote, concluded (approved), executed (ok)
+//! assert_eq!(audit.len(), 4);
+//! # Ok(()) }
+//! ```
+//!
+//! ## Guarantees
+//!
+//! - **Fail closed.** A missing gate, a policy error, a channel that fails or
+//!   panics, a deadline, or an audit write that fails before the run: the body
+//!   does not run and the caller gets an [`Error`] saying why.
+//! - **No self-approval.** The requester's vote never counts, whatever groups
+//!   they belong to. It is recorded.
+//! - **Eligibility and quorum.** Only the policy's approvers count, each once;
+//!   a quorum of `n` needs `n` distinct approvals; one eligible deny ends the
+//!   request.
+//! - **Binding.** A decision is bound to the [`Fingerprint`] of the call; the
+//!   body receives the very arguments that were fingerprinted; an
+//!   [`Approval`] runs once.
+//! - **Nothing raw leaves.** Channels, audit records, errors and `Debug`
+//!   output carry the masked view only.
+//! - **Audit before run, outcome after**, in a hash-chained file that
+//!   [`audit::verify`] checks.
+//!
+//! ## Features
+//!
+//! | feature | default | what it adds |
+//! | --- | --- | --- |
+//! | `memory` | yes | [`memory::MockApprover`] and [`memory::QueueApprover`] |
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub use approvals_core::{
+    Action, ActionRequest, Approval, ApprovalRequest, Approver, Ballot, ChannelError, Choice,
+    Conclusion, Error, ExecutionOutcome, Fingerprint, Gate, GateBuilder, Identity, Refusal,
+    RequestId, Risk, SharedRequest, Timestamp, UnknownRisk, VoteBox, VoteOutcome, async_trait,
+    audit, canonical_json, mask, policy,
+};
+
+pub use approvals_core::gate::{current, scope, set_default};
+
+#[cfg(feature = "memory")]
+#[cfg_attr(docsrs, doc(cfg(feature = "memory")))]
+pub use approvals_backends::memory;

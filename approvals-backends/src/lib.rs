@@ -1,1 +1,15 @@
 //! Approval channels for `approvals`.
+//!
+//! | feature | module | what |
+//! | --- | --- | --- |
+//! | `memory` (default) | [`memory`] | [`MockApprover`](memory::MockApprover) for tests, [`QueueApprover`](memory::QueueApprover) for app-driven decisions |
+//!
+//! Every channel implements [`approvals_core::Approver`]: it delivers the
+//! masked request and hands votes to the gate through a
+//! [`VoteBox`](approvals_core::VoteBox); it never judges a vote itself.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(feature = "memory")]
+#[cfg_attr(docsrs, doc(cfg(feature = "memory")))]
+pub mod memory;

@@ -54,10 +54,18 @@ impl<T: Approver + ?Sized> Approver for &T {
     async fn deliver(&self, request: &ApprovalRequest, votes: VoteBox) -> Result<(), ChannelError> {
         (**self).deliver(request, votes).await
     }
-    async fn escalated(&self, request: &ApprovalRequest, added: &[Identity]) -> Result<(), ChannelError> {
+    async fn escalated(
+        &self,
+        request: &ApprovalRequest,
+        added: &[Identity],
+    ) -> Result<(), ChannelError> {
         (**self).escalated(request, added).await
     }
-    async fn concluded(&self, request: &ApprovalRequest, conclusion: &Conclusion) -> Result<(), ChannelError> {
+    async fn concluded(
+        &self,
+        request: &ApprovalRequest,
+        conclusion: &Conclusion,
+    ) -> Result<(), ChannelError> {
         (**self).concluded(request, conclusion).await
     }
 }
@@ -70,10 +78,18 @@ impl<T: Approver + ?Sized> Approver for Box<T> {
     async fn deliver(&self, request: &ApprovalRequest, votes: VoteBox) -> Result<(), ChannelError> {
         (**self).deliver(request, votes).await
     }
-    async fn escalated(&self, request: &ApprovalRequest, added: &[Identity]) -> Result<(), ChannelError> {
+    async fn escalated(
+        &self,
+        request: &ApprovalRequest,
+        added: &[Identity],
+    ) -> Result<(), ChannelError> {
         (**self).escalated(request, added).await
     }
-    async fn concluded(&self, request: &ApprovalRequest, conclusion: &Conclusion) -> Result<(), ChannelError> {
+    async fn concluded(
+        &self,
+        request: &ApprovalRequest,
+        conclusion: &Conclusion,
+    ) -> Result<(), ChannelError> {
         (**self).concluded(request, conclusion).await
     }
 }
@@ -86,10 +102,18 @@ impl<T: Approver + ?Sized> Approver for Arc<T> {
     async fn deliver(&self, request: &ApprovalRequest, votes: VoteBox) -> Result<(), ChannelError> {
         (**self).deliver(request, votes).await
     }
-    async fn escalated(&self, request: &ApprovalRequest, added: &[Identity]) -> Result<(), ChannelError> {
+    async fn escalated(
+        &self,
+        request: &ApprovalRequest,
+        added: &[Identity],
+    ) -> Result<(), ChannelError> {
         (**self).escalated(request, added).await
     }
-    async fn concluded(&self, request: &ApprovalRequest, conclusion: &Conclusion) -> Result<(), ChannelError> {
+    async fn concluded(
+        &self,
+        request: &ApprovalRequest,
+        conclusion: &Conclusion,
+    ) -> Result<(), ChannelError> {
         (**self).concluded(request, conclusion).await
     }
 }

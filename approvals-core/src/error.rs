@@ -48,7 +48,9 @@ pub enum Error {
         reason: String,
     },
     /// No gate is configured for this call: nothing runs without one.
-    #[error("no approval gate is configured: pass `gate = …`, use `approvals::scope`, or set a default gate")]
+    #[error(
+        "no approval gate is configured: pass `gate = …`, use `approvals::scope`, or set a default gate"
+    )]
     NoGate,
     /// The request names no requester and the gate has no default requester.
     #[error("the request has no requester and the gate has no default requester")]

@@ -166,7 +166,10 @@ mod tests {
         let requester = Identity::new("agent:bot");
         let envelope = json!({"action": "refund", "arguments": args, "requester": "agent:bot"});
         let expected: [u8; 32] = Sha256::digest(canonical_json(&envelope)).into();
-        assert_eq!(Fingerprint::of("refund", &args, &requester).as_bytes(), &expected);
+        assert_eq!(
+            Fingerprint::of("refund", &args, &requester).as_bytes(),
+            &expected
+        );
     }
 
     #[test]
@@ -175,8 +178,14 @@ mod tests {
         let bot = Identity::new("bot");
         let base = Fingerprint::of("refund", &args, &bot);
         assert_ne!(base, Fingerprint::of("refund2", &args, &bot));
-        assert_ne!(base, Fingerprint::of("refund", &json!({"amount": 11}), &bot));
-        assert_ne!(base, Fingerprint::of("refund", &args, &Identity::new("bot2")));
+        assert_ne!(
+            base,
+            Fingerprint::of("refund", &json!({"amount": 11}), &bot)
+        );
+        assert_ne!(
+            base,
+            Fingerprint::of("refund", &args, &Identity::new("bot2"))
+        );
     }
 
     #[test]

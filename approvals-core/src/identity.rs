@@ -121,7 +121,10 @@ mod tests {
 
     #[test]
     fn identities_are_canonical() {
-        assert_eq!(Identity::new("Bob@Example.COM"), Identity::new("bob@example.com"));
+        assert_eq!(
+            Identity::new("Bob@Example.COM"),
+            Identity::new("bob@example.com")
+        );
         assert_eq!(Identity::new("  carol "), Identity::new("carol"));
         assert_ne!(Identity::new("carol"), Identity::new("carol2"));
         let json = serde_json::to_string(&Identity::new("Dave")).unwrap_or_default();

@@ -143,6 +143,9 @@ mod tests {
             view.as_value(),
             &json!({"user": {"email": "<string>", "age": "<number>", "vip": "<bool>", "note": null}, "ids": ["<string>", "<number>"]})
         );
-        assert_eq!(TypeLabelMasker.mask_text("call jane@example.com"), "<text: 21 chars>");
+        assert_eq!(
+            TypeLabelMasker.mask_text("call jane@example.com"),
+            "<text: 21 chars>"
+        );
     }
 }

@@ -180,8 +180,14 @@ impl<A> fmt::Debug for ActionRequest<A> {
             .field("description", &self.description)
             .field("risk", &self.risk)
             .field("requester", &self.requester)
-            .field("justification", &self.justification.as_ref().map(|_| "<withheld>"))
-            .field("arguments", &format_args!("<withheld: {}>", std::any::type_name::<A>()))
+            .field(
+                "justification",
+                &self.justification.as_ref().map(|_| "<withheld>"),
+            )
+            .field(
+                "arguments",
+                &format_args!("<withheld: {}>", std::any::type_name::<A>()),
+            )
             .finish()
     }
 }

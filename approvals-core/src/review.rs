@@ -241,7 +241,10 @@ impl fmt::Display for Conclusion {
                 f.write_str("approved by ")?;
                 write_list(f, by)
             }
-            Conclusion::Denied { by, reason: Some(reason) } => write!(f, "denied by {by}: {reason}"),
+            Conclusion::Denied {
+                by,
+                reason: Some(reason),
+            } => write!(f, "denied by {by}: {reason}"),
             Conclusion::Denied { by, reason: None } => write!(f, "denied by {by}"),
             Conclusion::Expired => f.write_str("expired without a decision"),
             Conclusion::Cancelled => f.write_str("cancelled"),
@@ -274,6 +277,12 @@ pub enum ExecutionOutcome {
     },
     /// It panicked. The panic message is not recorded, for the same reason.
     Panicked,
+    /// The body never ran although the call was allowed or approved.
+    NotRun {
+        /// Why (the approval was dropped unused, or the arguments no longer
+        /// matched the fingerprint).
+        reason: String,
+    },
 }
 
 /// A shared, immutable approval request, as handed to channels.

@@ -4,6 +4,27 @@
 //! the sink says it is durable before going on: a body runs only after its
 //! approval is recorded. Records carry the masked view only, never raw
 //! arguments.
+//!
+//! Sinks provided here:
+//!
+//! - [`JsonlAudit`]: a JSON Lines file, hash-chained (SHA-256 or HMAC-SHA256)
+//!   so that a changed, removed or reordered record is detected by
+//!   [`verify`]; writes are group-committed by one writer thread.
+//! - [`MemoryAudit`]: records kept in memory, for tests; it can be told to
+//!   fail, to exercise fail-closed paths.
+//! - [`FanOut`]: writes each record to several sinks and succeeds only if
+//!   all do.
+
+mod fanout;
+mod file;
+mod memory;
+
+pub use fanout::{FanOut, NoSinks};
+pub use file::{
+    Fsync, JsonlAudit, JsonlAuditBuilder, OpenError, Recovery, VerifyError, VerifyReport, verify,
+    verify_reader, verify_reader_with_head, verify_with_head,
+};
+pub use memory::MemoryAudit;
 
 use std::sync::Arc;
 

@@ -1,11 +1,678 @@
-//! The gate. (Being written.)
+//! The gate: the one place where security decisions are made.
+//!
+//! A [`Gate`] takes an [`ActionRequest`], asks the policy, masks the
+//! arguments, delivers the masked request to its channels, judges every vote,
+//! enforces the deadline, records each step in the audit trail, and hands
+//! back an [`Approval`] that runs the body once, with exactly the arguments
+//! that were approved.
+//!
+//! ```
+//! use approvals_core::audit::MemoryAudit;
+//! use approvals_core::policy::{Policy, Rule};
+//! use approvals_core::{ActionRequest, Gate};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), approvals_core::Error> {
+//! let audit = MemoryAudit::new();
+//! let gate = Gate::builder()
+//!     .policy(Policy::new().rule(Rule::new("reads").action("crm.read_*").allow()))
+//!     .audit(audit.clone())
+//!     .build();
+//!
+//! let request = ActionRequest::new("crm.read_record", 42u64).requester("agent:crm-bot");
+//! let record = gate.run(request, |id| async move { Ok::<_, approvals_core::Error>(format!("record {id}")) }).await?;
+//! assert_eq!(record, "record 42");
+//! assert_eq!(audit.len(), 3); // requested, concluded (allowed by policy), executed
+//! # Ok(()) }
+//! ```
 
-/// Placeholder.
-#[derive(Clone, Debug)]
-pub struct VoteBox;
-/// Placeholder.
-pub struct Gate;
-/// Placeholder.
-pub struct GateBuilder;
-/// Placeholder.
-pub struct Approval;
+mod approval;
+mod registry;
+mod scope;
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use futures::FutureExt as _;
+use serde::Serialize;
+
+pub use approval::Approval;
+pub use scope::{current, scope, set_default};
+
+use self::registry::{Outcome, Pending, Registry};
+use crate::approver::{Approver, ChannelError};
+use crate::audit::{AuditEvent, AuditRecord, AuditSink};
+use crate::mask::{Masker, TypeLabelMasker};
+use crate::policy::{Decision, Policy, PolicyError, PolicyInput, Requirement, Verdict};
+use crate::{
+    ActionRequest, ApprovalRequest, Ballot, Conclusion, Error, Fingerprint, Identity, RequestId,
+    Timestamp, VoteOutcome,
+};
+
+/// The approval gate. Cheap to clone: clones share policy, channels, audit
+/// sink and pending requests.
+#[derive(Clone)]
+pub struct Gate {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    policy: RwLock<Arc<Policy>>,
+    masker: Arc<dyn Masker>,
+    approvers: Vec<Arc<dyn Approver>>,
+    default_requester: Option<Identity>,
+    registry: Arc<Registry>,
+}
+
+impl std::fmt::Debug for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gate")
+            .field(
+                "approvers",
+                &self
+                    .inner
+                    .approvers
+                    .iter()
+                    .map(|a| a.name())
+                    .collect::<Vec<_>>(),
+            )
+            .field("pending", &self.inner.registry.pending_count())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Gate`]. An audit sink is required; everything else has a safe
+/// default: the empty policy (every call needs an approval nobody can give,
+/// so every call fails closed), no channels, and the type-label masker.
+pub struct GateBuilder<S = ()> {
+    policy: Policy,
+    masker: Arc<dyn Masker>,
+    approvers: Vec<Arc<dyn Approver>>,
+    default_requester: Option<Identity>,
+    audit: S,
+}
+
+impl Gate {
+    /// Starts building a gate.
+    pub fn builder() -> GateBuilder {
+        GateBuilder {
+            policy: Policy::default(),
+            masker: Arc::new(TypeLabelMasker),
+            approvers: Vec::new(),
+            default_requester: None,
+            audit: (),
+        }
+    }
+
+    /// Replaces the policy. Requests already pending keep the requirement they
+    /// were given; new requests use the new policy.
+    pub fn set_policy(&self, policy: Policy) {
+        *self
+            .inner
+            .policy
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(policy);
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> Arc<Policy> {
+        Arc::clone(
+            &self
+                .inner
+                .policy
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
+
+    /// The entry point through which channels (and app code) cast votes.
+    pub fn votes(&self) -> VoteBox {
+        VoteBox {
+            registry: Arc::clone(&self.inner.registry),
+        }
+    }
+
+    /// Asks for permission to run `request`, and runs `body` with its
+    /// arguments if permission is given. The body's outcome is recorded.
+    ///
+    /// A refusal, denial, expiry or fault arrives as the body's own error
+    /// type through `From<Error>`.
+    pub async fn run<A, F, Fut, T, E>(&self, request: ActionRequest<A>, body: F) -> Result<T, E>
+    where
+        A: Serialize,
+        F: FnOnce(A) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: From<Error>,
+    {
+        let approval = self.authorize(request).await?;
+        approval.run(body).await
+    }
+
+    /// Asks for permission to run `request` and waits for the conclusion.
+    ///
+    /// On success the [`Approval`] holds the arguments and runs a body once
+    /// with them. Every other conclusion is an [`Error`]: refused by policy,
+    /// denied, expired, or any fault (fail closed). Dropping the returned
+    /// future before it completes cancels the request and tells the channels.
+    pub async fn authorize<A: Serialize>(
+        &self,
+        request: ActionRequest<A>,
+    ) -> Result<Approval<A>, Error> {
+        let requester = request
+            .requester
+            .clone()
+            .or_else(|| self.inner.default_requester.clone())
+            .ok_or(Error::NoRequester)?;
+        let arguments =
+            serde_json::to_value(&request.arguments).map_err(|error| Error::Arguments {
+                category: serde_category(&error),
+            })?;
+        let fingerprint = Fingerprint::of(&request.action, &arguments, &requester);
+        let masked = self
+            .inner
+            .masker
+            .mask_arguments(&request.action, &arguments);
+        let justification = request
+            .justification
+            .as_deref()
+            .map(|text| self.inner.masker.mask_text(text));
+        let policy = self.policy();
+        let decision = policy.evaluate(&PolicyInput {
+            action: &request.action,
+            risk: request.risk,
+            requester: &requester,
+            arguments: &arguments,
+        });
+        drop(arguments);
+
+        let id = RequestId::random();
+        let requested = |verdict: &str,
+                         requirement: Option<(&Requirement, Timestamp)>,
+                         rule: Option<String>| {
+            AuditRecord::now(
+                id.clone(),
+                AuditEvent::Requested {
+                    action: request.action.to_string(),
+                    description: request.description.to_string(),
+                    risk: request.risk,
+                    requester: requester.clone(),
+                    justification: justification.clone(),
+                    arguments: masked.clone(),
+                    fingerprint,
+                    rule,
+                    verdict: verdict.to_owned(),
+                    approvers: requirement
+                        .map(|(r, _)| r.approvers.clone())
+                        .unwrap_or_default(),
+                    quorum: requirement.map(|(r, _)| r.quorum),
+                    deadline: requirement.map(|(_, deadline)| deadline),
+                },
+            )
+        };
+        let audit = &self.inner.registry.audit;
+
+        let Decision { rule, verdict } = match decision {
+            Ok(decision) => decision,
+            Err(error) => {
+                audit.record(&requested("error", None, None)).await?;
+                self.record_failure(&id, format!("policy: {error}")).await?;
+                return Err(Error::Policy(error));
+            }
+        };
+        match verdict {
+            Verdict::Allow => {
+                audit
+                    .record(&requested(Verdict::Allow.as_str(), None, rule.clone()))
+                    .await?;
+                let conclusion = Conclusion::AllowedByPolicy { rule };
+                audit
+                    .record(&AuditRecord::now(
+                        id.clone(),
+                        AuditEvent::Concluded {
+                            conclusion: conclusion.clone(),
+                        },
+                    ))
+                    .await?;
+                Ok(Approval::new(
+                    Arc::clone(&self.inner.registry),
+                    id,
+                    fingerprint,
+                    requester,
+                    request.action,
+                    request.arguments,
+                    conclusion,
+                ))
+            }
+            Verdict::Refuse { reason } => {
+                audit
+                    .record(&requested("refuse", None, rule.clone()))
+                    .await?;
+                let conclusion = Conclusion::RefusedByPolicy {
+                    rule: rule.clone(),
+                    reason: reason.clone(),
+                };
+                audit
+                    .record(&AuditRecord::now(id, AuditEvent::Concluded { conclusion }))
+                    .await?;
+                Err(Error::RefusedByPolicy { rule, reason })
+            }
+            Verdict::RequireApproval(requirement) => {
+                let requested_at = Timestamp::now();
+                let deadline = requested_at.after(requirement.timeout);
+                audit
+                    .record(&requested(
+                        "require_approval",
+                        Some((&requirement, deadline)),
+                        rule.clone(),
+                    ))
+                    .await?;
+                if let Err(error) = check_reachable(&requirement, &requester, rule.as_ref()) {
+                    self.record_failure(&id, error.to_string()).await?;
+                    return Err(Error::Policy(error));
+                }
+                if self.inner.approvers.is_empty() {
+                    self.record_failure(&id, ChannelError::NoChannel.to_string())
+                        .await?;
+                    return Err(Error::Channel {
+                        request_id: id,
+                        source: ChannelError::NoChannel,
+                    });
+                }
+                let review = Arc::new(ApprovalRequest {
+                    id: id.clone(),
+                    action: request.action.to_string(),
+                    description: request.description.to_string(),
+                    risk: request.risk,
+                    requester: requester.clone(),
+                    justification,
+                    arguments: masked,
+                    fingerprint,
+                    approvers: requirement.approvers.clone(),
+                    quorum: requirement.quorum,
+                    deny_reason_required: requirement.deny_reason_required,
+                    rule,
+                    requested_at,
+                    deadline,
+                });
+                let conclusion = self.await_conclusion(review, &requirement).await?;
+                Ok(Approval::new(
+                    Arc::clone(&self.inner.registry),
+                    id,
+                    fingerprint,
+                    requester,
+                    request.action,
+                    request.arguments,
+                    conclusion,
+                ))
+            }
+        }
+    }
+
+    /// Delivers the request, then waits for votes, escalation or the deadline.
+    async fn await_conclusion(
+        &self,
+        review: Arc<ApprovalRequest>,
+        requirement: &Requirement,
+    ) -> Result<Conclusion, Error> {
+        let registry = &self.inner.registry;
+        let (pending, mut receiver) = registry.open(Arc::clone(&review));
+        let mut guard = CancelOnDrop {
+            gate: self.clone(),
+            pending: Some(Arc::clone(&pending)),
+        };
+        let start = tokio::time::Instant::now();
+        let deadline = start + requirement.timeout;
+
+        if let Err(source) = self.deliver(&review).await {
+            let mut state = pending.state.lock().await;
+            registry
+                .conclude(
+                    &pending,
+                    &mut state,
+                    Conclusion::Failed {
+                        reason: source.to_string(),
+                    },
+                )
+                .await;
+            drop(state);
+            guard.disarm();
+            self.announce(&review, &pending).await;
+            return Err(Error::Channel {
+                request_id: review.id.clone(),
+                source,
+            });
+        }
+
+        let mut escalation = requirement
+            .escalation
+            .as_ref()
+            .filter(|escalation| escalation.after < requirement.timeout)
+            .map(|escalation| (start + escalation.after, escalation.approvers.clone()));
+        let outcome: Outcome = loop {
+            let escalate_at = escalation.as_ref().map(|(at, _)| *at);
+            tokio::select! {
+                biased;
+                outcome = &mut receiver => {
+                    break outcome.unwrap_or_else(|_| Ok(Conclusion::Cancelled));
+                }
+                () = tokio::time::sleep_until(deadline) => {
+                    let mut state = pending.state.lock().await;
+                    registry.conclude(&pending, &mut state, Conclusion::Expired).await;
+                }
+                () = sleep_until_some(escalate_at) => {
+                    if let Some((_, added)) = escalation.take() {
+                        self.escalate(&pending, added).await;
+                    }
+                }
+            }
+        };
+        guard.disarm();
+        self.announce(&review, &pending).await;
+        match outcome {
+            Err(error) => Err(Error::Audit(error)),
+            Ok(conclusion) => conclusion_to_result(conclusion, &review, requirement),
+        }
+    }
+
+    async fn deliver(&self, review: &ApprovalRequest) -> Result<(), ChannelError> {
+        let deliveries = self.inner.approvers.iter().map(|approver| {
+            let votes = self.votes();
+            async move {
+                match AssertUnwindSafe(approver.deliver(review, votes))
+                    .catch_unwind()
+                    .await
+                {
+                    Ok(result) => result,
+                    Err(_) => Err(ChannelError::Panicked {
+                        channel: approver.name().to_owned(),
+                    }),
+                }
+            }
+        });
+        for result in futures::future::join_all(deliveries).await {
+            result?;
+        }
+        Ok(())
+    }
+
+    async fn escalate(&self, pending: &Pending, added: Vec<Identity>) {
+        let registry = &self.inner.registry;
+        let mut state = pending.state.lock().await;
+        if state.conclusion.is_some() {
+            return;
+        }
+        let added: Vec<Identity> = added
+            .into_iter()
+            .filter(|identity| !state.eligible.contains(identity))
+            .collect();
+        let record = AuditRecord::now(
+            pending.request.id.clone(),
+            AuditEvent::Escalated {
+                added: added.clone(),
+            },
+        );
+        if let Err(error) = registry.audit.record(&record).await {
+            registry
+                .conclude(
+                    pending,
+                    &mut state,
+                    Conclusion::Failed {
+                        reason: format!("the escalation could not be recorded: {error}"),
+                    },
+                )
+                .await;
+            return;
+        }
+        state.eligible.extend(added.iter().cloned());
+        drop(state);
+        for approver in &self.inner.approvers {
+            let notified = AssertUnwindSafe(approver.escalated(&pending.request, &added))
+                .catch_unwind()
+                .await;
+            if !matches!(notified, Ok(Ok(()))) {
+                tracing::warn!(
+                    channel = approver.name(),
+                    request_id = %pending.request.id,
+                    "a channel could not be told of an escalation"
+                );
+            }
+        }
+    }
+
+    /// Tells every channel how the request ended, so it can update its
+    /// message. Failures are logged: the decision is already made.
+    async fn announce(&self, review: &ApprovalRequest, pending: &Pending) {
+        let Some(conclusion) = pending.state.lock().await.conclusion.clone() else {
+            return;
+        };
+        for approver in &self.inner.approvers {
+            let told = AssertUnwindSafe(approver.concluded(review, &conclusion))
+                .catch_unwind()
+                .await;
+            if !matches!(told, Ok(Ok(()))) {
+                tracing::warn!(
+                    channel = approver.name(),
+                    request_id = %review.id,
+                    "a channel could not be told how a request ended"
+                );
+            }
+        }
+    }
+
+    async fn record_failure(&self, id: &RequestId, reason: String) -> Result<(), Error> {
+        self.inner
+            .registry
+            .audit
+            .record(&AuditRecord::now(
+                id.clone(),
+                AuditEvent::Concluded {
+                    conclusion: Conclusion::Failed { reason },
+                },
+            ))
+            .await
+            .map_err(Error::Audit)
+    }
+}
+
+fn conclusion_to_result(
+    conclusion: Conclusion,
+    review: &ApprovalRequest,
+    requirement: &Requirement,
+) -> Result<Conclusion, Error> {
+    let request_id = review.id.clone();
+    match conclusion {
+        Conclusion::Approved { .. } | Conclusion::AllowedByPolicy { .. } => Ok(conclusion),
+        Conclusion::Denied { by, reason } => Err(Error::Denied {
+            request_id,
+            by,
+            reason,
+        }),
+        Conclusion::Expired => Err(Error::Expired {
+            request_id,
+            timeout: requirement.timeout,
+        }),
+        Conclusion::Cancelled => Err(Error::Cancelled { request_id }),
+        Conclusion::RefusedByPolicy { rule, reason } => {
+            Err(Error::RefusedByPolicy { rule, reason })
+        }
+        Conclusion::Failed { reason } => Err(Error::Failed { request_id, reason }),
+    }
+}
+
+/// Whether enough eligible approvers other than the requester exist.
+fn check_reachable(
+    requirement: &Requirement,
+    requester: &Identity,
+    rule: Option<&String>,
+) -> Result<(), PolicyError> {
+    let mut eligible: Vec<&Identity> = requirement
+        .approvers
+        .iter()
+        .chain(
+            requirement
+                .escalation
+                .iter()
+                .flat_map(|e| e.approvers.iter()),
+        )
+        .filter(|identity| *identity != requester)
+        .collect();
+    eligible.sort_unstable();
+    eligible.dedup();
+    if eligible.len() < usize::try_from(requirement.quorum.max(1)).unwrap_or(usize::MAX) {
+        return Err(PolicyError::QuorumUnreachable {
+            rule: rule.cloned(),
+            eligible: eligible.len(),
+            quorum: requirement.quorum,
+        });
+    }
+    Ok(())
+}
+
+async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn serde_category(error: &serde_json::Error) -> &'static str {
+    match error.classify() {
+        serde_json::error::Category::Io => "i/o",
+        serde_json::error::Category::Syntax => "syntax",
+        serde_json::error::Category::Data => "data",
+        serde_json::error::Category::Eof => "eof",
+    }
+}
+
+/// Cancels the request if the caller stops waiting for it.
+struct CancelOnDrop {
+    gate: Gate,
+    pending: Option<Arc<Pending>>,
+}
+
+impl CancelOnDrop {
+    fn disarm(&mut self) {
+        self.pending = None;
+    }
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        let Some(pending) = self.pending.take() else {
+            return;
+        };
+        let gate = self.gate.clone();
+        let cancel = async move {
+            let mut state = pending.state.lock().await;
+            gate.inner
+                .registry
+                .conclude(&pending, &mut state, Conclusion::Cancelled)
+                .await;
+            drop(state);
+            gate.announce(&pending.request, &pending).await;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(cancel);
+            }
+            // Without a runtime there is nobody to record the cancellation;
+            // the request stays closed because nobody waits to run it.
+            Err(_) => tracing::warn!("an approval request was dropped outside a Tokio runtime"),
+        }
+    }
+}
+
+impl<S> GateBuilder<S> {
+    /// Sets the policy (default: the empty, fail-closed policy).
+    #[must_use]
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Sets the masker (default: [`TypeLabelMasker`]).
+    #[must_use]
+    pub fn masker(mut self, masker: impl Masker + 'static) -> Self {
+        self.masker = Arc::new(masker);
+        self
+    }
+
+    /// Adds a channel. Each request is delivered to every channel.
+    #[must_use]
+    pub fn approver(mut self, approver: impl Approver + 'static) -> Self {
+        self.approvers.push(Arc::new(approver));
+        self
+    }
+
+    /// The requester for requests that name none.
+    #[must_use]
+    pub fn default_requester(mut self, requester: impl Into<Identity>) -> Self {
+        self.default_requester = Some(requester.into());
+        self
+    }
+
+    /// Sets the audit sink (required).
+    pub fn audit(self, audit: impl AuditSink + 'static) -> GateBuilder<Arc<dyn AuditSink>> {
+        GateBuilder {
+            policy: self.policy,
+            masker: self.masker,
+            approvers: self.approvers,
+            default_requester: self.default_requester,
+            audit: Arc::new(audit),
+        }
+    }
+}
+
+impl GateBuilder<Arc<dyn AuditSink>> {
+    /// Builds the gate.
+    pub fn build(self) -> Gate {
+        Gate {
+            inner: Arc::new(Inner {
+                policy: RwLock::new(Arc::new(self.policy)),
+                masker: self.masker,
+                approvers: self.approvers,
+                default_requester: self.default_requester,
+                registry: Arc::new(Registry::new(self.audit)),
+            }),
+        }
+    }
+}
+
+/// Where channels hand in votes. Cheap to clone; holds no policy and makes no
+/// decision of its own: the gate's rules judge every ballot.
+///
+/// Each [`Approver`] receives one with every request it delivers; app code
+/// gets one from [`Gate::votes`].
+#[derive(Clone)]
+pub struct VoteBox {
+    registry: Arc<Registry>,
+}
+
+impl VoteBox {
+    /// Casts a vote and says whether it counted, and if not, why.
+    ///
+    /// Every ballot is recorded, counted or not.
+    pub async fn cast(&self, ballot: Ballot) -> VoteOutcome {
+        self.registry.cast(ballot).await
+    }
+
+    /// The requests waiting for votes (masked).
+    pub fn pending(&self) -> Vec<Arc<ApprovalRequest>> {
+        self.registry.pending_requests()
+    }
+
+    /// One pending request, if it is still waiting.
+    pub fn pending_request(&self, id: &RequestId) -> Option<Arc<ApprovalRequest>> {
+        self.registry
+            .get(id)
+            .map(|pending| Arc::clone(&pending.request))
+    }
+}
+
+impl std::fmt::Debug for VoteBox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VoteBox")
+            .field("pending", &self.registry.pending_count())
+            .finish()
+    }
+}

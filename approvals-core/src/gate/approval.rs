@@ -1,0 +1,175 @@
+//! A granted permission to run one call, once.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use futures::FutureExt as _;
+use serde::Serialize;
+
+use super::registry::Registry;
+use crate::audit::{AuditEvent, AuditRecord};
+use crate::{Conclusion, Error, ExecutionOutcome, Fingerprint, Identity, RequestId};
+
+/// Permission to run one call, once, with the arguments that were approved.
+///
+/// [`run`](Approval::run) consumes the approval, so it cannot be used twice.
+/// Before the body starts, the arguments are fingerprinted again: if they
+/// changed since they were approved (through interior mutability), the body
+/// does not run. After the body ends, its outcome (ok, error or panic) is
+/// recorded. An approval dropped without running is recorded as not run.
+///
+/// `Debug` never shows the arguments.
+#[must_use = "an approval does nothing until it is run"]
+pub struct Approval<A> {
+    registry: Arc<Registry>,
+    request_id: RequestId,
+    fingerprint: Fingerprint,
+    requester: Identity,
+    action: Cow<'static, str>,
+    arguments: Option<A>,
+    conclusion: Conclusion,
+}
+
+impl<A> Approval<A> {
+    pub(super) fn new(
+        registry: Arc<Registry>,
+        request_id: RequestId,
+        fingerprint: Fingerprint,
+        requester: Identity,
+        action: Cow<'static, str>,
+        arguments: A,
+        conclusion: Conclusion,
+    ) -> Self {
+        Self {
+            registry,
+            request_id,
+            fingerprint,
+            requester,
+            action,
+            arguments: Some(arguments),
+            conclusion,
+        }
+    }
+
+    /// The id of the request this approval concluded.
+    pub fn request_id(&self) -> &RequestId {
+        &self.request_id
+    }
+
+    /// The fingerprint the approval is bound to.
+    pub fn fingerprint(&self) -> Fingerprint {
+        self.fingerprint
+    }
+
+    /// How permission was given: approved by whom, or allowed by policy.
+    pub fn conclusion(&self) -> &Conclusion {
+        &self.conclusion
+    }
+
+    /// The approved arguments.
+    pub fn arguments(&self) -> Option<&A> {
+        self.arguments.as_ref()
+    }
+}
+
+impl<A: Serialize> Approval<A> {
+    /// Runs `body` with the approved arguments and records how it ended.
+    ///
+    /// A panic in the body is recorded as `panicked` and then resumed.
+    pub async fn run<F, Fut, T, E>(mut self, body: F) -> Result<T, E>
+    where
+        F: FnOnce(A) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: From<Error>,
+    {
+        let Some(arguments) = self.arguments.take() else {
+            return Err(E::from(Error::Failed {
+                request_id: self.request_id.clone(),
+                reason: "the approval has no arguments left to run".to_owned(),
+            }));
+        };
+        if !self.still_bound(&arguments) {
+            self.record(ExecutionOutcome::NotRun {
+                reason: "the arguments no longer match the approved fingerprint".to_owned(),
+            })
+            .await;
+            return Err(E::from(Error::BindingMismatch {
+                request_id: self.request_id.clone(),
+            }));
+        }
+        let started = std::panic::catch_unwind(AssertUnwindSafe(|| body(arguments)));
+        let finished = match started {
+            Ok(future) => AssertUnwindSafe(future).catch_unwind().await,
+            Err(panic) => Err(panic),
+        };
+        match finished {
+            Ok(result) => {
+                let outcome = match &result {
+                    Ok(_) => ExecutionOutcome::Ok,
+                    Err(_) => ExecutionOutcome::Error {
+                        error_type: std::any::type_name::<E>().to_owned(),
+                    },
+                };
+                self.record(outcome).await;
+                result
+            }
+            Err(panic) => {
+                self.record(ExecutionOutcome::Panicked).await;
+                std::panic::resume_unwind(panic)
+            }
+        }
+    }
+
+    fn still_bound(&self, arguments: &A) -> bool {
+        serde_json::to_value(arguments).is_ok_and(|value| {
+            Fingerprint::of(&self.action, &value, &self.requester) == self.fingerprint
+        })
+    }
+
+    /// Records the outcome. The body has already run (or never will), so a
+    /// failure here cannot stop anything: it is logged, and the body's own
+    /// result is returned to the caller, who must learn what really happened.
+    async fn record(&self, outcome: ExecutionOutcome) {
+        let record = AuditRecord::now(self.request_id.clone(), AuditEvent::Executed { outcome });
+        if let Err(error) = self.registry.audit.record(&record).await {
+            tracing::error!(request_id = %self.request_id, %error, "the outcome of a call could not be recorded");
+        }
+    }
+}
+
+impl<A> Drop for Approval<A> {
+    fn drop(&mut self) {
+        if self.arguments.is_none() {
+            return;
+        }
+        let registry = Arc::clone(&self.registry);
+        let record = AuditRecord::now(
+            self.request_id.clone(),
+            AuditEvent::Executed {
+                outcome: ExecutionOutcome::NotRun {
+                    reason: "the approval was dropped without running".to_owned(),
+                },
+            },
+        );
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(error) = registry.audit.record(&record).await {
+                    tracing::error!(%error, "an unused approval could not be recorded");
+                }
+            });
+        }
+    }
+}
+
+impl<A> std::fmt::Debug for Approval<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Approval")
+            .field("request_id", &self.request_id)
+            .field("action", &self.action)
+            .field("fingerprint", &self.fingerprint)
+            .field("conclusion", &self.conclusion)
+            .finish_non_exhaustive()
+    }
+}
