@@ -215,46 +215,38 @@ impl Gate {
             Ok(decision) => decision,
             Err(error) => {
                 audit.record(&requested("error", None, None)).await?;
-                self.record_failure(&id, format!("policy: {error}")).await?;
+                self.record_conclusion(
+                    &id,
+                    Conclusion::Failed {
+                        reason: format!("policy: {error}"),
+                    },
+                )
+                .await?;
                 return Err(Error::Policy(error));
             }
         };
-        match verdict {
+        let conclusion = match verdict {
             Verdict::Allow => {
                 audit
                     .record(&requested(Verdict::Allow.as_str(), None, rule.clone()))
                     .await?;
                 let conclusion = Conclusion::AllowedByPolicy { rule };
-                audit
-                    .record(&AuditRecord::now(
-                        id.clone(),
-                        AuditEvent::Concluded {
-                            conclusion: conclusion.clone(),
-                        },
-                    ))
-                    .await?;
-                Ok(Approval::new(
-                    Arc::clone(&self.inner.registry),
-                    id,
-                    fingerprint,
-                    requester,
-                    request.action,
-                    request.arguments,
-                    conclusion,
-                ))
+                self.record_conclusion(&id, conclusion.clone()).await?;
+                conclusion
             }
             Verdict::Refuse { reason } => {
                 audit
                     .record(&requested("refuse", None, rule.clone()))
                     .await?;
-                let conclusion = Conclusion::RefusedByPolicy {
-                    rule: rule.clone(),
-                    reason: reason.clone(),
-                };
-                audit
-                    .record(&AuditRecord::now(id, AuditEvent::Concluded { conclusion }))
-                    .await?;
-                Err(Error::RefusedByPolicy { rule, reason })
+                self.record_conclusion(
+                    &id,
+                    Conclusion::RefusedByPolicy {
+                        rule: rule.clone(),
+                        reason: reason.clone(),
+                    },
+                )
+                .await?;
+                return Err(Error::RefusedByPolicy { rule, reason });
             }
             Verdict::RequireApproval(requirement) => {
                 let requested_at = Timestamp::now();
@@ -267,12 +259,23 @@ impl Gate {
                     ))
                     .await?;
                 if let Err(error) = check_reachable(&requirement, &requester, rule.as_ref()) {
-                    self.record_failure(&id, error.to_string()).await?;
+                    self.record_conclusion(
+                        &id,
+                        Conclusion::Failed {
+                            reason: error.to_string(),
+                        },
+                    )
+                    .await?;
                     return Err(Error::Policy(error));
                 }
                 if self.inner.approvers.is_empty() {
-                    self.record_failure(&id, ChannelError::NoChannel.to_string())
-                        .await?;
+                    self.record_conclusion(
+                        &id,
+                        Conclusion::Failed {
+                            reason: ChannelError::NoChannel.to_string(),
+                        },
+                    )
+                    .await?;
                     return Err(Error::Channel {
                         request_id: id,
                         source: ChannelError::NoChannel,
@@ -294,18 +297,18 @@ impl Gate {
                     requested_at,
                     deadline,
                 });
-                let conclusion = self.await_conclusion(review, &requirement).await?;
-                Ok(Approval::new(
-                    Arc::clone(&self.inner.registry),
-                    id,
-                    fingerprint,
-                    requester,
-                    request.action,
-                    request.arguments,
-                    conclusion,
-                ))
+                self.await_conclusion(review, &requirement).await?
             }
-        }
+        };
+        Ok(Approval::new(
+            Arc::clone(&self.inner.registry),
+            id,
+            fingerprint,
+            requester,
+            request.action,
+            request.arguments,
+            conclusion,
+        ))
     }
 
     /// Delivers the request, then waits for votes, escalation or the deadline.
@@ -425,18 +428,10 @@ impl Gate {
         }
         state.eligible.extend(added.iter().cloned());
         drop(state);
-        for approver in &self.inner.approvers {
-            let notified = AssertUnwindSafe(approver.escalated(&pending.request, &added))
-                .catch_unwind()
-                .await;
-            if !matches!(notified, Ok(Ok(()))) {
-                tracing::warn!(
-                    channel = approver.name(),
-                    request_id = %pending.request.id,
-                    "a channel could not be told of an escalation"
-                );
-            }
-        }
+        self.tell_channels("an escalation", &pending.request.id, |approver| {
+            approver.escalated(&pending.request, &added)
+        })
+        .await;
     }
 
     /// Tells every channel how the request ended, so it can update its
@@ -445,29 +440,38 @@ impl Gate {
         let Some(conclusion) = pending.state.lock().await.conclusion.clone() else {
             return;
         };
+        self.tell_channels("how a request ended", &review.id, |approver| {
+            approver.concluded(review, &conclusion)
+        })
+        .await;
+    }
+
+    /// Tells every channel of a change. The gate's decision is already made
+    /// and recorded, so a channel that fails or panics is only logged.
+    async fn tell_channels<'a, F>(&'a self, what: &str, id: &RequestId, tell: F)
+    where
+        F: Fn(&'a Arc<dyn Approver>) -> futures::future::BoxFuture<'a, Result<(), ChannelError>>,
+    {
         for approver in &self.inner.approvers {
-            let told = AssertUnwindSafe(approver.concluded(review, &conclusion))
-                .catch_unwind()
-                .await;
+            let told = AssertUnwindSafe(tell(approver)).catch_unwind().await;
             if !matches!(told, Ok(Ok(()))) {
                 tracing::warn!(
                     channel = approver.name(),
-                    request_id = %review.id,
-                    "a channel could not be told how a request ended"
+                    request_id = %id,
+                    "a channel could not be told of {what}"
                 );
             }
         }
     }
 
-    async fn record_failure(&self, id: &RequestId, reason: String) -> Result<(), Error> {
+    /// Records how a request ended when it ended without being pending.
+    async fn record_conclusion(&self, id: &RequestId, conclusion: Conclusion) -> Result<(), Error> {
         self.inner
             .registry
             .audit
             .record(&AuditRecord::now(
                 id.clone(),
-                AuditEvent::Concluded {
-                    conclusion: Conclusion::Failed { reason },
-                },
+                AuditEvent::Concluded { conclusion },
             ))
             .await
             .map_err(Error::Audit)
