@@ -207,6 +207,12 @@ async fn missing_requester_fails_closed() {
         .run(ActionRequest::new("x", 1), |_| async { Ok::<_, Error>(()) })
         .await;
     assert!(matches!(result, Err(Error::NoRequester)));
+    let blank = gate
+        .run(ActionRequest::new("x", 1).requester("  "), |_| async {
+            Ok::<_, Error>(())
+        })
+        .await;
+    assert!(matches!(blank, Err(Error::NoRequester)));
     assert!(audit.is_empty());
 }
 

@@ -52,7 +52,8 @@ pub enum Error {
         "no approval gate is configured: pass `gate = …`, use `approvals::scope`, or set a default gate"
     )]
     NoGate,
-    /// The request names no requester and the gate has no default requester.
+    /// The request names no requester (or an empty one) and the gate has no
+    /// default requester.
     #[error("the request has no requester and the gate has no default requester")]
     NoRequester,
     /// The policy could not be evaluated or cannot be satisfied.

@@ -162,6 +162,7 @@ impl Gate {
             .requester
             .clone()
             .or_else(|| self.inner.default_requester.clone())
+            .filter(|requester| !requester.as_str().is_empty())
             .ok_or(Error::NoRequester)?;
         let arguments =
             serde_json::to_value(&request.arguments).map_err(|error| Error::Arguments {
