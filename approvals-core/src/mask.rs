@@ -12,9 +12,12 @@ use serde_json::Value;
 
 /// The reviewer-safe view of a call's arguments: the same shape as the
 /// arguments, with values masked.
+///
+/// Cheap to clone: the request shown to channels and every audit record of
+/// the request share one copy.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct MaskedView(Value);
+pub struct MaskedView(Arc<Value>);
 
 impl MaskedView {
     /// Wraps a value that is already masked.
@@ -22,7 +25,7 @@ impl MaskedView {
     /// Only maskers should call this: the gate trusts that what it holds is
     /// safe to show.
     pub fn from_masked(value: Value) -> Self {
-        Self(value)
+        Self(Arc::new(value))
     }
 
     /// The masked value.
@@ -118,7 +121,7 @@ impl TypeLabelMasker {
 
 impl Masker for TypeLabelMasker {
     fn mask_arguments(&self, _action: &str, arguments: &Value) -> MaskedView {
-        MaskedView(Self::label(arguments))
+        MaskedView::from_masked(Self::label(arguments))
     }
 
     fn mask_text(&self, text: &str) -> String {

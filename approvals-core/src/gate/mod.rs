@@ -318,8 +318,7 @@ impl Gate {
         review: Arc<ApprovalRequest>,
         requirement: &Requirement,
     ) -> Result<Conclusion, Error> {
-        let registry = &self.inner.registry;
-        let (pending, mut receiver) = registry.open(Arc::clone(&review));
+        let (pending, mut receiver) = self.inner.registry.open(Arc::clone(&review));
         let mut guard = CancelOnDrop {
             gate: self.clone(),
             pending: Some(Arc::clone(&pending)),
@@ -327,20 +326,16 @@ impl Gate {
         let start = tokio::time::Instant::now();
         let deadline = start + requirement.timeout;
 
-        if let Err(source) = self.deliver(&review).await {
-            let mut state = pending.state.lock().await;
-            registry
-                .conclude(
-                    &pending,
-                    &mut state,
-                    Conclusion::Failed {
-                        reason: source.to_string(),
-                    },
-                )
-                .await;
-            drop(state);
+        // Work off the waiting path is boxed, so that the state of a pending
+        // request's future holds only what waiting needs: with many requests
+        // pending, that is most of their memory.
+        if let Err(source) = Box::pin(self.deliver(&review)).await {
+            let failed = Conclusion::Failed {
+                reason: source.to_string(),
+            };
+            Box::pin(self.conclude_now(&pending, failed)).await;
             guard.disarm();
-            self.announce(&review, &pending).await;
+            Box::pin(self.announce(&review, &pending)).await;
             return Err(Error::Channel {
                 request_id: review.id.clone(),
                 source,
@@ -352,30 +347,41 @@ impl Gate {
             .as_ref()
             .filter(|escalation| escalation.after < requirement.timeout)
             .map(|escalation| (start + escalation.after, escalation.approvers.clone()));
+        // One timer: first for the escalation, if any, then for the deadline.
+        let timer = tokio::time::sleep_until(escalation.as_ref().map_or(deadline, |(at, _)| *at));
+        tokio::pin!(timer);
         let outcome: Outcome = loop {
-            let escalate_at = escalation.as_ref().map(|(at, _)| *at);
             tokio::select! {
                 biased;
                 outcome = &mut receiver => {
                     break outcome.unwrap_or_else(|_| Ok(Conclusion::Cancelled));
                 }
-                () = tokio::time::sleep_until(deadline) => {
-                    let mut state = pending.state.lock().await;
-                    registry.conclude(&pending, &mut state, Conclusion::Expired).await;
+                () = &mut timer => {}
+            }
+            match escalation.take() {
+                Some((_, added)) => {
+                    Box::pin(self.escalate(&pending, added)).await;
+                    timer.as_mut().reset(deadline);
                 }
-                () = sleep_until_some(escalate_at) => {
-                    if let Some((_, added)) = escalation.take() {
-                        self.escalate(&pending, added).await;
-                    }
-                }
+                // The conclusion wakes the receiver, which the next turn reads.
+                None => Box::pin(self.conclude_now(&pending, Conclusion::Expired)).await,
             }
         };
         guard.disarm();
-        self.announce(&review, &pending).await;
+        Box::pin(self.announce(&review, &pending)).await;
         match outcome {
             Err(error) => Err(Error::Audit(error)),
             Ok(conclusion) => conclusion_to_result(conclusion, &review, requirement),
         }
+    }
+
+    /// Ends a pending request, unless a vote ended it first.
+    async fn conclude_now(&self, pending: &Pending, conclusion: Conclusion) {
+        let mut state = pending.state.lock().await;
+        self.inner
+            .registry
+            .conclude(pending, &mut state, conclusion)
+            .await;
     }
 
     async fn deliver(&self, review: &ApprovalRequest) -> Result<(), ChannelError> {
@@ -533,13 +539,6 @@ fn check_reachable(
     Ok(())
 }
 
-async fn sleep_until_some(at: Option<tokio::time::Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
-}
-
 fn serde_category(error: &serde_json::Error) -> &'static str {
     match error.classify() {
         serde_json::error::Category::Io => "i/o",
@@ -568,12 +567,7 @@ impl Drop for CancelOnDrop {
         };
         let gate = self.gate.clone();
         let cancel = async move {
-            let mut state = pending.state.lock().await;
-            gate.inner
-                .registry
-                .conclude(&pending, &mut state, Conclusion::Cancelled)
-                .await;
-            drop(state);
+            gate.conclude_now(&pending, Conclusion::Cancelled).await;
             gate.announce(&pending.request, &pending).await;
         };
         match tokio::runtime::Handle::try_current() {
