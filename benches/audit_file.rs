@@ -65,8 +65,8 @@ fn records() -> Arc<Vec<AuditRecord>> {
                 AuditRecord::now(
                     RequestId::random(),
                     AuditEvent::Requested {
-                        action: "billing.refund".to_owned(),
-                        description: "Refunds a customer's payment".to_owned(),
+                        action: "billing.refund".into(),
+                        description: "Refunds a customer's payment".into(),
                         risk: Risk::High,
                         requester: bot.clone(),
                         justification: Some("<text: 39 chars>".to_owned()),

@@ -220,8 +220,8 @@ fn gate_parts(c: &mut Criterion) {
     let requested = AuditRecord::now(
         RequestId::random(),
         AuditEvent::Requested {
-            action: ACTION.to_owned(),
-            description: String::new(),
+            action: ACTION.into(),
+            description: "".into(),
             risk: Risk::Medium,
             requester: bot.clone(),
             justification: None,
@@ -265,8 +265,8 @@ fn gate_parts(c: &mut Criterion) {
             AuditRecord::now(
                 RequestId::random(),
                 AuditEvent::Requested {
-                    action: ACTION.to_owned(),
-                    description: String::new(),
+                    action: ACTION.into(),
+                    description: "".into(),
                     risk: Risk::Medium,
                     requester: bot.clone(),
                     justification: None,

@@ -26,6 +26,7 @@ pub use file::{
 };
 pub use memory::MemoryAudit;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -72,9 +73,9 @@ pub enum AuditEvent {
     /// A call asked to run.
     Requested {
         /// The action name.
-        action: String,
+        action: Cow<'static, str>,
         /// What the action does.
-        description: String,
+        description: Cow<'static, str>,
         /// The risk level.
         risk: Risk,
         /// Who asked.

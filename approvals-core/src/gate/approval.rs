@@ -10,14 +10,14 @@ use serde::Serialize;
 
 use super::registry::Registry;
 use crate::audit::{AuditEvent, AuditRecord};
-use crate::{Conclusion, Error, ExecutionOutcome, Fingerprint, Identity, RequestId};
+use crate::{Conclusion, Error, ExecutionOutcome, Fingerprint, RequestId};
 
 /// Permission to run one call, once, with the arguments that were approved.
 ///
 /// [`run`](Approval::run) consumes the approval, so it cannot be used twice.
-/// Before the body starts, the arguments are fingerprinted again: if they
-/// changed since they were approved (through interior mutability), the body
-/// does not run. After the body ends, its outcome (ok, error or panic) is
+/// Before the body starts, the arguments are serialized again and compared
+/// with their serialization when they were fingerprinted: if they changed
+/// since (through interior mutability), the body does not run. After the body ends, its outcome (ok, error or panic) is
 /// recorded. An approval dropped without running is recorded as not run.
 ///
 /// `Debug` never shows the arguments.
@@ -26,7 +26,7 @@ pub struct Approval<A> {
     registry: Arc<Registry>,
     request_id: RequestId,
     fingerprint: Fingerprint,
-    requester: Identity,
+    binding: Vec<u8>,
     action: Cow<'static, str>,
     arguments: Option<A>,
     conclusion: Conclusion,
@@ -37,7 +37,7 @@ impl<A> Approval<A> {
         registry: Arc<Registry>,
         request_id: RequestId,
         fingerprint: Fingerprint,
-        requester: Identity,
+        binding: Vec<u8>,
         action: Cow<'static, str>,
         arguments: A,
         conclusion: Conclusion,
@@ -46,7 +46,7 @@ impl<A> Approval<A> {
             registry,
             request_id,
             fingerprint,
-            requester,
+            binding,
             action,
             arguments: Some(arguments),
             conclusion,
@@ -122,10 +122,10 @@ impl<A: Serialize> Approval<A> {
         }
     }
 
+    /// Whether the arguments serialize as they did when they were
+    /// fingerprinted.
     fn still_bound(&self, arguments: &A) -> bool {
-        serde_json::to_value(arguments).is_ok_and(|value| {
-            Fingerprint::of(&self.action, &value, &self.requester) == self.fingerprint
-        })
+        serde_json::to_vec(arguments).is_ok_and(|bytes| bytes == self.binding)
     }
 
     /// Records the outcome. The body has already run (or never will), so a

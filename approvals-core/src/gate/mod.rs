@@ -29,6 +29,7 @@ mod approval;
 mod registry;
 mod scope;
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -42,11 +43,11 @@ pub use scope::{current, scope, set_default};
 use self::registry::{Outcome, Pending, Registry};
 use crate::approver::{Approver, ChannelError};
 use crate::audit::{AuditEvent, AuditRecord, AuditSink};
-use crate::mask::{Masker, TypeLabelMasker};
+use crate::mask::{MaskedView, Masker, TypeLabelMasker};
 use crate::policy::{Decision, Policy, PolicyError, PolicyInput, Requirement, Verdict};
 use crate::{
     ActionRequest, ApprovalRequest, Ballot, Conclusion, Error, Fingerprint, Identity, RequestId,
-    Timestamp, VoteOutcome,
+    Risk, Timestamp, VoteOutcome,
 };
 
 /// The approval gate. Cheap to clone: clones share policy, channels, audit
@@ -158,165 +159,146 @@ impl Gate {
         &self,
         request: ActionRequest<A>,
     ) -> Result<Approval<A>, Error> {
-        let requester = request
-            .requester
-            .clone()
+        let ActionRequest {
+            action,
+            description,
+            risk,
+            requester,
+            justification,
+            arguments,
+        } = request;
+        let requester = requester
             .or_else(|| self.inner.default_requester.clone())
             .filter(|requester| !requester.as_str().is_empty())
             .ok_or(Error::NoRequester)?;
-        let arguments =
-            serde_json::to_value(&request.arguments).map_err(|error| Error::Arguments {
-                category: serde_category(&error),
-            })?;
-        let fingerprint = Fingerprint::of(&request.action, &arguments, &requester);
-        let masked = self
-            .inner
-            .masker
-            .mask_arguments(&request.action, &arguments);
-        let justification = request
-            .justification
+        let arguments_error = |error: serde_json::Error| Error::Arguments {
+            category: serde_category(&error),
+        };
+        let value = serde_json::to_value(&arguments).map_err(arguments_error)?;
+        // The serialized form the body's arguments must still have when it
+        // runs: compared byte for byte, which is cheaper than fingerprinting
+        // them again.
+        let binding = serde_json::to_vec(&arguments).map_err(arguments_error)?;
+        let fingerprint = Fingerprint::of(&action, &value, &requester);
+        let masked = self.inner.masker.mask_arguments(&action, &value);
+        let justification = justification
             .as_deref()
             .map(|text| self.inner.masker.mask_text(text));
-        let policy = self.policy();
-        let decision = policy.evaluate(&PolicyInput {
-            action: &request.action,
-            risk: request.risk,
-            requester: &requester,
-            arguments: &arguments,
-        });
-        drop(arguments);
+        let decision = self
+            .inner
+            .policy
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .evaluate(&PolicyInput {
+                action: &action,
+                risk,
+                requester: &requester,
+                arguments: &value,
+            });
+        drop(value);
 
         let id = RequestId::random();
-        let requested = |verdict: &str,
-                         requirement: Option<(&Requirement, Timestamp)>,
-                         rule: Option<String>| {
-            AuditRecord::now(
-                id.clone(),
-                AuditEvent::Requested {
-                    action: request.action.to_string(),
-                    description: request.description.to_string(),
-                    risk: request.risk,
-                    requester: requester.clone(),
-                    justification: justification.clone(),
-                    arguments: masked.clone(),
-                    fingerprint,
-                    rule,
-                    verdict: verdict.to_owned(),
-                    approvers: requirement
-                        .map(|(r, _)| r.approvers.clone())
-                        .unwrap_or_default(),
-                    quorum: requirement.map(|(r, _)| r.quorum),
-                    deadline: requirement.map(|(_, deadline)| deadline),
-                },
-            )
+        let call = Call {
+            id: id.clone(),
+            action: action.clone(),
+            description,
+            risk,
+            requester,
+            justification,
+            masked,
+            fingerprint,
         };
-        let audit = &self.inner.registry.audit;
+        // Boxed so that the caller's future stays small while the request is
+        // pending; `decide` is not generic over the arguments.
+        let conclusion = Box::pin(self.decide(call, decision)).await?;
+        Ok(Approval::new(
+            Arc::clone(&self.inner.registry),
+            id,
+            fingerprint,
+            binding,
+            action,
+            arguments,
+            conclusion,
+        ))
+    }
 
+    /// Records the request, applies the policy's decision and, when approval
+    /// is required, waits for the conclusion.
+    async fn decide(
+        &self,
+        call: Call,
+        decision: Result<Decision, PolicyError>,
+    ) -> Result<Conclusion, Error> {
+        let audit = &self.inner.registry.audit;
+        let id = call.id.clone();
         let Decision { rule, verdict } = match decision {
             Ok(decision) => decision,
             Err(error) => {
-                audit.record(&requested("error", None, None)).await?;
-                self.record_conclusion(
-                    &id,
-                    Conclusion::Failed {
-                        reason: format!("policy: {error}"),
-                    },
-                )
-                .await?;
+                audit.record(&call.requested("error", None, None)).await?;
+                let failed = Conclusion::Failed {
+                    reason: format!("policy: {error}"),
+                };
+                self.record_conclusion(&id, failed).await?;
                 return Err(Error::Policy(error));
             }
         };
-        let conclusion = match verdict {
+        match verdict {
             Verdict::Allow => {
-                audit
-                    .record(&requested(Verdict::Allow.as_str(), None, rule.clone()))
-                    .await?;
+                let requested = call.requested(Verdict::Allow.as_str(), None, rule.clone());
+                audit.record(&requested).await?;
                 let conclusion = Conclusion::AllowedByPolicy { rule };
                 self.record_conclusion(&id, conclusion.clone()).await?;
-                conclusion
+                Ok(conclusion)
             }
             Verdict::Refuse { reason } => {
                 audit
-                    .record(&requested("refuse", None, rule.clone()))
+                    .record(&call.requested("refuse", None, rule.clone()))
                     .await?;
-                self.record_conclusion(
-                    &id,
-                    Conclusion::RefusedByPolicy {
-                        rule: rule.clone(),
-                        reason: reason.clone(),
-                    },
-                )
-                .await?;
-                return Err(Error::RefusedByPolicy { rule, reason });
+                let refused = Conclusion::RefusedByPolicy {
+                    rule: rule.clone(),
+                    reason: reason.clone(),
+                };
+                self.record_conclusion(&id, refused).await?;
+                Err(Error::RefusedByPolicy { rule, reason })
             }
             Verdict::RequireApproval(requirement) => {
                 let requested_at = Timestamp::now();
                 let deadline = requested_at.after(requirement.timeout);
-                audit
-                    .record(&requested(
-                        "require_approval",
-                        Some((&requirement, deadline)),
-                        rule.clone(),
-                    ))
-                    .await?;
-                if let Err(error) = check_reachable(&requirement, &requester, rule.as_ref()) {
-                    self.record_conclusion(
-                        &id,
-                        Conclusion::Failed {
-                            reason: error.to_string(),
-                        },
-                    )
-                    .await?;
+                let requested = call.requested(
+                    "require_approval",
+                    Some((&requirement, deadline)),
+                    rule.clone(),
+                );
+                audit.record(&requested).await?;
+                drop(requested);
+                if let Err(error) = check_reachable(&requirement, &call.requester, rule.as_ref()) {
+                    let failed = Conclusion::Failed {
+                        reason: error.to_string(),
+                    };
+                    self.record_conclusion(&id, failed).await?;
                     return Err(Error::Policy(error));
                 }
                 if self.inner.approvers.is_empty() {
-                    self.record_conclusion(
-                        &id,
-                        Conclusion::Failed {
-                            reason: ChannelError::NoChannel.to_string(),
-                        },
-                    )
-                    .await?;
+                    let failed = Conclusion::Failed {
+                        reason: ChannelError::NoChannel.to_string(),
+                    };
+                    self.record_conclusion(&id, failed).await?;
                     return Err(Error::Channel {
                         request_id: id,
                         source: ChannelError::NoChannel,
                     });
                 }
-                let review = Arc::new(ApprovalRequest {
-                    id: id.clone(),
-                    action: request.action.to_string(),
-                    description: request.description.to_string(),
-                    risk: request.risk,
-                    requester: requester.clone(),
-                    justification,
-                    arguments: masked,
-                    fingerprint,
-                    approvers: requirement.approvers.clone(),
-                    quorum: requirement.quorum,
-                    deny_reason_required: requirement.deny_reason_required,
-                    rule,
-                    requested_at,
-                    deadline,
-                });
-                self.await_conclusion(review, &requirement).await?
+                let review = Arc::new(call.into_review(&requirement, rule, requested_at, deadline));
+                self.await_conclusion(review, requirement).await
             }
-        };
-        Ok(Approval::new(
-            Arc::clone(&self.inner.registry),
-            id,
-            fingerprint,
-            requester,
-            request.action,
-            request.arguments,
-            conclusion,
-        ))
+        }
     }
 
     /// Delivers the request, then waits for votes, escalation or the deadline.
     async fn await_conclusion(
         &self,
         review: Arc<ApprovalRequest>,
-        requirement: &Requirement,
+        requirement: Requirement,
     ) -> Result<Conclusion, Error> {
         let (pending, mut receiver) = self.inner.registry.open(Arc::clone(&review));
         let mut guard = CancelOnDrop {
@@ -371,7 +353,7 @@ impl Gate {
         Box::pin(self.announce(&review, &pending)).await;
         match outcome {
             Err(error) => Err(Error::Audit(error)),
-            Ok(conclusion) => conclusion_to_result(conclusion, &review, requirement),
+            Ok(conclusion) => conclusion_to_result(conclusion, &review, &requirement),
         }
     }
 
@@ -482,6 +464,73 @@ impl Gate {
             ))
             .await
             .map_err(Error::Audit)
+    }
+}
+
+/// A call, serialized, fingerprinted and masked: everything the rest of the
+/// path needs, and nothing raw.
+struct Call {
+    id: RequestId,
+    action: Cow<'static, str>,
+    description: Cow<'static, str>,
+    risk: Risk,
+    requester: Identity,
+    justification: Option<String>,
+    masked: MaskedView,
+    fingerprint: Fingerprint,
+}
+
+impl Call {
+    fn requested(
+        &self,
+        verdict: &str,
+        requirement: Option<(&Requirement, Timestamp)>,
+        rule: Option<String>,
+    ) -> AuditRecord {
+        AuditRecord::now(
+            self.id.clone(),
+            AuditEvent::Requested {
+                action: self.action.clone(),
+                description: self.description.clone(),
+                risk: self.risk,
+                requester: self.requester.clone(),
+                justification: self.justification.clone(),
+                arguments: self.masked.clone(),
+                fingerprint: self.fingerprint,
+                rule,
+                verdict: verdict.to_owned(),
+                approvers: requirement
+                    .map(|(r, _)| r.approvers.clone())
+                    .unwrap_or_default(),
+                quorum: requirement.map(|(r, _)| r.quorum),
+                deadline: requirement.map(|(_, deadline)| deadline),
+            },
+        )
+    }
+
+    fn into_review(
+        self,
+        requirement: &Requirement,
+        rule: Option<String>,
+        requested_at: Timestamp,
+        deadline: Timestamp,
+    ) -> ApprovalRequest {
+        ApprovalRequest {
+            id: self.id,
+            action: self.action.into_owned(),
+            description: self.description.into_owned(),
+            risk: self.risk,
+            requester: self.requester,
+            justification: self.justification,
+            arguments: self.masked,
+            fingerprint: self.fingerprint,
+            approvers: requirement.approvers.clone(),
+            quorum: requirement.quorum,
+            deny_reason_required: requirement.deny_reason_required,
+            rule,
+            requested_at,
+            deadline,
+        }
     }
 }
 
