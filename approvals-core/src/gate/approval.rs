@@ -91,9 +91,9 @@ impl<A: Serialize> Approval<A> {
             }));
         };
         if !self.still_bound(&arguments) {
-            self.record(ExecutionOutcome::NotRun {
+            Box::pin(self.record(ExecutionOutcome::NotRun {
                 reason: "the arguments no longer match the approved fingerprint".to_owned(),
-            })
+            }))
             .await;
             return Err(E::from(Error::BindingMismatch {
                 request_id: self.request_id.clone(),
@@ -112,11 +112,11 @@ impl<A: Serialize> Approval<A> {
                         error_type: std::any::type_name::<E>().to_owned(),
                     },
                 };
-                self.record(outcome).await;
+                Box::pin(self.record(outcome)).await;
                 result
             }
             Err(panic) => {
-                self.record(ExecutionOutcome::Panicked).await;
+                Box::pin(self.record(ExecutionOutcome::Panicked)).await;
                 std::panic::resume_unwind(panic)
             }
         }
@@ -128,7 +128,8 @@ impl<A: Serialize> Approval<A> {
         serde_json::to_vec(arguments).is_ok_and(|bytes| bytes == self.binding)
     }
 
-    /// Records the outcome. The body has already run (or never will), so a
+    /// Records the outcome (boxed by callers, so that the body's future is
+    /// not made larger by the record's). The body has already run (or never will), so a
     /// failure here cannot stop anything: it is logged, and the body's own
     /// result is returned to the caller, who must learn what really happened.
     async fn record(&self, outcome: ExecutionOutcome) {

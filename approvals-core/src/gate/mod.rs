@@ -33,6 +33,7 @@ use std::borrow::Cow;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
 
 use futures::FutureExt as _;
 use serde::Serialize;
@@ -44,7 +45,7 @@ use self::registry::{Outcome, Pending, Registry};
 use crate::approver::{Approver, ChannelError};
 use crate::audit::{AuditEvent, AuditRecord, AuditSink};
 use crate::mask::{MaskedView, Masker, TypeLabelMasker};
-use crate::policy::{Decision, Policy, PolicyError, PolicyInput, Requirement, Verdict};
+use crate::policy::{Decision, Escalation, Policy, PolicyError, PolicyInput, Requirement, Verdict};
 use crate::{
     ActionRequest, ApprovalRequest, Ballot, Conclusion, Error, Fingerprint, Identity, RequestId,
     Risk, Timestamp, VoteOutcome,
@@ -159,6 +160,35 @@ impl Gate {
         &self,
         request: ActionRequest<A>,
     ) -> Result<Approval<A>, Error> {
+        let Prepared {
+            opening,
+            id,
+            fingerprint,
+            binding,
+            action,
+            arguments,
+        } = self.prepare(request)?;
+        // Recording the request is boxed and done before waiting begins, so
+        // that a pending request's future holds only what waiting needs.
+        let conclusion = match opening.await? {
+            Opened::Concluded(conclusion) => conclusion,
+            Opened::Pending(review, wait) => self.await_conclusion(review, wait).await?,
+        };
+        Ok(Approval::new(
+            Arc::clone(&self.inner.registry),
+            id,
+            fingerprint,
+            binding,
+            action,
+            arguments,
+            conclusion,
+        ))
+    }
+
+    /// Everything before the first record, without awaiting: serializes,
+    /// fingerprints and masks the arguments and asks the policy. Kept out of
+    /// `authorize`'s future so that none of it takes room there.
+    fn prepare<A: Serialize>(&self, request: ActionRequest<A>) -> Result<Prepared<'_, A>, Error> {
         let ActionRequest {
             action,
             description,
@@ -195,8 +225,6 @@ impl Gate {
                 requester: &requester,
                 arguments: &value,
             });
-        drop(value);
-
         let id = RequestId::random();
         let call = Call {
             id: id.clone(),
@@ -208,27 +236,23 @@ impl Gate {
             masked,
             fingerprint,
         };
-        // Boxed so that the caller's future stays small while the request is
-        // pending; `decide` is not generic over the arguments.
-        let conclusion = Box::pin(self.decide(call, decision)).await?;
-        Ok(Approval::new(
-            Arc::clone(&self.inner.registry),
+        Ok(Prepared {
+            opening: Box::pin(self.open(call, decision)),
             id,
             fingerprint,
             binding,
             action,
             arguments,
-            conclusion,
-        ))
+        })
     }
 
-    /// Records the request, applies the policy's decision and, when approval
-    /// is required, waits for the conclusion.
-    async fn decide(
+    /// Records the request and applies the policy's decision: concluded at
+    /// once, or pending and ready to be delivered.
+    async fn open(
         &self,
         call: Call,
         decision: Result<Decision, PolicyError>,
-    ) -> Result<Conclusion, Error> {
+    ) -> Result<Opened, Error> {
         let audit = &self.inner.registry.audit;
         let id = call.id.clone();
         let Decision { rule, verdict } = match decision {
@@ -248,7 +272,7 @@ impl Gate {
                 audit.record(&requested).await?;
                 let conclusion = Conclusion::AllowedByPolicy { rule };
                 self.record_conclusion(&id, conclusion.clone()).await?;
-                Ok(conclusion)
+                Ok(Opened::Concluded(conclusion))
             }
             Verdict::Refuse { reason } => {
                 audit
@@ -289,7 +313,11 @@ impl Gate {
                     });
                 }
                 let review = Arc::new(call.into_review(&requirement, rule, requested_at, deadline));
-                self.await_conclusion(review, requirement).await
+                let wait = Wait {
+                    timeout: requirement.timeout,
+                    escalation: requirement.escalation,
+                };
+                Ok(Opened::Pending(review, wait))
             }
         }
     }
@@ -298,7 +326,7 @@ impl Gate {
     async fn await_conclusion(
         &self,
         review: Arc<ApprovalRequest>,
-        requirement: Requirement,
+        wait: Wait,
     ) -> Result<Conclusion, Error> {
         let (pending, mut receiver) = self.inner.registry.open(Arc::clone(&review));
         let mut guard = CancelOnDrop {
@@ -306,29 +334,20 @@ impl Gate {
             pending: Some(Arc::clone(&pending)),
         };
         let start = tokio::time::Instant::now();
-        let deadline = start + requirement.timeout;
+        let deadline = start + wait.timeout;
 
         // Work off the waiting path is boxed, so that the state of a pending
         // request's future holds only what waiting needs: with many requests
         // pending, that is most of their memory.
         if let Err(source) = Box::pin(self.deliver(&review)).await {
-            let failed = Conclusion::Failed {
-                reason: source.to_string(),
-            };
-            Box::pin(self.conclude_now(&pending, failed)).await;
             guard.disarm();
-            Box::pin(self.announce(&review, &pending)).await;
-            return Err(Error::Channel {
-                request_id: review.id.clone(),
-                source,
-            });
+            return Err(Box::pin(self.fail_delivery(&review, &pending, source)).await);
         }
 
-        let mut escalation = requirement
+        let mut escalation = wait
             .escalation
-            .as_ref()
-            .filter(|escalation| escalation.after < requirement.timeout)
-            .map(|escalation| (start + escalation.after, escalation.approvers.clone()));
+            .filter(|escalation| escalation.after < wait.timeout)
+            .map(|escalation| (start + escalation.after, escalation.approvers));
         // One timer: first for the escalation, if any, then for the deadline.
         let timer = tokio::time::sleep_until(escalation.as_ref().map_or(deadline, |(at, _)| *at));
         tokio::pin!(timer);
@@ -353,7 +372,25 @@ impl Gate {
         Box::pin(self.announce(&review, &pending)).await;
         match outcome {
             Err(error) => Err(Error::Audit(error)),
-            Ok(conclusion) => conclusion_to_result(conclusion, &review, &requirement),
+            Ok(conclusion) => conclusion_to_result(conclusion, &review, wait.timeout),
+        }
+    }
+
+    /// Ends a request whose delivery failed, and says why.
+    async fn fail_delivery(
+        &self,
+        review: &ApprovalRequest,
+        pending: &Pending,
+        source: ChannelError,
+    ) -> Error {
+        let failed = Conclusion::Failed {
+            reason: source.to_string(),
+        };
+        self.conclude_now(pending, failed).await;
+        self.announce(review, pending).await;
+        Error::Channel {
+            request_id: review.id.clone(),
+            source,
         }
     }
 
@@ -467,6 +504,31 @@ impl Gate {
     }
 }
 
+/// A prepared call: the future that records and opens it, and what the
+/// approval will need.
+struct Prepared<'g, A> {
+    opening: futures::future::BoxFuture<'g, Result<Opened, Error>>,
+    id: RequestId,
+    fingerprint: Fingerprint,
+    binding: Vec<u8>,
+    action: Cow<'static, str>,
+    arguments: A,
+}
+
+/// How [`Gate::open`] left a request.
+enum Opened {
+    /// Allowed by policy: no one needs to be asked.
+    Concluded(Conclusion),
+    /// Recorded and waiting to be delivered.
+    Pending(Arc<ApprovalRequest>, Wait),
+}
+
+/// What waiting for a conclusion needs of the requirement.
+struct Wait {
+    timeout: Duration,
+    escalation: Option<Escalation>,
+}
+
 /// A call, serialized, fingerprinted and masked: everything the rest of the
 /// path needs, and nothing raw.
 struct Call {
@@ -537,7 +599,7 @@ impl Call {
 fn conclusion_to_result(
     conclusion: Conclusion,
     review: &ApprovalRequest,
-    requirement: &Requirement,
+    timeout: Duration,
 ) -> Result<Conclusion, Error> {
     let request_id = review.id.clone();
     match conclusion {
@@ -549,7 +611,7 @@ fn conclusion_to_result(
         }),
         Conclusion::Expired => Err(Error::Expired {
             request_id,
-            timeout: requirement.timeout,
+            timeout,
         }),
         Conclusion::Cancelled => Err(Error::Cancelled { request_id }),
         Conclusion::RefusedByPolicy { rule, reason } => {
