@@ -11,7 +11,12 @@
 //!   audit is a `MemoryAudit`. A fresh gate, approver and sink are built
 //!   every 1,024 calls (outside the timed region), since the mock keeps a
 //!   log of every request.
-//! - `gate_parts/*`: the steps of the allowed path on their own.
+//! - `gate_parts/*`: the steps of the allowed path on their own, as the gate
+//!   does them: serialize the arguments to a value and to the binding bytes,
+//!   fingerprint, mask, ask the policy, make the id (`Gate::prepare`); build
+//!   and record the `requested` and `concluded` records (`Gate::open`);
+//!   serialize and compare the binding bytes, build the `executed` record
+//!   (`Approval::run`).
 //!
 //! Run with `cargo bench --bench gate`.
 
@@ -22,6 +27,7 @@
     missing_docs
 )]
 
+use std::borrow::Cow;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -30,8 +36,8 @@ use approvals::mask::{Masker, TypeLabelMasker};
 use approvals::memory::MockApprover;
 use approvals::policy::{Policy, PolicyInput, RequirementBuilder, Rule};
 use approvals::{
-    ActionRequest, Error, Fingerprint, Gate, Identity, RequestId, Risk, Timestamp, async_trait,
-    canonical_json,
+    ActionRequest, Conclusion, Error, ExecutionOutcome, Fingerprint, Gate, Identity, RequestId,
+    Risk, Timestamp, async_trait, canonical_json,
 };
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde::Serialize;
@@ -209,35 +215,49 @@ fn gate(c: &mut Criterion) {
     group.finish();
 }
 
-/// The steps of the allowed path, each on its own.
+/// The steps of the allowed path, each on its own, as the gate does them
+/// (`Gate::prepare`, `Gate::open`, `Approval::run`).
 fn gate_parts(c: &mut Criterion) {
     let rt = runtime();
     let bot = Identity::new("agent:support-bot");
     let policy = allow_policy();
-    let arguments = serde_json::to_value(refund(0)).unwrap();
+    let args = refund(0);
+    let arguments = serde_json::to_value(&args).unwrap();
+    let binding = serde_json::to_vec(&args).unwrap();
     let masked = TypeLabelMasker.mask_arguments(ACTION, &arguments);
     let fingerprint = Fingerprint::of(ACTION, &arguments, &bot);
+    let id = RequestId::random();
+    // The names as an `ActionRequest` built from `&'static str` holds them.
+    let action: Cow<'static, str> = Cow::Borrowed(ACTION);
+    let description: Cow<'static, str> = Cow::Borrowed("");
+    let rule = Some("refunds are allowed".to_owned());
     let requested = AuditRecord::now(
-        RequestId::random(),
+        id.clone(),
         AuditEvent::Requested {
-            action: ACTION.into(),
-            description: "".into(),
+            action: action.clone(),
+            description: description.clone(),
             risk: Risk::Medium,
             requester: bot.clone(),
             justification: None,
             arguments: masked.clone(),
             fingerprint,
-            rule: Some("refunds are allowed".to_owned()),
+            rule: rule.clone(),
             verdict: "allow".to_owned(),
             approvers: Vec::new(),
             quorum: None,
             deadline: None,
         },
     );
+    let allowed = Conclusion::AllowedByPolicy { rule: rule.clone() };
 
     let mut group = c.benchmark_group("gate_parts");
     group.bench_function("serialize_arguments", |b| {
-        b.iter(|| serde_json::to_value(black_box(refund(0))).unwrap());
+        // `Gate::prepare`: the value the fingerprint, masker and policy read.
+        b.iter(|| serde_json::to_value(black_box(&args)).unwrap());
+    });
+    group.bench_function("binding_bytes", |b| {
+        // `Gate::prepare`: the bytes the arguments must still serialize to.
+        b.iter(|| serde_json::to_vec(black_box(&args)).unwrap());
     });
     group.bench_function("fingerprint", |b| {
         b.iter(|| Fingerprint::of(ACTION, black_box(&arguments), &bot));
@@ -260,25 +280,54 @@ fn gate_parts(c: &mut Criterion) {
     group.bench_function("request_id_random", |b| b.iter(RequestId::random));
     group.bench_function("timestamp_now", |b| b.iter(Timestamp::now));
     group.bench_function("build_requested_record", |b| {
-        // What the gate does per `requested` record: clone the parts, stamp.
+        // `Call::requested`: clone the id, the Cow names (borrowed), the
+        // requester, the shared masked view and the rule name; stamp.
         b.iter(|| {
             AuditRecord::now(
-                RequestId::random(),
+                id.clone(),
                 AuditEvent::Requested {
-                    action: ACTION.into(),
-                    description: "".into(),
+                    action: black_box(&action).clone(),
+                    description: black_box(&description).clone(),
                     risk: Risk::Medium,
                     requester: bot.clone(),
                     justification: None,
                     arguments: black_box(&masked).clone(),
                     fingerprint,
-                    rule: Some("refunds are allowed".to_owned()),
+                    rule: black_box(&rule).clone(),
                     verdict: "allow".to_owned(),
                     approvers: Vec::new(),
                     quorum: None,
                     deadline: None,
                 },
             )
+        });
+    });
+    group.bench_function("build_concluded_record", |b| {
+        // `Gate::record_conclusion`: the conclusion (rule name) cloned, stamped.
+        b.iter(|| {
+            AuditRecord::now(
+                id.clone(),
+                AuditEvent::Concluded {
+                    conclusion: black_box(&allowed).clone(),
+                },
+            )
+        });
+    });
+    group.bench_function("build_executed_record", |b| {
+        // `Approval::record`: the outcome of a body that returned `Ok`.
+        b.iter(|| {
+            AuditRecord::now(
+                black_box(&id).clone(),
+                AuditEvent::Executed {
+                    outcome: ExecutionOutcome::Ok,
+                },
+            )
+        });
+    });
+    group.bench_function("binding_check", |b| {
+        // `Approval::run`: serialize again and compare with the bytes kept.
+        b.iter(|| {
+            serde_json::to_vec(black_box(&args)).is_ok_and(|bytes| bytes == *black_box(&binding))
         });
     });
     let audit = MemoryAudit::new();

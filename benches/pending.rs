@@ -44,6 +44,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use approvals::audit::{AuditError, AuditRecord, AuditSink, JsonlAudit, MemoryAudit};
+use approvals::mask::MaskedView;
 use approvals::memory::MockApprover;
 use approvals::policy::{Policy, RequirementBuilder, Rule};
 use approvals::{
@@ -356,7 +357,15 @@ fn breakdown(rt: &Runtime, dir: &Path) {
         let total = (live_bytes() - before) as f64 / REQUESTS as f64;
         let pending = bench.gate.votes().pending();
         let before = live_bytes();
-        let copies: Vec<ApprovalRequest> = pending.iter().map(|r| (**r).clone()).collect();
+        // `ApprovalRequest::clone` shares the masked view (an `Arc`), so
+        // the view is copied explicitly to count it.
+        let copies: Vec<ApprovalRequest> = pending
+            .iter()
+            .map(|r| ApprovalRequest {
+                arguments: MaskedView::from_masked(r.arguments.as_value().clone()),
+                ..(**r).clone()
+            })
+            .collect();
         let review = (live_bytes() - before) as f64 / REQUESTS as f64
             - std::mem::size_of::<ApprovalRequest>() as f64;
         drop(copies);
@@ -364,15 +373,34 @@ fn breakdown(rt: &Runtime, dir: &Path) {
         let _ = conclude(&bench, callers, 1).await;
         (total, review)
     });
+
+    // The binding the waiting caller keeps for the check before its body
+    // runs: `serde_json::to_vec` of the arguments, as `Gate::prepare` makes
+    // it (the outer `Vec` is allocated before the reading).
+    let binding = {
+        let refunds: Vec<Refund> = (0..REQUESTS)
+            .map(|i| Refund {
+                customer: format!("c_{i}"),
+                cents: 1_500,
+            })
+            .collect();
+        let mut bindings: Vec<Vec<u8>> = Vec::with_capacity(REQUESTS);
+        let before = live_bytes();
+        bindings.extend(refunds.iter().map(|r| serde_json::to_vec(r).unwrap()));
+        let binding = (live_bytes() - before) as f64 / REQUESTS as f64;
+        drop(bindings);
+        binding
+    };
     println!(
         "pending breakdown, gate set-up, bytes per pending request: total {total:.0}; \
          the caller's future `gate.run(..)` {future_size} (held inline in its task; \
          `gate.authorize(..)` alone is {authorize_size}); \
          a Tokio task around an empty future plus its JoinHandle {empty_task:.0}; \
-         heap owned by the masked ApprovalRequest (beyond its {} inline bytes) {review:.0}; \
+         heap owned by the masked ApprovalRequest (beyond its {} inline bytes; the shared masked view included) {review:.0}; \
+         the binding bytes kept by the caller (serde_json::to_vec of the arguments) {binding:.0}; \
          the rest (registry entry, Pending state, oneshot, Arc headers, the inline ApprovalRequest, arguments) {:.0}",
         std::mem::size_of::<ApprovalRequest>(),
-        total - future_size as f64 - empty_task - review,
+        total - future_size as f64 - empty_task - review - binding,
     );
 }
 

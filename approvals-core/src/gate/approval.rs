@@ -26,7 +26,7 @@ pub struct Approval<A> {
     registry: Arc<Registry>,
     request_id: RequestId,
     fingerprint: Fingerprint,
-    binding: Vec<u8>,
+    binding: Box<[u8]>,
     action: Cow<'static, str>,
     arguments: Option<A>,
     conclusion: Conclusion,
@@ -37,7 +37,7 @@ impl<A> Approval<A> {
         registry: Arc<Registry>,
         request_id: RequestId,
         fingerprint: Fingerprint,
-        binding: Vec<u8>,
+        binding: Box<[u8]>,
         action: Cow<'static, str>,
         arguments: A,
         conclusion: Conclusion,
@@ -125,7 +125,7 @@ impl<A: Serialize> Approval<A> {
     /// Whether the arguments serialize as they did when they were
     /// fingerprinted.
     fn still_bound(&self, arguments: &A) -> bool {
-        serde_json::to_vec(arguments).is_ok_and(|bytes| bytes == self.binding)
+        serde_json::to_vec(arguments).is_ok_and(|bytes| *bytes == *self.binding)
     }
 
     /// Records the outcome (boxed by callers, so that the body's future is

@@ -208,7 +208,9 @@ impl Gate {
         // The serialized form the body's arguments must still have when it
         // runs: compared byte for byte, which is cheaper than fingerprinting
         // them again.
-        let binding = serde_json::to_vec(&arguments).map_err(arguments_error)?;
+        let binding = serde_json::to_vec(&arguments)
+            .map_err(arguments_error)?
+            .into_boxed_slice();
         let fingerprint = Fingerprint::of(&action, &value, &requester);
         let masked = self.inner.masker.mask_arguments(&action, &value);
         let justification = justification
@@ -510,7 +512,7 @@ struct Prepared<'g, A> {
     opening: futures::future::BoxFuture<'g, Result<Opened, Error>>,
     id: RequestId,
     fingerprint: Fingerprint,
-    binding: Vec<u8>,
+    binding: Box<[u8]>,
     action: Cow<'static, str>,
     arguments: A,
 }
