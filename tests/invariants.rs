@@ -55,6 +55,11 @@ async fn run_counting(
     .await
 }
 
+/// The event of the last record written.
+fn last_event(audit: &MemoryAudit) -> Option<AuditEvent> {
+    audit.records().pop().map(|record| record.event)
+}
+
 fn kinds(audit: &MemoryAudit) -> Vec<AuditEventKind> {
     audit.records().iter().map(AuditRecord::kind).collect()
 }
@@ -148,9 +153,8 @@ async fn channel_panic_fails_closed() {
         "{result:?}"
     );
     assert_eq!(runs.load(Ordering::SeqCst), 0);
-    let last = audit.records().pop().map(|r| r.event);
     assert!(matches!(
-        last,
+        last_event(&audit),
         Some(AuditEvent::Concluded {
             conclusion: Conclusion::Failed { .. }
         })
@@ -278,9 +282,8 @@ async fn a_panicking_body_is_recorded_as_panicked() {
     });
     let joined = handle.await;
     assert!(joined.is_err_and(|e| e.is_panic()));
-    let last = audit.records().pop().map(|r| r.event);
     assert_eq!(
-        last,
+        last_event(&audit),
         Some(AuditEvent::Executed {
             outcome: ExecutionOutcome::Panicked
         })
@@ -314,9 +317,8 @@ async fn a_failing_body_is_recorded_with_its_error_type_only() {
         })
         .await;
     assert!(result.is_err());
-    let last = audit.records().pop().map(|r| r.event);
     assert!(
-        matches!(last, Some(AuditEvent::Executed { outcome: ExecutionOutcome::Error { error_type } }) if error_type.ends_with("ExportError"))
+        matches!(last_event(&audit), Some(AuditEvent::Executed { outcome: ExecutionOutcome::Error { error_type } }) if error_type.ends_with("ExportError"))
     );
     assert!(
         !serde_json::to_string(&audit.records())
@@ -667,9 +669,8 @@ async fn arguments_changed_after_approval_do_not_run() {
         "{result:?}"
     );
     assert_eq!(runs.load(Ordering::SeqCst), 0);
-    let last = audit.records().pop().map(|r| r.event);
     assert!(matches!(
-        last,
+        last_event(&audit),
         Some(AuditEvent::Executed {
             outcome: ExecutionOutcome::NotRun { .. }
         })

@@ -1968,20 +1968,25 @@ mod tests {
         assert_eq!(report.records, 2);
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn group_commit_syncs_once_per_batch() {
-        let disk = TestDisk::default();
-        disk.with(|disk| disk.sync_delay = Duration::from_millis(20));
-        let audit = Arc::new(disk.start(Fsync::group_commit()));
-        let tasks: Vec<_> = (0..50)
+    /// Records `sample(index)` for every index at once, from one task each.
+    async fn record_concurrently(audit: &Arc<JsonlAudit>, indexes: impl Iterator<Item = u64>) {
+        let tasks: Vec<_> = indexes
             .map(|index| {
-                let audit = Arc::clone(&audit);
+                let audit = Arc::clone(audit);
                 tokio::spawn(async move { audit.record(&sample(index)).await })
             })
             .collect();
         for task in tasks {
             task.await.unwrap().unwrap();
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn group_commit_syncs_once_per_batch() {
+        let disk = TestDisk::default();
+        disk.with(|disk| disk.sync_delay = Duration::from_millis(20));
+        let audit = Arc::new(disk.start(Fsync::group_commit()));
+        record_concurrently(&audit, 0..50).await;
         let syncs = disk.syncs();
         assert!(syncs < 10, "{syncs} syncs for 50 records");
         assert_eq!(check(&disk.bytes(), None).unwrap().records, 50);
@@ -1996,15 +2001,7 @@ mod tests {
         }));
         audit.record(&sample(0)).await.unwrap();
         assert_eq!(disk.syncs(), 1);
-        let tasks: Vec<_> = (1..=12)
-            .map(|index| {
-                let audit = Arc::clone(&audit);
-                tokio::spawn(async move { audit.record(&sample(index)).await })
-            })
-            .collect();
-        for task in tasks {
-            task.await.unwrap().unwrap();
-        }
+        record_concurrently(&audit, 1..=12).await;
         // The lone record, then batches of at most 4 for the other 12.
         assert!(disk.syncs() >= 4, "{} syncs", disk.syncs());
         assert_eq!(check(&disk.bytes(), None).unwrap().records, 13);
@@ -2014,15 +2011,7 @@ mod tests {
     async fn every_record_syncs_each_record() {
         let disk = TestDisk::default();
         let audit = Arc::new(disk.start(Fsync::EveryRecord));
-        let tasks: Vec<_> = (0..10)
-            .map(|index| {
-                let audit = Arc::clone(&audit);
-                tokio::spawn(async move { audit.record(&sample(index)).await })
-            })
-            .collect();
-        for task in tasks {
-            task.await.unwrap().unwrap();
-        }
+        record_concurrently(&audit, 0..10).await;
         assert_eq!(disk.syncs(), 10);
     }
 
