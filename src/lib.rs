@@ -73,8 +73,8 @@
 pub use approvals_core::{
     Action, ActionRequest, Approval, ApprovalRequest, Approver, Ballot, ChannelError, Choice,
     Conclusion, Error, ExecutionOutcome, Fingerprint, Gate, GateBuilder, Identity, Refusal,
-    RequestId, Risk, SharedRequest, Timestamp, UnknownRisk, VoteBox, VoteOutcome, async_trait,
-    audit, canonical_json, mask, policy,
+    RequestId, Risk, Timestamp, UnknownRisk, VoteBox, VoteOutcome, async_trait, audit,
+    canonical_json, mask, policy,
 };
 
 pub use approvals_core::gate::{current, scope, set_default};

@@ -40,8 +40,7 @@ pub use gate::{Approval, Gate, GateBuilder, VoteBox};
 pub use identity::{Identity, RequestId};
 pub use request::{Action, ActionRequest, Risk, UnknownRisk};
 pub use review::{
-    ApprovalRequest, Ballot, Choice, Conclusion, ExecutionOutcome, Refusal, SharedRequest,
-    VoteOutcome,
+    ApprovalRequest, Ballot, Choice, Conclusion, ExecutionOutcome, Refusal, VoteOutcome,
 };
 pub use time::Timestamp;
 

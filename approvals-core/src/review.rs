@@ -1,7 +1,6 @@
 //! What reviewers see and do: the approval request, votes and conclusions.
 
 use std::fmt;
-use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -28,7 +27,9 @@ pub struct ApprovalRequest {
     pub arguments: MaskedView,
     /// The fingerprint a vote must name to count.
     pub fingerprint: Fingerprint,
-    /// The identities whose votes count (the requester's never does).
+    /// The identities whose votes count when the request is made (the
+    /// requester's never does; escalation may add more). Channels show it;
+    /// only the gate judges votes.
     pub approvers: Vec<Identity>,
     /// How many distinct approvals are needed.
     pub quorum: u32,
@@ -40,13 +41,6 @@ pub struct ApprovalRequest {
     pub requested_at: Timestamp,
     /// When silence becomes a denial.
     pub deadline: Timestamp,
-}
-
-impl ApprovalRequest {
-    /// Whether `voter` is among the eligible approvers (the requester never is).
-    pub fn is_eligible(&self, voter: &Identity) -> bool {
-        voter != &self.requester && self.approvers.contains(voter)
-    }
 }
 
 /// A reviewer's choice.
@@ -284,6 +278,3 @@ pub enum ExecutionOutcome {
         reason: String,
     },
 }
-
-/// A shared, immutable approval request, as handed to channels.
-pub type SharedRequest = Arc<ApprovalRequest>;

@@ -297,13 +297,6 @@ impl Gate {
                 );
                 audit.record(&requested).await?;
                 drop(requested);
-                if let Err(error) = check_reachable(&requirement, &call.requester, rule.as_ref()) {
-                    let failed = Conclusion::Failed {
-                        reason: error.to_string(),
-                    };
-                    self.record_conclusion(&id, failed).await?;
-                    return Err(Error::Policy(error));
-                }
                 if self.inner.approvers.is_empty() {
                     let failed = Conclusion::Failed {
                         reason: ChannelError::NoChannel.to_string(),
@@ -621,35 +614,6 @@ fn conclusion_to_result(
         }
         Conclusion::Failed { reason } => Err(Error::Failed { request_id, reason }),
     }
-}
-
-/// Whether enough eligible approvers other than the requester exist.
-fn check_reachable(
-    requirement: &Requirement,
-    requester: &Identity,
-    rule: Option<&String>,
-) -> Result<(), PolicyError> {
-    let mut eligible: Vec<&Identity> = requirement
-        .approvers
-        .iter()
-        .chain(
-            requirement
-                .escalation
-                .iter()
-                .flat_map(|e| e.approvers.iter()),
-        )
-        .filter(|identity| *identity != requester)
-        .collect();
-    eligible.sort_unstable();
-    eligible.dedup();
-    if eligible.len() < usize::try_from(requirement.quorum.max(1)).unwrap_or(usize::MAX) {
-        return Err(PolicyError::QuorumUnreachable {
-            rule: rule.cloned(),
-            eligible: eligible.len(),
-            quorum: requirement.quorum,
-        });
-    }
-    Ok(())
 }
 
 fn serde_category(error: &serde_json::Error) -> &'static str {
