@@ -224,7 +224,7 @@ fn gate_parts(c: &mut Criterion) {
     let args = refund(0);
     let arguments = serde_json::to_value(&args).unwrap();
     let binding = serde_json::to_vec(&args).unwrap();
-    let masked = TypeLabelMasker.mask_arguments(ACTION, &arguments);
+    let masked = TypeLabelMasker.mask_arguments(ACTION, &arguments, &[]);
     let fingerprint = Fingerprint::of(ACTION, &arguments, &bot);
     let id = RequestId::random();
     // The names as an `ActionRequest` built from `&'static str` holds them.
@@ -263,7 +263,7 @@ fn gate_parts(c: &mut Criterion) {
         b.iter(|| Fingerprint::of(ACTION, black_box(&arguments), &bot));
     });
     group.bench_function("mask_arguments", |b| {
-        b.iter(|| TypeLabelMasker.mask_arguments(ACTION, black_box(&arguments)));
+        b.iter(|| TypeLabelMasker.mask_arguments(ACTION, black_box(&arguments), &[]));
     });
     group.bench_function("policy_evaluate", |b| {
         b.iter(|| {

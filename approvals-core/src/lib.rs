@@ -38,7 +38,7 @@ pub use error::Error;
 pub use fingerprint::{Fingerprint, canonical_json};
 pub use gate::{Approval, Gate, GateBuilder, VoteBox};
 pub use identity::{Identity, RequestId};
-pub use request::{Action, ActionRequest, Risk, UnknownRisk};
+pub use request::{Action, ActionRequest, ArgumentMask, Risk, UnknownRisk};
 pub use review::{
     ApprovalRequest, Ballot, Choice, Conclusion, ExecutionOutcome, Refusal, VoteOutcome,
 };

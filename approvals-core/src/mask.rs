@@ -10,6 +10,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::ArgumentMask;
+
 /// The reviewer-safe view of a call's arguments: the same shape as the
 /// arguments, with values masked.
 ///
@@ -51,8 +53,16 @@ impl fmt::Display for MaskedView {
 /// The gate calls the masker once per request, before anything is audited or
 /// sent to a channel.
 pub trait Masker: Send + Sync {
-    /// Masks the serialized arguments of `action`.
-    fn mask_arguments(&self, action: &str, arguments: &Value) -> MaskedView;
+    /// Masks the serialized arguments of `action`, applying the caller's
+    /// per-argument `overrides` (see [`ActionRequest::mask_argument`]).
+    ///
+    /// [`ActionRequest::mask_argument`]: crate::ActionRequest::mask_argument
+    fn mask_arguments(
+        &self,
+        action: &str,
+        arguments: &Value,
+        overrides: &[ArgumentMask],
+    ) -> MaskedView;
 
     /// Masks free text written by the requester (the justification) or
     /// produced from the call (an error message).
@@ -60,8 +70,13 @@ pub trait Masker: Send + Sync {
 }
 
 impl<M: Masker + ?Sized> Masker for &M {
-    fn mask_arguments(&self, action: &str, arguments: &Value) -> MaskedView {
-        (**self).mask_arguments(action, arguments)
+    fn mask_arguments(
+        &self,
+        action: &str,
+        arguments: &Value,
+        overrides: &[ArgumentMask],
+    ) -> MaskedView {
+        (**self).mask_arguments(action, arguments, overrides)
     }
     fn mask_text(&self, text: &str) -> String {
         (**self).mask_text(text)
@@ -69,8 +84,13 @@ impl<M: Masker + ?Sized> Masker for &M {
 }
 
 impl<M: Masker + ?Sized> Masker for Box<M> {
-    fn mask_arguments(&self, action: &str, arguments: &Value) -> MaskedView {
-        (**self).mask_arguments(action, arguments)
+    fn mask_arguments(
+        &self,
+        action: &str,
+        arguments: &Value,
+        overrides: &[ArgumentMask],
+    ) -> MaskedView {
+        (**self).mask_arguments(action, arguments, overrides)
     }
     fn mask_text(&self, text: &str) -> String {
         (**self).mask_text(text)
@@ -78,8 +98,13 @@ impl<M: Masker + ?Sized> Masker for Box<M> {
 }
 
 impl<M: Masker + ?Sized> Masker for Arc<M> {
-    fn mask_arguments(&self, action: &str, arguments: &Value) -> MaskedView {
-        (**self).mask_arguments(action, arguments)
+    fn mask_arguments(
+        &self,
+        action: &str,
+        arguments: &Value,
+        overrides: &[ArgumentMask],
+    ) -> MaskedView {
+        (**self).mask_arguments(action, arguments, overrides)
     }
     fn mask_text(&self, text: &str) -> String {
         (**self).mask_text(text)
@@ -96,7 +121,7 @@ impl<M: Masker + ?Sized> Masker for Arc<M> {
 ///
 /// ```
 /// use approvals_core::mask::{Masker, TypeLabelMasker};
-/// let view = TypeLabelMasker.mask_arguments("a", &serde_json::json!({"email": "jo@x.io", "n": [1, 2]}));
+/// let view = TypeLabelMasker.mask_arguments("a", &serde_json::json!({"email": "jo@x.io", "n": [1, 2]}), &[]);
 /// assert_eq!(view.as_value(), &serde_json::json!({"email": "<string>", "n": ["<number>", "<number>"]}));
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
@@ -120,8 +145,21 @@ impl TypeLabelMasker {
 }
 
 impl Masker for TypeLabelMasker {
-    fn mask_arguments(&self, _action: &str, arguments: &Value) -> MaskedView {
-        MaskedView::from_masked(Self::label(arguments))
+    /// Overrides only matter for `"drop"`, which removes the argument: every
+    /// other value is reduced to its type label anyway.
+    fn mask_arguments(
+        &self,
+        _action: &str,
+        arguments: &Value,
+        overrides: &[ArgumentMask],
+    ) -> MaskedView {
+        let mut view = Self::label(arguments);
+        if let Value::Object(map) = &mut view {
+            for dropped in overrides.iter().filter(|o| o.spec == "drop") {
+                map.remove(dropped.argument.as_ref());
+            }
+        }
+        MaskedView::from_masked(view)
     }
 
     fn mask_text(&self, text: &str) -> String {
@@ -137,7 +175,7 @@ mod tests {
     #[test]
     fn type_labels_keep_shape_and_drop_every_value() {
         let raw = json!({"user": {"email": "jane@example.com", "age": 41, "vip": true, "note": null}, "ids": ["a", 2]});
-        let view = TypeLabelMasker.mask_arguments("x", &raw);
+        let view = TypeLabelMasker.mask_arguments("x", &raw, &[]);
         let text = view.to_string();
         for secret in ["jane@example.com", "41", "true", "\"a\""] {
             assert!(!text.contains(secret), "{secret} leaked into {text}");
@@ -150,5 +188,16 @@ mod tests {
             TypeLabelMasker.mask_text("call jane@example.com"),
             "<text: 21 chars>"
         );
+    }
+
+    #[test]
+    fn a_dropped_argument_is_absent_from_the_view() {
+        let raw = json!({"bucket": "s3://exports", "db": "postgres://u:p@h/db"});
+        let overrides = [ArgumentMask {
+            argument: "db".into(),
+            spec: "drop".into(),
+        }];
+        let view = TypeLabelMasker.mask_arguments("x", &raw, &overrides);
+        assert_eq!(view.as_value(), &json!({"bucket": "<string>"}));
     }
 }

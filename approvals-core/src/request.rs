@@ -92,6 +92,21 @@ pub struct ActionRequest<A> {
     pub(crate) requester: Option<Identity>,
     pub(crate) justification: Option<String>,
     pub(crate) arguments: A,
+    pub(crate) argument_masks: Vec<ArgumentMask>,
+}
+
+/// How one top-level argument is masked, whatever the masker would choose
+/// for it by itself.
+///
+/// The `spec` is a masking kind (`"email"`), a strategy (`"drop"`), or
+/// both (`"email:pseudonym"`); the [`Masker`](crate::mask::Masker) interprets
+/// it and masks the whole argument when it cannot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArgumentMask {
+    /// The argument's name: a top-level key of the serialized arguments.
+    pub argument: Cow<'static, str>,
+    /// What to mask it as.
+    pub spec: Cow<'static, str>,
 }
 
 impl<A> ActionRequest<A> {
@@ -105,6 +120,7 @@ impl<A> ActionRequest<A> {
             requester: None,
             justification: None,
             arguments,
+            argument_masks: Vec::new(),
         }
     }
 
@@ -135,6 +151,34 @@ impl<A> ActionRequest<A> {
     pub fn justification(mut self, justification: impl Into<String>) -> Self {
         self.justification = Some(justification.into());
         self
+    }
+
+    /// Masks the top-level argument `argument` as `spec` (a kind such as
+    /// `"email"`, a strategy such as `"drop"`, or `"kind:strategy"`),
+    /// overriding what the masker would detect in it.
+    ///
+    /// ```
+    /// # use approvals_core::ActionRequest;
+    /// let request = ActionRequest::new("crm.export", serde_json::json!({"contact": "jo@x.io"}))
+    ///     .mask_argument("contact", "email");
+    /// assert_eq!(request.argument_masks()[0].spec, "email");
+    /// ```
+    #[must_use]
+    pub fn mask_argument(
+        mut self,
+        argument: impl Into<Cow<'static, str>>,
+        spec: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        self.argument_masks.push(ArgumentMask {
+            argument: argument.into(),
+            spec: spec.into(),
+        });
+        self
+    }
+
+    /// The per-argument masking overrides, in the order they were given.
+    pub fn argument_masks(&self) -> &[ArgumentMask] {
+        &self.argument_masks
     }
 
     /// The action name.

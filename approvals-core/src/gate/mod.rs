@@ -196,6 +196,7 @@ impl Gate {
             requester,
             justification,
             arguments,
+            argument_masks,
         } = request;
         let requester = requester
             .or_else(|| self.inner.default_requester.clone())
@@ -212,7 +213,10 @@ impl Gate {
             .map_err(arguments_error)?
             .into_boxed_slice();
         let fingerprint = Fingerprint::of(&action, &value, &requester);
-        let masked = self.inner.masker.mask_arguments(&action, &value);
+        let masked = self
+            .inner
+            .masker
+            .mask_arguments(&action, &value, &argument_masks);
         let justification = justification
             .as_deref()
             .map(|text| self.inner.masker.mask_text(text));
