@@ -3,6 +3,7 @@
 //! | feature | module | what |
 //! | --- | --- | --- |
 //! | `memory` (default) | [`memory`] | [`MockApprover`](memory::MockApprover) for tests, [`QueueApprover`](memory::QueueApprover) for app-driven decisions |
+//! | `jwt` (on with `teams` or `http`) | `jwt` | JWT validation (RS256/384/512) against keys from OpenID metadata or a JWKS URL, cached, refreshed on an unknown key id at most once per interval |
 //!
 //! Every channel implements [`approvals_core::Approver`]: it delivers the
 //! masked request and hands votes to the gate through a
@@ -13,3 +14,7 @@
 #[cfg(feature = "memory")]
 #[cfg_attr(docsrs, doc(cfg(feature = "memory")))]
 pub mod memory;
+
+#[cfg(feature = "jwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+pub mod jwt;
