@@ -23,7 +23,7 @@ pub const DEFAULT_ISSUER: &str = "https://api.botframework.com";
 /// The bot learns both values from any activity it receives in that
 /// conversation (`serviceUrl` and `conversation.id`); the endpoint logs them
 /// at `info` level for that reason.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Conversation {
     /// The Connector's base URL for the conversation's region, such as
     /// `https://smba.trafficmanager.net/emea/`.
