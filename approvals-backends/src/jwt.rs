@@ -16,7 +16,11 @@
 //!   `endorsements`, for callers that must check more (such as the Bot
 //!   Framework's `serviceurl` claim and channel endorsements).
 //!
-//! Nothing here is specific to one provider.
+//! Nothing here is specific to one provider. The module is built with the
+//! `jwt` feature, which the `teams` and `http` features turn on; it uses
+//! `jsonwebtoken` (with its pure-Rust `rust_crypto` backend) for signatures
+//! and claims, `reqwest` to fetch keys, `base64` and `serde_json` to read
+//! headers and key sets, and `tracing` to log fetches.
 //!
 //! ```no_run
 //! use approvals_backends::jwt::{JwtValidator, KeySet, KeySource};
