@@ -67,6 +67,7 @@
 //! | feature | default | what it adds |
 //! | --- | --- | --- |
 //! | `memory` | yes | [`memory::MockApprover`] and [`memory::QueueApprover`] |
+//! | `teams` | no | `teams::TeamsApprover`: Microsoft Teams through a Bot Framework bot (Adaptive Cards with `Action.Execute`, a JWT-verified messaging endpoint with an axum adapter, cards updated as votes count and when requests end) |
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -82,6 +83,10 @@ pub use approvals_core::gate::{current, scope, set_default};
 #[cfg(feature = "memory")]
 #[cfg_attr(docsrs, doc(cfg(feature = "memory")))]
 pub use approvals_backends::memory;
+
+#[cfg(feature = "teams")]
+#[cfg_attr(docsrs, doc(cfg(feature = "teams")))]
+pub use approvals_backends::teams;
 
 /// The README's example, compiled and run as a doc test.
 #[doc = include_str!("../README.md")]

@@ -1,0 +1,390 @@
+//! The bot's messaging endpoint: authenticates every request, reads card
+//! clicks (`invoke` activities named `adaptiveCard/action`) and hands them to
+//! the gate as votes.
+
+use std::fmt;
+use std::sync::Arc;
+
+use approvals_core::{
+    Ballot, Choice, Fingerprint, Identity, Refusal, RequestId, Timestamp, VoteOutcome,
+};
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, CONTENT_TYPE};
+use http::{Method, Request, Response, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::approver::{CHANNEL, Shared};
+use super::card::{self, ADAPTIVE_CARD_CONTENT_TYPE, MAX_REASON_CHARS, VERB_APPROVE, VERB_DENY};
+use super::config::Conversation;
+use super::directory::TeamsUser;
+use crate::jwt::JwtError;
+
+/// The invoke name of an `Action.Execute` click.
+const ADAPTIVE_CARD_ACTION: &str = "adaptiveCard/action";
+
+/// The content type of an invoke answer that reports an error.
+const ERROR_CONTENT_TYPE: &str = "application/vnd.microsoft.error";
+
+/// The claim in Bot Framework tokens that names the activity's service URL.
+const SERVICE_URL_CLAIM: &str = "serviceurl";
+
+/// The handler of the bot's messaging endpoint, independent of any web
+/// framework: an [`http::Request`] with the raw body in, an
+/// [`http::Response`] out. [`router`](Self::router) serves it with axum.
+///
+/// Every request must carry a Bot Framework JWT (`Authorization: Bearer`)
+/// that passes [`JwtValidator`](crate::jwt::JwtValidator) (issuer, audience =
+/// the bot's app id, RS256/384/512, expiry and not-before with leeway), whose
+/// `serviceurl` claim equals the activity's `serviceUrl`, and whose signing
+/// key, if it lists endorsements, endorses the activity's `channelId`.
+/// Otherwise the answer is `401` or `403` (or `400` for a body that is not an
+/// activity), and nothing is decided.
+///
+/// A click is answered with the refreshed card for the clicker, or with an
+/// `application/vnd.microsoft.error` saying why the vote did not count (your
+/// own request, not an eligible approver, already concluded, …). Other
+/// activities (the bot being added to a conversation, messages) are
+/// acknowledged, and their conversation is remembered in
+/// [`recent_conversations`](Self::recent_conversations) and logged, which is
+/// how a newly installed bot learns where to post.
+#[derive(Clone)]
+pub struct TeamsEndpoint {
+    shared: Arc<Shared>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Activity {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    name: Option<String>,
+    service_url: String,
+    channel_id: String,
+    #[serde(default)]
+    from: Option<Account>,
+    #[serde(default)]
+    conversation: Option<ConversationAccount>,
+    #[serde(default)]
+    value: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Account {
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    aad_object_id: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ConversationAccount {
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    tenant_id: Option<String>,
+}
+
+/// Why a request was turned away before anything was decided.
+#[derive(Debug)]
+enum Rejection {
+    MethodNotAllowed,
+    Unauthenticated(JwtError),
+    Forbidden(&'static str),
+    BadRequest(&'static str),
+}
+
+impl Rejection {
+    fn into_response(self) -> Response<Bytes> {
+        let (status, message) = match &self {
+            Rejection::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "use POST".to_owned()),
+            Rejection::Unauthenticated(error) => (StatusCode::UNAUTHORIZED, error.to_string()),
+            Rejection::Forbidden(reason) => (StatusCode::FORBIDDEN, (*reason).to_owned()),
+            Rejection::BadRequest(reason) => (StatusCode::BAD_REQUEST, (*reason).to_owned()),
+        };
+        tracing::warn!(%status, reason = %message, "rejected a request to the Teams endpoint");
+        let mut response = json_response(status, &json!({ "error": message }));
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                http::header::WWW_AUTHENTICATE,
+                http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
+    }
+}
+
+impl TeamsEndpoint {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+
+    /// Handles one request to the messaging endpoint.
+    pub async fn handle(&self, request: Request<Bytes>) -> Response<Bytes> {
+        match self.try_handle(request).await {
+            Ok(response) => response,
+            Err(rejection) => rejection.into_response(),
+        }
+    }
+
+    /// The conversations the bot was recently addressed in, newest first:
+    /// where it can post (see [`Conversation`]).
+    pub fn recent_conversations(&self) -> Vec<Conversation> {
+        self.shared.recent_conversations()
+    }
+
+    async fn try_handle(&self, request: Request<Bytes>) -> Result<Response<Bytes>, Rejection> {
+        if request.method() != Method::POST {
+            return Err(Rejection::MethodNotAllowed);
+        }
+        let authorization = match request.headers().get(AUTHORIZATION) {
+            None => None,
+            Some(value) => Some(
+                value
+                    .to_str()
+                    .map_err(|_| Rejection::Unauthenticated(JwtError::MissingToken))?,
+            ),
+        };
+        let token = self
+            .shared
+            .validator
+            .validate_authorization(authorization)
+            .await
+            .map_err(Rejection::Unauthenticated)?;
+        let activity: Activity = serde_json::from_slice(request.body())
+            .map_err(|_| Rejection::BadRequest("the body is not a Bot Framework activity"))?;
+        if token.claim_str(SERVICE_URL_CLAIM) != Some(activity.service_url.as_str()) {
+            return Err(Rejection::Forbidden(
+                "the token's serviceurl claim does not match the activity's serviceUrl",
+            ));
+        }
+        if !token.endorsements.is_empty() && !token.is_endorsed_for(&activity.channel_id) {
+            return Err(Rejection::Forbidden(
+                "the signing key is not endorsed for the activity's channel",
+            ));
+        }
+
+        if let Some(conversation) = &activity.conversation {
+            if !conversation.id.is_empty() {
+                tracing::info!(
+                    service_url = %activity.service_url,
+                    conversation = %conversation.id,
+                    activity = %activity.kind,
+                    "Teams activity received"
+                );
+                self.shared.saw_conversation(Conversation::new(
+                    activity.service_url.clone(),
+                    conversation.id.clone(),
+                ));
+            }
+        }
+
+        match (activity.kind.as_str(), activity.name.as_deref()) {
+            ("invoke", Some(ADAPTIVE_CARD_ACTION)) => Ok(self.card_action(&activity).await),
+            ("invoke", _) => Ok(json_response(StatusCode::NOT_IMPLEMENTED, &json!({}))),
+            _ => Ok(Response::new(Bytes::new())),
+        }
+    }
+
+    /// A click on Approve or Deny. Everything past authentication is
+    /// answered with an invoke response (HTTP 200), so that Teams shows the
+    /// clicker the card or the reason.
+    async fn card_action(&self, activity: &Activity) -> Response<Bytes> {
+        let action = activity
+            .value
+            .as_ref()
+            .and_then(|value| value.get("action"))
+            .cloned()
+            .unwrap_or(Value::Null);
+        let data = action.get("data").cloned().unwrap_or(Value::Null);
+        let request_id = data.get("requestId").and_then(Value::as_str);
+        let fingerprint = data
+            .get("fingerprint")
+            .and_then(Value::as_str)
+            .and_then(Fingerprint::from_hex);
+        let (Some(request_id), Some(fingerprint)) = (request_id, fingerprint) else {
+            return invoke_error(400, "BadRequest", "this card is not an approval request");
+        };
+        let request_id = RequestId::from_string(request_id);
+        let choice = match action.get("verb").and_then(Value::as_str) {
+            Some(VERB_APPROVE) => Choice::Approve,
+            Some(VERB_DENY) => Choice::Deny {
+                reason: data
+                    .get(card::REASON_INPUT_ID)
+                    .and_then(Value::as_str)
+                    .map(str::trim)
+                    .filter(|reason| !reason.is_empty())
+                    .map(|reason| reason.chars().take(MAX_REASON_CHARS).collect()),
+            },
+            _ => return invoke_error(400, "BadRequest", "unknown action"),
+        };
+
+        let voter = match self.voter(activity).await {
+            Ok(voter) => voter,
+            Err(response) => return response,
+        };
+
+        let tracked = self.shared.tracked(&request_id);
+        let Some(votes) = tracked.votes else {
+            return refusal(Refusal::UnknownRequest);
+        };
+        let ballot = Ballot {
+            request_id: request_id.clone(),
+            fingerprint,
+            voter: voter.clone(),
+            choice: choice.clone(),
+            channel: CHANNEL.to_owned(),
+        };
+        match votes.cast(ballot).await {
+            VoteOutcome::Refused { refusal: why } => refusal(why),
+            VoteOutcome::Counted {
+                conclusion: Some(conclusion),
+                ..
+            } => match &tracked.request {
+                Some(request) => {
+                    invoke_card(card::concluded_card(request, &conclusion, Timestamp::now()))
+                }
+                None => invoke_message(format!("Your vote counted: the request was {conclusion}.")),
+            },
+            VoteOutcome::Counted {
+                conclusion: None, ..
+            } => {
+                let approvals = if choice.is_approve() {
+                    self.shared.approved(&request_id, &voter)
+                } else {
+                    Vec::new()
+                };
+                // Everyone else sees the progress through the updated
+                // message; the clicker gets the card at once.
+                let shared = Arc::clone(&self.shared);
+                let id = request_id.clone();
+                tokio::spawn(async move { shared.refresh_pending(&id).await });
+                match &tracked.request {
+                    Some(request) => invoke_card(card::pending_card(request, &approvals)),
+                    None => invoke_message("Your vote counted.".to_owned()),
+                }
+            }
+        }
+    }
+
+    /// The clicker's canonical identity, or the answer to give them.
+    async fn voter(&self, activity: &Activity) -> Result<Identity, Response<Bytes>> {
+        let unknown = || {
+            invoke_error(
+                403,
+                "UnknownUser",
+                "your Teams account is not known to this approval service",
+            )
+        };
+        let Some(from) = &activity.from else {
+            return Err(unknown());
+        };
+        let Some(aad_object_id) = from
+            .aad_object_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+        else {
+            return Err(unknown());
+        };
+        let user = TeamsUser {
+            aad_object_id: aad_object_id.to_owned(),
+            teams_id: from.id.clone(),
+            name: from.name.clone(),
+            tenant_id: activity
+                .conversation
+                .as_ref()
+                .and_then(|conversation| conversation.tenant_id.clone()),
+        };
+        match self.shared.directory.identity(&user).await {
+            Ok(Some(identity)) => Ok(identity),
+            Ok(None) => {
+                tracing::info!(
+                    aad_object_id,
+                    "a click from a user the directory does not know"
+                );
+                Err(unknown())
+            }
+            Err(error) => {
+                tracing::warn!(%error, "the user directory failed");
+                Err(invoke_error(
+                    503,
+                    "DirectoryUnavailable",
+                    "the user directory is unavailable; please try again",
+                ))
+            }
+        }
+    }
+}
+
+impl fmt::Debug for TeamsEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TeamsEndpoint")
+            .field("app_id", &self.shared.app_id)
+            .finish_non_exhaustive()
+    }
+}
+
+fn refusal(refusal: Refusal) -> Response<Bytes> {
+    let (status, code) = match refusal {
+        Refusal::UnknownRequest => (404, "UnknownRequest"),
+        Refusal::FingerprintMismatch => (409, "FingerprintMismatch"),
+        Refusal::AlreadyConcluded => (409, "AlreadyConcluded"),
+        Refusal::SelfApproval => (403, "SelfApproval"),
+        Refusal::NotEligible => (403, "NotEligible"),
+        Refusal::AlreadyVoted => (409, "AlreadyVoted"),
+        Refusal::ReasonRequired => (400, "ReasonRequired"),
+        Refusal::NotRecorded => (503, "NotRecorded"),
+    };
+    invoke_error(status, code, &refusal.to_string())
+}
+
+fn invoke_card(card: Value) -> Response<Bytes> {
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "statusCode": 200,
+            "type": ADAPTIVE_CARD_CONTENT_TYPE,
+            "value": card,
+        }),
+    )
+}
+
+/// A plain-text answer, for a vote on a request whose card this process
+/// does not hold (another process posted it).
+fn invoke_message(message: String) -> Response<Bytes> {
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "statusCode": 200,
+            "type": "application/vnd.microsoft.activity.message",
+            "value": message,
+        }),
+    )
+}
+
+fn invoke_error(status: u16, code: &str, message: &str) -> Response<Bytes> {
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "statusCode": status,
+            "type": ERROR_CONTENT_TYPE,
+            "value": {"code": code, "message": message},
+        }),
+    )
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response<Bytes> {
+    let mut response = Response::new(Bytes::from(body.to_string()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    response
+}
