@@ -926,7 +926,7 @@ fn uk_postcode(scanner: &Scanner<'_>, i: usize, j: usize) -> Option<usize> {
         .iter()
         .take_while(|b| b.is_ascii_uppercase())
         .count();
-    if !(1..=2).contains(&letters) || !outward[letters].is_ascii_digit() {
+    if !(1..=2).contains(&letters) || !outward.get(letters).is_some_and(u8::is_ascii_digit) {
         return None;
     }
     if !outward[letters + 1..]
