@@ -22,6 +22,7 @@ pub(crate) enum Cue {
 }
 
 /// What a word announces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Keyword {
     Cue(Cue),
     /// A key whose value is a secret (`password`, `api_key`, `token`).
@@ -53,58 +54,283 @@ enum Keyword {
 
 const MAX_KEYWORD: usize = 40;
 
+/// Every keyword and what it announces. Street suffixes and titles count
+/// only when capitalized; `street` and `dr` also end addresses (see
+/// [`keyword`]).
+const WORDS: &[(&[u8], Keyword)] = &[
+    (b"version", Keyword::Cue(Cue::Version)),
+    (b"versions", Keyword::Cue(Cue::Version)),
+    (b"ver", Keyword::Cue(Cue::Version)),
+    (b"v", Keyword::Cue(Cue::Version)),
+    (b"release", Keyword::Cue(Cue::Version)),
+    (b"released", Keyword::Cue(Cue::Version)),
+    (b"node", Keyword::Cue(Cue::Version)),
+    (b"build", Keyword::Cue(Cue::Version)),
+    (b"upgraded", Keyword::Cue(Cue::Version)),
+    (b"upgrade", Keyword::Cue(Cue::Version)),
+    (b"upgrading", Keyword::Cue(Cue::Version)),
+    (b"updated", Keyword::Cue(Cue::Version)),
+    (b"downgraded", Keyword::Cue(Cue::Version)),
+    (b"rollback", Keyword::Cue(Cue::Version)),
+    (b"firmware", Keyword::Cue(Cue::Version)),
+    (b"kernel", Keyword::Cue(Cue::Version)),
+    (b"revision", Keyword::Cue(Cue::Version)),
+    (b"rev", Keyword::Cue(Cue::Version)),
+    (b"tag", Keyword::Cue(Cue::Version)),
+    (b"sdk", Keyword::Cue(Cue::Version)),
+    (b"chrome", Keyword::Cue(Cue::Version)),
+    (b"firefox", Keyword::Cue(Cue::Version)),
+    (b"safari", Keyword::Cue(Cue::Version)),
+    (b"agent", Keyword::Cue(Cue::Version)),
+    (b"os", Keyword::Cue(Cue::Version)),
+    (b"java", Keyword::Cue(Cue::Version)),
+    (b"python", Keyword::Cue(Cue::Version)),
+    (b"go", Keyword::Cue(Cue::Version)),
+    (b"rust", Keyword::Cue(Cue::Version)),
+    (b"npm", Keyword::Cue(Cue::Version)),
+    (b"pip", Keyword::Cue(Cue::Version)),
+    (b"phone", Keyword::Cue(Cue::Phone)),
+    (b"tel", Keyword::Cue(Cue::Phone)),
+    (b"telephone", Keyword::Cue(Cue::Phone)),
+    (b"mobile", Keyword::Cue(Cue::Phone)),
+    (b"cell", Keyword::Cue(Cue::Phone)),
+    (b"call", Keyword::Cue(Cue::Phone)),
+    (b"fax", Keyword::Cue(Cue::Phone)),
+    (b"whatsapp", Keyword::Cue(Cue::Phone)),
+    (b"sms", Keyword::Cue(Cue::Phone)),
+    (b"text", Keyword::Cue(Cue::Phone)),
+    (b"ph", Keyword::Cue(Cue::Phone)),
+    (b"mob", Keyword::Cue(Cue::Phone)),
+    (b"msisdn", Keyword::Cue(Cue::Phone)),
+    (b"phones", Keyword::Cue(Cue::Phone)),
+    (b"called", Keyword::Cue(Cue::Phone)),
+    (b"dial", Keyword::Cue(Cue::Phone)),
+    (b"ssn", Keyword::Cue(Cue::Ssn)),
+    (b"social", Keyword::Cue(Cue::Ssn)),
+    (b"ssns", Keyword::Cue(Cue::Ssn)),
+    (b"login", Keyword::Cue(Cue::Client)),
+    (b"logged", Keyword::Cue(Cue::Client)),
+    (b"request", Keyword::Cue(Cue::Client)),
+    (b"remote", Keyword::Cue(Cue::Client)),
+    (b"src", Keyword::Cue(Cue::Client)),
+    (b"ip", Keyword::Cue(Cue::Client)),
+    (b"peer", Keyword::Cue(Cue::Client)),
+    (b"connection", Keyword::Cue(Cue::Client)),
+    (b"connect", Keyword::Cue(Cue::Client)),
+    (b"connected", Keyword::Cue(Cue::Client)),
+    (b"user", Keyword::Cue(Cue::Client)),
+    (b"signin", Keyword::Cue(Cue::Client)),
+    (b"session", Keyword::Cue(Cue::Client)),
+    (b"authorization", Keyword::Authorization),
+    (b"proxy_authorization", Keyword::Authorization),
+    (b"bearer", Keyword::Bearer),
+    (b"cookie", Keyword::Cookie),
+    (b"set_cookie", Keyword::Cookie),
+    (b"cookies", Keyword::Cookie),
+    (b"pass", Keyword::Secret),
+    (b"pw", Keyword::Secret),
+    (b"key", Keyword::Secret),
+    (b"name", Keyword::NameKey),
+    (b"fullname", Keyword::NameKey),
+    (b"full_name", Keyword::NameKey),
+    (b"firstname", Keyword::NameKey),
+    (b"first_name", Keyword::NameKey),
+    (b"lastname", Keyword::NameKey),
+    (b"last_name", Keyword::NameKey),
+    (b"surname", Keyword::NameKey),
+    (b"givenname", Keyword::NameKey),
+    (b"given_name", Keyword::NameKey),
+    (b"familyname", Keyword::NameKey),
+    (b"family_name", Keyword::NameKey),
+    (b"middlename", Keyword::NameKey),
+    (b"middle_name", Keyword::NameKey),
+    (b"customername", Keyword::NameKey),
+    (b"customer_name", Keyword::NameKey),
+    (b"contactname", Keyword::NameKey),
+    (b"contact_name", Keyword::NameKey),
+    (b"cardholder", Keyword::NameKey),
+    (b"cardholder_name", Keyword::NameKey),
+    (b"patientname", Keyword::NameKey),
+    (b"patient_name", Keyword::NameKey),
+    (b"employee_name", Keyword::NameKey),
+    (b"displayname", Keyword::NameKey),
+    (b"display_name", Keyword::NameKey),
+    (b"recipient_name", Keyword::NameKey),
+    (b"sender_name", Keyword::NameKey),
+    (b"account_holder", Keyword::NameKey),
+    (b"customer", Keyword::NameLead),
+    (b"client", Keyword::NameLead),
+    (b"patient", Keyword::NameLead),
+    (b"employee", Keyword::NameLead),
+    (b"contact", Keyword::NameLead),
+    (b"applicant", Keyword::NameLead),
+    (b"recipient", Keyword::NameLead),
+    (b"sender", Keyword::NameLead),
+    (b"from", Keyword::NameLead),
+    (b"to", Keyword::NameLead),
+    (b"cc", Keyword::NameLead),
+    (b"attn", Keyword::NameLead),
+    (b"signed", Keyword::NameLead),
+    (b"member", Keyword::NameLead),
+    (b"tenant", Keyword::NameLead),
+    (b"guest", Keyword::NameLead),
+    (b"passenger", Keyword::NameLead),
+    (b"mr", Keyword::Title),
+    (b"mrs", Keyword::Title),
+    (b"ms", Keyword::Title),
+    (b"miss", Keyword::Title),
+    (b"dr", Keyword::Title),
+    (b"prof", Keyword::Title),
+    (b"mx", Keyword::Title),
+    (b"dear", Keyword::Salutation),
+    (b"hi", Keyword::Salutation),
+    (b"hello", Keyword::Salutation),
+    (b"hey", Keyword::Salutation),
+    (b"regards", Keyword::Signoff),
+    (b"sincerely", Keyword::Signoff),
+    (b"thanks", Keyword::Signoff),
+    (b"cheers", Keyword::Signoff),
+    (b"best", Keyword::Signoff),
+    (b"yours", Keyword::Signoff),
+    (b"thank", Keyword::Signoff),
+    (b"address", Keyword::AddressKey),
+    (b"street", Keyword::AddressKey),
+    (b"addr", Keyword::AddressKey),
+    (b"street_address", Keyword::AddressKey),
+    (b"streetaddress", Keyword::AddressKey),
+    (b"shipping_address", Keyword::AddressKey),
+    (b"billing_address", Keyword::AddressKey),
+    (b"home_address", Keyword::AddressKey),
+    (b"mailing_address", Keyword::AddressKey),
+    (b"postal_address", Keyword::AddressKey),
+    (b"address1", Keyword::AddressKey),
+    (b"address_line1", Keyword::AddressKey),
+    (b"address_line_1", Keyword::AddressKey),
+    (b"born", Keyword::Birth),
+    (b"dob", Keyword::Birth),
+    (b"birth", Keyword::Birth),
+    (b"birthday", Keyword::Birth),
+    (b"birthdate", Keyword::Birth),
+    (b"birth_date", Keyword::Birth),
+    (b"date_of_birth", Keyword::Birth),
+    (b"dateofbirth", Keyword::Birth),
+    (b"st", Keyword::StreetSuffix),
+    (b"avenue", Keyword::StreetSuffix),
+    (b"ave", Keyword::StreetSuffix),
+    (b"road", Keyword::StreetSuffix),
+    (b"rd", Keyword::StreetSuffix),
+    (b"boulevard", Keyword::StreetSuffix),
+    (b"blvd", Keyword::StreetSuffix),
+    (b"lane", Keyword::StreetSuffix),
+    (b"ln", Keyword::StreetSuffix),
+    (b"drive", Keyword::StreetSuffix),
+    (b"court", Keyword::StreetSuffix),
+    (b"ct", Keyword::StreetSuffix),
+    (b"place", Keyword::StreetSuffix),
+    (b"pl", Keyword::StreetSuffix),
+    (b"way", Keyword::StreetSuffix),
+    (b"terrace", Keyword::StreetSuffix),
+    (b"parkway", Keyword::StreetSuffix),
+    (b"pkwy", Keyword::StreetSuffix),
+    (b"highway", Keyword::StreetSuffix),
+    (b"hwy", Keyword::StreetSuffix),
+    (b"square", Keyword::StreetSuffix),
+    (b"sq", Keyword::StreetSuffix),
+    (b"circle", Keyword::StreetSuffix),
+    (b"cir", Keyword::StreetSuffix),
+    (b"crescent", Keyword::StreetSuffix),
+    (b"close", Keyword::StreetSuffix),
+    (b"plaza", Keyword::StreetSuffix),
+    (b"trail", Keyword::StreetSuffix),
+    (b"row", Keyword::StreetSuffix),
+    (b"gardens", Keyword::StreetSuffix),
+    (b"mews", Keyword::StreetSuffix),
+];
+
+/// [`WORDS`] sorted, for a binary search.
+fn index() -> &'static [(&'static [u8], Keyword)] {
+    static INDEX: std::sync::OnceLock<Vec<(&'static [u8], Keyword)>> = std::sync::OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut sorted = WORDS.to_vec();
+        sorted.sort_by_key(|(word, _)| *word);
+        sorted
+    })
+}
+
+/// A Bloom filter over (length, first byte, last byte) of [`WORDS`]: most
+/// words of a text are refused by one bit test, without a comparison.
+fn filter() -> &'static [u64; 64] {
+    static FILTER: std::sync::OnceLock<[u64; 64]> = std::sync::OnceLock::new();
+    FILTER.get_or_init(|| {
+        let mut bits = [0u64; 64];
+        for (word, _) in WORDS {
+            let slot = filter_slot(word);
+            bits[slot / 64] |= 1 << (slot % 64);
+        }
+        bits
+    })
+}
+
+fn filter_slot(lower: &[u8]) -> usize {
+    slot_of(lower[0], lower[lower.len() - 1], lower.len())
+}
+
+fn slot_of(first: u8, last: u8, len: usize) -> usize {
+    (usize::from(first).wrapping_mul(31)
+        ^ usize::from(last).wrapping_mul(131)
+        ^ len.wrapping_mul(7919))
+        % 4096
+}
+
+/// A cheap test, without copying the word, that lets through every word
+/// [`classify`] may accept: a keyword by the Bloom filter, a secret key by
+/// its last three letters, a phone key by `phone` at either end.
+fn may_be_keyword(original: &[u8]) -> bool {
+    let len = original.len();
+    let first = original[0].to_ascii_lowercase();
+    let last = original[len - 1].to_ascii_lowercase();
+    let slot = slot_of(first, last, len);
+    if filter()[slot / 64] & (1 << (slot % 64)) != 0 {
+        return true;
+    }
+    if len < 5 {
+        return false;
+    }
+    let tail = [
+        original[len - 3].to_ascii_lowercase(),
+        original[len - 2].to_ascii_lowercase(),
+        last,
+    ];
+    matches!(
+        &tail,
+        b"ord" | b"swd" | b"pwd" | b"ase" | b"ret" | b"ken" | b"key" | b"als" | b"ial" | b"one"
+    ) || (first == b'p' && len > 5)
+        || (len > 8 && original.contains(&b'_') && compound_secret(original))
+}
+
+fn compound_secret(original: &[u8]) -> bool {
+    let has = |needle: &[u8]| {
+        original
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
+    };
+    has(b"password") || has(b"secret")
+}
+
 fn classify(lower: &[u8], original: &[u8]) -> Option<Keyword> {
     let capitalized = original.first().is_some_and(u8::is_ascii_uppercase);
-    let exact =
-        match lower {
-            b"version" | b"versions" | b"ver" | b"v" | b"release" | b"released" | b"node"
-            | b"build" | b"upgraded" | b"upgrade" | b"upgrading" | b"updated" | b"downgraded"
-            | b"rollback" | b"firmware" | b"kernel" | b"revision" | b"rev" | b"tag" | b"sdk"
-            | b"chrome" | b"firefox" | b"safari" | b"agent" | b"os" | b"java" | b"python"
-            | b"go" | b"rust" | b"npm" | b"pip" => Some(Keyword::Cue(Cue::Version)),
-            b"phone" | b"tel" | b"telephone" | b"mobile" | b"cell" | b"call" | b"fax"
-            | b"whatsapp" | b"sms" | b"text" | b"ph" | b"mob" | b"msisdn" | b"phones"
-            | b"called" | b"dial" => Some(Keyword::Cue(Cue::Phone)),
-            b"ssn" | b"social" | b"ssns" => Some(Keyword::Cue(Cue::Ssn)),
-            b"login" | b"logged" | b"request" | b"remote" | b"src" | b"ip" | b"peer"
-            | b"connection" | b"connect" | b"connected" | b"user" | b"signin" | b"session" => {
-                Some(Keyword::Cue(Cue::Client))
-            }
-            b"authorization" | b"proxy_authorization" => Some(Keyword::Authorization),
-            b"bearer" => Some(Keyword::Bearer),
-            b"cookie" | b"set_cookie" | b"cookies" => Some(Keyword::Cookie),
-            b"pass" | b"pw" | b"key" => Some(Keyword::Secret),
-            b"name" | b"fullname" | b"full_name" | b"firstname" | b"first_name" | b"lastname"
-            | b"last_name" | b"surname" | b"givenname" | b"given_name" | b"familyname"
-            | b"family_name" | b"middlename" | b"middle_name" | b"customername"
-            | b"customer_name" | b"contactname" | b"contact_name" | b"cardholder"
-            | b"cardholder_name" | b"patientname" | b"patient_name" | b"employee_name"
-            | b"displayname" | b"display_name" | b"recipient_name" | b"sender_name"
-            | b"account_holder" => Some(Keyword::NameKey),
-            b"customer" | b"client" | b"patient" | b"employee" | b"contact" | b"applicant"
-            | b"recipient" | b"sender" | b"from" | b"to" | b"cc" | b"attn" | b"signed"
-            | b"member" | b"tenant" | b"guest" | b"passenger" => Some(Keyword::NameLead),
-            b"mr" | b"mrs" | b"ms" | b"miss" | b"dr" | b"prof" | b"mx" if capitalized => {
-                Some(Keyword::Title)
-            }
-            b"dear" | b"hi" | b"hello" | b"hey" => Some(Keyword::Salutation),
-            b"regards" | b"sincerely" | b"thanks" | b"cheers" | b"best" | b"yours" | b"thank" => {
-                Some(Keyword::Signoff)
-            }
-            b"address" | b"street" | b"addr" | b"street_address" | b"streetaddress"
-            | b"shipping_address" | b"billing_address" | b"home_address" | b"mailing_address"
-            | b"postal_address" | b"address1" | b"address_line1" | b"address_line_1" => {
-                Some(Keyword::AddressKey)
-            }
-            b"born" | b"dob" | b"birth" | b"birthday" | b"birthdate" | b"birth_date"
-            | b"date_of_birth" | b"dateofbirth" => Some(Keyword::Birth),
-            _ => None,
-        };
-    if exact.is_some() {
-        return exact;
-    }
-    if capitalized && street_suffix(lower) {
-        return Some(Keyword::StreetSuffix);
+    let slot = filter_slot(lower);
+    if filter()[slot / 64] & (1 << (slot % 64)) != 0 {
+        let index = index();
+        let found = index
+            .binary_search_by_key(&lower, |(word, _)| word)
+            .ok()
+            .map(|at| index[at].1);
+        match found {
+            Some(Keyword::Title | Keyword::StreetSuffix) if !capitalized => {}
+            Some(keyword) => return Some(keyword),
+            None => {}
+        }
     }
     if lower.len() >= 5 && secret_key(lower) {
         return Some(Keyword::Secret);
@@ -113,45 +339,6 @@ fn classify(lower: &[u8], original: &[u8]) -> Option<Keyword> {
         return Some(Keyword::Cue(Cue::Phone));
     }
     None
-}
-
-fn street_suffix(lower: &[u8]) -> bool {
-    matches!(
-        lower,
-        b"street"
-            | b"st"
-            | b"avenue"
-            | b"ave"
-            | b"road"
-            | b"rd"
-            | b"boulevard"
-            | b"blvd"
-            | b"lane"
-            | b"ln"
-            | b"drive"
-            | b"dr"
-            | b"court"
-            | b"ct"
-            | b"place"
-            | b"pl"
-            | b"way"
-            | b"terrace"
-            | b"parkway"
-            | b"pkwy"
-            | b"highway"
-            | b"hwy"
-            | b"square"
-            | b"sq"
-            | b"circle"
-            | b"cir"
-            | b"crescent"
-            | b"close"
-            | b"plaza"
-            | b"trail"
-            | b"row"
-            | b"gardens"
-            | b"mews"
-    )
 }
 
 /// Keys whose values are credentials: `password`, `db_password`,
@@ -174,14 +361,19 @@ fn secret_key(lower: &[u8]) -> bool {
         b"private_key",
     ];
     const MORE: [&[u8]; 4] = [b"credentials", b"credential", b"auth_key", b"authkey"];
-    if SUFFIXES
-        .iter()
-        .chain(MORE.iter())
-        .any(|s| lower.ends_with(s))
+    let last = lower[lower.len() - 1];
+    if matches!(last, b'd' | b'e' | b't' | b'n' | b'y' | b's' | b'l')
+        && SUFFIXES
+            .iter()
+            .chain(MORE.iter())
+            .any(|s| lower.ends_with(s))
     {
         return true;
     }
-    lower.len() > 8 && (contains(lower, b"password") || contains(lower, b"secret"))
+    // Compound keys: `secret_key_base`, `password_hash`.
+    lower.len() > 8
+        && lower.contains(&b'_')
+        && (contains(lower, b"password") || contains(lower, b"secret"))
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -196,7 +388,7 @@ pub(crate) fn keyword(scanner: &mut Scanner<'_>, i: usize, j: usize) -> Option<u
         return None;
     }
     let original = &scanner.bytes[i..j];
-    if !original[0].is_ascii_alphabetic() {
+    if !original[0].is_ascii_alphabetic() || !may_be_keyword(original) {
         return None;
     }
     let mut buffer = [0u8; MAX_KEYWORD];

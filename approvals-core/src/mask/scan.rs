@@ -53,8 +53,19 @@ static CLASS: [u8; 256] = {
 /// multi-byte UTF-8 character (so that a word never ends inside one).
 #[inline]
 pub(crate) fn is_word(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
+    WORD[usize::from(b)]
 }
+
+static WORD: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80;
+        b += 1;
+    }
+    table
+};
 
 /// How far back a context word (`version`, `phone`, `ssn`) still counts.
 const CUE_REACH: usize = 48;
