@@ -1,5 +1,8 @@
 //! `approvals mask` end to end: the real binary, stdin and files.
 
+// The helpers panic on a broken test set-up, as the tests themselves do.
+#![allow(clippy::expect_used)]
+
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 

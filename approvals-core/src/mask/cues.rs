@@ -461,12 +461,11 @@ pub(crate) fn keyword(scanner: &mut Scanner<'_>, i: usize, j: usize) -> Option<u
             if let Some(end) = street(scanner, i, j) {
                 return Some(end);
             }
-            capitalized_name(scanner, start, 3, 0.7).map(|end| {
+            capitalized_name(scanner, start, 3, 0.7).inspect(|_| {
                 // The title belongs to the name.
                 if let Some(last) = scanner.found.last_mut() {
                     last.range.start = i;
                 }
-                end
             })
         }
         Keyword::Salutation => {
@@ -550,7 +549,7 @@ fn separator(scanner: &Scanner<'_>, at: usize, space_ok: bool) -> Option<usize> 
         }
         _ => false,
     };
-    if !found && !(space_ok && k > after_key) {
+    if !(found || space_ok && k > after_key) {
         return None;
     }
     k = skip_spaces(scanner, k, 3);
@@ -842,7 +841,7 @@ fn not_a_name(word: &[u8]) -> bool {
 fn capitalized_word(scanner: &Scanner<'_>, at: usize) -> Option<usize> {
     let bytes = scanner.bytes;
     let first = *bytes.get(at)?;
-    let upper = first.is_ascii_uppercase() || (first >= 0xC3 && first <= 0xC5);
+    let upper = first.is_ascii_uppercase() || (0xC3..=0xC5).contains(&first);
     if !upper || (at > 0 && is_word(bytes[at - 1])) {
         return None;
     }

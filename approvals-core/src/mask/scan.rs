@@ -234,12 +234,14 @@ impl<'t> Scanner<'t> {
                     return Some(i + 20);
                 }
             }
-            b"gh" | b"ghp" | b"gho" | b"ghu" | b"ghs" | b"ghr" if word.get(3) == Some(&b'_') => {
-                if word.len() >= 40 && word[4..].iter().all(u8::is_ascii_alphanumeric) {
-                    let end = i + word.len();
-                    self.push(Kind::Secret, i..end, 0.95);
-                    return Some(end);
-                }
+            b"ghp" | b"gho" | b"ghu" | b"ghs" | b"ghr"
+                if word.get(3) == Some(&b'_')
+                    && word.len() >= 40
+                    && word[4..].iter().all(u8::is_ascii_alphanumeric) =>
+            {
+                let end = i + word.len();
+                self.push(Kind::Secret, i..end, 0.95);
+                return Some(end);
             }
             b"git" if word.starts_with(b"github_pat_") && word.len() >= 40 => {
                 let end = i + word.len();
@@ -248,22 +250,22 @@ impl<'t> Scanner<'t> {
             }
             b"xox"
                 if word.len() == 4
-                    && matches!(word[3], b'a' | b'b' | b'p' | b'r' | b's' | b'e') =>
+                    && matches!(word[3], b'a' | b'b' | b'p' | b'r' | b's' | b'e')
+                    && bytes.get(i + 4) == Some(&b'-') =>
             {
-                if bytes.get(i + 4) == Some(&b'-') {
-                    let end = self.run_end(i, 256, |b| b.is_ascii_alphanumeric() || b == b'-');
-                    if end - i >= 20 {
-                        self.push(Kind::Secret, i..end, 0.95);
-                        return Some(end);
-                    }
-                }
-            }
-            b"sk_" | b"rk_" if word.starts_with(b"sk_live_") || word.starts_with(b"rk_live_") => {
-                if word.len() >= 20 {
-                    let end = i + word.len();
+                let end = self.run_end(i, 256, |b| b.is_ascii_alphanumeric() || b == b'-');
+                if end - i >= 20 {
                     self.push(Kind::Secret, i..end, 0.95);
                     return Some(end);
                 }
+            }
+            b"sk_" | b"rk_"
+                if (word.starts_with(b"sk_live_") || word.starts_with(b"rk_live_"))
+                    && word.len() >= 20 =>
+            {
+                let end = i + word.len();
+                self.push(Kind::Secret, i..end, 0.95);
+                return Some(end);
             }
             b"AIz" if word.starts_with(b"AIza") => {
                 let end = self.run_end(i, 64, |b| {
@@ -486,10 +488,9 @@ impl<'t> Scanner<'t> {
         let end = match window.find("-----END ") {
             Some(at) => {
                 let after = i + at + 9;
-                let close = self.text[after..floor_char_boundary(self.text, window_end.max(after))]
+                self.text[after..floor_char_boundary(self.text, window_end.max(after))]
                     .find("-----")
-                    .map_or(window_end, |c| after + c + 5);
-                close
+                    .map_or(window_end, |c| after + c + 5)
             }
             // No END line: everything up to a blank line is the key.
             None => self.text[i..floor_char_boundary(self.text, window_end)]

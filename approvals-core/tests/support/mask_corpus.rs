@@ -7,7 +7,7 @@
 //! Each labels the byte range and kind of every value that must be masked,
 //! and the byte range of every look-alike that must stay visible.
 
-#![allow(dead_code, unreachable_pub, missing_docs)]
+#![allow(dead_code, unreachable_pub, missing_docs, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
