@@ -19,8 +19,9 @@ pub(crate) struct MaskArgs {
     /// Read JSON Lines: each line is a JSON object whose `text` field is masked.
     #[arg(long)]
     jsonl: bool,
-    /// With `--jsonl`, mask the whole object (strings at any depth and
+    /// Mask the whole object of each JSON line (strings at any depth and
     /// values under keys such as `email` or `password`), not only `text`.
+    /// Implies `--jsonl`.
     #[arg(long)]
     json: bool,
     /// Print, for each input line, `{"spans":[{"start":…,"end":…,"kind":"…"}]}`
@@ -84,7 +85,8 @@ fn mask_stream(
     mut input: impl BufRead,
     out: &mut impl Write,
 ) -> Result<(), Failure> {
-    if !args.jsonl && !args.detect {
+    let jsonl = args.jsonl || args.json;
+    if !jsonl && !args.detect {
         // Plain text: the whole input at once, so that a private key block
         // or a signature spanning lines is seen whole.
         let mut bytes = Vec::new();
@@ -109,7 +111,7 @@ fn mask_stream(
             }
         }
         let text = String::from_utf8_lossy(&line);
-        if args.jsonl {
+        if jsonl {
             if text.trim().is_empty() {
                 continue;
             }

@@ -94,6 +94,11 @@ fn jsonl_masks_the_text_field_or_the_whole_object() {
 
     let whole = stdout(&approvals(&["mask", "--jsonl", "--json"], input));
     let first: serde_json::Value = serde_json::from_str(whole.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        stdout(&approvals(&["mask", "--json"], input)),
+        whole,
+        "--json implies --jsonl"
+    );
     assert!(
         first["email"].as_str().unwrap().starts_with("EMAIL_"),
         "{first}"
