@@ -11,8 +11,11 @@ use serde_json::{Value, json};
 
 /// Masks personal data and secrets, or shows where they are.
 #[derive(Debug, Args)]
-#[command(after_help = "Reads standard input when no FILE is given.\n\n\
-Examples:\n  approvals mask app.log\n  kubectl logs my-agent | approvals mask --detect\n  approvals mask --jsonl transcripts.jsonl")]
+#[command(
+    after_help = "Reads standard input when no FILE is given. Pseudonyms (EMAIL_9f2c1a) \
+are keyed with APPROVALS_MASK_KEY if set, else with a random key for this run.\n\n\
+Examples:\n  approvals mask app.log\n  kubectl logs my-agent | approvals mask --detect\n  approvals mask --jsonl transcripts.jsonl"
+)]
 pub(crate) struct MaskArgs {
     /// The input file (standard input if absent).
     file: Option<PathBuf>,
@@ -44,8 +47,16 @@ impl From<io::Error> for Failure {
     }
 }
 
+/// The environment variable holding the pseudonym key: with it, the same
+/// value gets the same pseudonym in every run.
+const KEY_VARIABLE: &str = "APPROVALS_MASK_KEY";
+
 pub(crate) fn run(args: &MaskArgs) -> ExitCode {
-    let engine = MaskingEngine::new();
+    let mut engine = MaskingEngine::builder();
+    if let Some(key) = std::env::var_os(KEY_VARIABLE).filter(|key| !key.is_empty()) {
+        engine = engine.pseudonym_key(key.as_encoded_bytes());
+    }
+    let engine = engine.build();
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let result = match &args.file {

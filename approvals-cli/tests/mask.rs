@@ -9,6 +9,7 @@ use std::process::{Command, Output, Stdio};
 fn approvals(args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_approvals"))
         .args(args)
+        .env("APPROVALS_MASK_KEY", "test key")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
