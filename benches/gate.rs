@@ -13,7 +13,8 @@
 //!   log of every request.
 //! - `gate_parts/*`: the steps of the allowed path on their own, as the gate
 //!   does them: serialize the arguments to a value and to the binding bytes,
-//!   fingerprint, mask, ask the policy, make the id (`Gate::prepare`); build
+//!   fingerprint, mask (the default `MaskingEngine`, and `TypeLabelMasker`
+//!   for comparison), ask the policy, make the id (`Gate::prepare`); build
 //!   and record the `requested` and `concluded` records (`Gate::open`);
 //!   serialize and compare the binding bytes, build the `executed` record
 //!   (`Approval::run`).
@@ -32,7 +33,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use approvals::audit::{AuditError, AuditEvent, AuditRecord, AuditSink, MemoryAudit};
-use approvals::mask::{Masker, TypeLabelMasker};
+use approvals::mask::{Masker, MaskingEngine, TypeLabelMasker};
 use approvals::memory::MockApprover;
 use approvals::policy::{Policy, PolicyInput, RequirementBuilder, Rule};
 use approvals::{
@@ -224,7 +225,8 @@ fn gate_parts(c: &mut Criterion) {
     let args = refund(0);
     let arguments = serde_json::to_value(&args).unwrap();
     let binding = serde_json::to_vec(&args).unwrap();
-    let masked = TypeLabelMasker.mask_arguments(ACTION, &arguments, &[]);
+    let engine = MaskingEngine::new();
+    let masked = engine.mask_arguments(ACTION, &arguments, &[]);
     let fingerprint = Fingerprint::of(ACTION, &arguments, &bot);
     let id = RequestId::random();
     // The names as an `ActionRequest` built from `&'static str` holds them.
@@ -263,6 +265,10 @@ fn gate_parts(c: &mut Criterion) {
         b.iter(|| Fingerprint::of(ACTION, black_box(&arguments), &bot));
     });
     group.bench_function("mask_arguments", |b| {
+        // The gate's default masker.
+        b.iter(|| engine.mask_arguments(ACTION, black_box(&arguments), &[]));
+    });
+    group.bench_function("mask_arguments_type_label", |b| {
         b.iter(|| TypeLabelMasker.mask_arguments(ACTION, black_box(&arguments), &[]));
     });
     group.bench_function("policy_evaluate", |b| {

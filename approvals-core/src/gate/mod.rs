@@ -44,7 +44,7 @@ pub use scope::{current, scope, set_default};
 use self::registry::{Outcome, Pending, Registry};
 use crate::approver::{Approver, ChannelError};
 use crate::audit::{AuditEvent, AuditRecord, AuditSink};
-use crate::mask::{MaskedView, Masker, TypeLabelMasker};
+use crate::mask::{MaskedView, Masker, MaskingEngine};
 use crate::policy::{Decision, Escalation, Policy, PolicyError, PolicyInput, Requirement, Verdict};
 use crate::{
     ActionRequest, ApprovalRequest, Ballot, Conclusion, Error, Fingerprint, Identity, RequestId,
@@ -85,7 +85,8 @@ impl std::fmt::Debug for Gate {
 
 /// Builds a [`Gate`]. An audit sink is required; everything else has a safe
 /// default: the empty policy (every call needs an approval nobody can give,
-/// so every call fails closed), no channels, and the type-label masker.
+/// so every call fails closed), no channels, and the [`MaskingEngine`] with
+/// its default configuration.
 pub struct GateBuilder<S = ()> {
     policy: Policy,
     masker: Arc<dyn Masker>,
@@ -99,7 +100,7 @@ impl Gate {
     pub fn builder() -> GateBuilder {
         GateBuilder {
             policy: Policy::default(),
-            masker: Arc::new(TypeLabelMasker),
+            masker: Arc::new(MaskingEngine::new()),
             approvers: Vec::new(),
             default_requester: None,
             audit: (),
@@ -266,7 +267,7 @@ impl Gate {
             Err(error) => {
                 audit.record(&call.requested("error", None, None)).await?;
                 let failed = Conclusion::Failed {
-                    reason: format!("policy: {error}"),
+                    reason: self.inner.masker.mask_text(&format!("policy: {error}")),
                 };
                 self.record_conclusion(&id, failed).await?;
                 return Err(Error::Policy(error));
@@ -284,6 +285,7 @@ impl Gate {
                 audit
                     .record(&call.requested("refuse", None, rule.clone()))
                     .await?;
+                let reason = self.inner.masker.mask_text(&reason);
                 let refused = Conclusion::RefusedByPolicy {
                     rule: rule.clone(),
                     reason: reason.clone(),
@@ -382,6 +384,7 @@ impl Gate {
         pending: &Pending,
         source: ChannelError,
     ) -> Error {
+        let source = mask_channel_error(self.inner.masker.as_ref(), source);
         let failed = Conclusion::Failed {
             reason: source.to_string(),
         };
@@ -491,6 +494,7 @@ impl Gate {
 
     /// Records how a request ended when it ended without being pending.
     async fn record_conclusion(&self, id: &RequestId, conclusion: Conclusion) -> Result<(), Error> {
+        let conclusion = registry::mask_conclusion(self.inner.masker.as_ref(), conclusion);
         self.inner
             .registry
             .audit
@@ -620,6 +624,22 @@ fn conclusion_to_result(
     }
 }
 
+/// A channel's error with its free-text message masked: channels may quote
+/// what a service answered, and that text reaches records and callers.
+fn mask_channel_error(masker: &dyn Masker, error: ChannelError) -> ChannelError {
+    match error {
+        ChannelError::Unavailable { channel, message } => ChannelError::Unavailable {
+            channel,
+            message: masker.mask_text(&message),
+        },
+        ChannelError::Rejected { channel, message } => ChannelError::Rejected {
+            channel,
+            message: masker.mask_text(&message),
+        },
+        other => other,
+    }
+}
+
 fn serde_category(error: &serde_json::Error) -> &'static str {
     match error.classify() {
         serde_json::error::Category::Io => "i/o",
@@ -670,7 +690,9 @@ impl<S> GateBuilder<S> {
         self
     }
 
-    /// Sets the masker (default: [`TypeLabelMasker`]).
+    /// Sets the masker (default: [`MaskingEngine::new`]). It masks the
+    /// arguments, the justification, and every free-text reason the gate
+    /// records or returns (a channel's error, a deny reason).
     #[must_use]
     pub fn masker(mut self, masker: impl Masker + 'static) -> Self {
         self.masker = Arc::new(masker);
@@ -709,10 +731,10 @@ impl GateBuilder<Arc<dyn AuditSink>> {
         Gate {
             inner: Arc::new(Inner {
                 policy: RwLock::new(Arc::new(self.policy)),
+                registry: Arc::new(Registry::new(self.audit, Arc::clone(&self.masker))),
                 masker: self.masker,
                 approvers: self.approvers,
                 default_requester: self.default_requester,
-                registry: Arc::new(Registry::new(self.audit)),
             }),
         }
     }

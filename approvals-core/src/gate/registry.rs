@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::oneshot;
 
 use crate::audit::{AuditError, AuditEvent, AuditRecord, AuditSink};
+use crate::mask::Masker;
 use crate::{
     ApprovalRequest, Ballot, Choice, Conclusion, Identity, Refusal, RequestId, VoteOutcome,
 };
@@ -21,6 +22,8 @@ pub(crate) type Outcome = Result<Conclusion, AuditError>;
 /// The state every gate clone and every [`VoteBox`](super::VoteBox) shares.
 pub(crate) struct Registry {
     pub(crate) audit: Arc<dyn AuditSink>,
+    /// Masks the free text that votes and conclusions carry.
+    masker: Arc<dyn Masker>,
     pending: Mutex<HashMap<RequestId, Arc<Pending>>>,
     recent: Mutex<Recent>,
 }
@@ -48,9 +51,10 @@ struct Recent {
 }
 
 impl Registry {
-    pub(crate) fn new(audit: Arc<dyn AuditSink>) -> Self {
+    pub(crate) fn new(audit: Arc<dyn AuditSink>, masker: Arc<dyn Masker>) -> Self {
         Self {
             audit,
+            masker,
             pending: Mutex::new(HashMap::new()),
             recent: Mutex::new(Recent::default()),
         }
@@ -110,6 +114,7 @@ impl Registry {
         if let Some(existing) = &state.conclusion {
             return existing.clone();
         }
+        let conclusion = mask_conclusion(self.masker.as_ref(), conclusion);
         state.conclusion = Some(conclusion.clone());
         let id = pending.request.id.clone();
         let written = self
@@ -153,7 +158,14 @@ impl Registry {
     }
 
     /// Judges, records and applies one vote.
-    pub(crate) async fn cast(&self, ballot: Ballot) -> VoteOutcome {
+    pub(crate) async fn cast(&self, mut ballot: Ballot) -> VoteOutcome {
+        // A reviewer's reason is free text: it may quote what it should not.
+        if let Choice::Deny {
+            reason: Some(reason),
+        } = &mut ballot.choice
+        {
+            *reason = self.masker.mask_text(reason);
+        }
         let Some(pending) = self.get(&ballot.request_id) else {
             let refusal = if self.was_concluded(&ballot.request_id) {
                 Refusal::AlreadyConcluded
@@ -262,6 +274,27 @@ fn judge(request: &ApprovalRequest, state: &PendingState, ballot: &Ballot) -> Op
         Some(Refusal::ReasonRequired)
     } else {
         None
+    }
+}
+
+/// A conclusion with its free-text reason masked.
+pub(crate) fn mask_conclusion(masker: &dyn Masker, conclusion: Conclusion) -> Conclusion {
+    match conclusion {
+        Conclusion::Denied {
+            by,
+            reason: Some(reason),
+        } => Conclusion::Denied {
+            by,
+            reason: Some(masker.mask_text(&reason)),
+        },
+        Conclusion::Failed { reason } => Conclusion::Failed {
+            reason: masker.mask_text(&reason),
+        },
+        Conclusion::RefusedByPolicy { rule, reason } => Conclusion::RefusedByPolicy {
+            rule,
+            reason: masker.mask_text(&reason),
+        },
+        other => other,
     }
 }
 

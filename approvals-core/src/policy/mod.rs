@@ -241,7 +241,7 @@
 mod check;
 mod decision;
 mod error;
-mod glob;
+pub(crate) mod glob;
 mod predicate;
 mod principal;
 mod requirement;

@@ -1,118 +1,12 @@
-//! Turning arguments and free text into what a reviewer may see.
-//!
-//! Everything that leaves the gate (messages to channels, audit records,
-//! errors, `Debug` output) is built from the [`MaskedView`] and masked text
-//! that a [`Masker`] produces, never from the raw arguments.
+//! The type-label masker: the shape of the arguments, none of their values.
 
-use std::fmt;
-use std::sync::Arc;
-
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::{MaskedView, Masker};
 use crate::ArgumentMask;
 
-/// The reviewer-safe view of a call's arguments: the same shape as the
-/// arguments, with values masked.
-///
-/// Cheap to clone: the request shown to channels and every audit record of
-/// the request share one copy.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct MaskedView(Arc<Value>);
-
-impl MaskedView {
-    /// Wraps a value that is already masked.
-    ///
-    /// Only maskers should call this: the gate trusts that what it holds is
-    /// safe to show.
-    pub fn from_masked(value: Value) -> Self {
-        Self(Arc::new(value))
-    }
-
-    /// The masked value.
-    pub fn as_value(&self) -> &Value {
-        &self.0
-    }
-}
-
-impl fmt::Debug for MaskedView {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "MaskedView({})", self.0)
-    }
-}
-
-impl fmt::Display for MaskedView {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
-    }
-}
-
-/// Produces reviewer-safe views of arguments and free text.
-///
-/// The gate calls the masker once per request, before anything is audited or
-/// sent to a channel.
-pub trait Masker: Send + Sync {
-    /// Masks the serialized arguments of `action`, applying the caller's
-    /// per-argument `overrides` (see [`ActionRequest::mask_argument`]).
-    ///
-    /// [`ActionRequest::mask_argument`]: crate::ActionRequest::mask_argument
-    fn mask_arguments(
-        &self,
-        action: &str,
-        arguments: &Value,
-        overrides: &[ArgumentMask],
-    ) -> MaskedView;
-
-    /// Masks free text written by the requester (the justification) or
-    /// produced from the call (an error message).
-    fn mask_text(&self, text: &str) -> String;
-}
-
-impl<M: Masker + ?Sized> Masker for &M {
-    fn mask_arguments(
-        &self,
-        action: &str,
-        arguments: &Value,
-        overrides: &[ArgumentMask],
-    ) -> MaskedView {
-        (**self).mask_arguments(action, arguments, overrides)
-    }
-    fn mask_text(&self, text: &str) -> String {
-        (**self).mask_text(text)
-    }
-}
-
-impl<M: Masker + ?Sized> Masker for Box<M> {
-    fn mask_arguments(
-        &self,
-        action: &str,
-        arguments: &Value,
-        overrides: &[ArgumentMask],
-    ) -> MaskedView {
-        (**self).mask_arguments(action, arguments, overrides)
-    }
-    fn mask_text(&self, text: &str) -> String {
-        (**self).mask_text(text)
-    }
-}
-
-impl<M: Masker + ?Sized> Masker for Arc<M> {
-    fn mask_arguments(
-        &self,
-        action: &str,
-        arguments: &Value,
-        overrides: &[ArgumentMask],
-    ) -> MaskedView {
-        (**self).mask_arguments(action, arguments, overrides)
-    }
-    fn mask_text(&self, text: &str) -> String {
-        (**self).mask_text(text)
-    }
-}
-
-/// The default masker: shows the shape of the arguments and nothing of their
-/// values.
+/// A masker that shows the shape of the arguments and nothing of their
+/// values, for actions where even masked values are too much.
 ///
 /// Object keys are kept (they name the parameters); every scalar becomes its
 /// type label (`"<string>"`, `"<number>"`, `"<bool>"`, `null` stays `null`),

@@ -1,0 +1,762 @@
+//! The single-pass scanner behind the built-in detectors.
+//!
+//! One loop walks the text once, byte by byte through a class table. Most
+//! bytes (spaces, punctuation, the letters inside a word) cost one table
+//! look-up. A few bytes start a candidate: a word is checked against the
+//! keyword table and the fixed token prefixes, a digit starts a number run,
+//! `@` an email or URL credential, `+` an international number, `-----` a
+//! private key block, `::` an IPv6 address. Validation (Luhn, mod-97,
+//! numbering rules, JSON in a JWT header) runs only at those candidates, and
+//! every look-around is bounded, so the time is linear in the input whatever
+//! it holds.
+
+use std::ops::Range;
+
+use super::cues::{self, Cue};
+use super::kind::{Detection, Kind};
+use super::validate::{self, Dialing};
+
+const OTHER: u8 = 0;
+const ALPHA: u8 = 1;
+const DIGIT: u8 = 2;
+const AT: u8 = 3;
+const PLUS: u8 = 4;
+const DASH: u8 = 5;
+const COLON: u8 = 6;
+const NEWLINE: u8 = 7;
+
+static CLASS: [u8; 256] = {
+    let mut table = [OTHER; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = if c.is_ascii_alphabetic() || c >= 0x80 {
+            ALPHA
+        } else if c.is_ascii_digit() {
+            DIGIT
+        } else {
+            match c {
+                b'@' => AT,
+                b'+' => PLUS,
+                b'-' => DASH,
+                b':' => COLON,
+                b'\n' => NEWLINE,
+                _ => OTHER,
+            }
+        };
+        b += 1;
+    }
+    table
+};
+
+/// Bytes that continue a word: letters, digits, `_`, and any byte of a
+/// multi-byte UTF-8 character (so that a word never ends inside one).
+#[inline]
+pub(crate) fn is_word(b: u8) -> bool {
+    WORD[usize::from(b)]
+}
+
+static WORD: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80;
+        b += 1;
+    }
+    table
+};
+
+/// How far back a context word (`version`, `phone`, `ssn`) still counts.
+const CUE_REACH: usize = 48;
+
+/// The state of one scan: the text, what was found, and the context words
+/// seen on the current line.
+pub(crate) struct Scanner<'t> {
+    pub(crate) text: &'t str,
+    pub(crate) bytes: &'t [u8],
+    pub(crate) found: Vec<Detection>,
+    line_start: usize,
+    version_cue: Option<usize>,
+    phone_cue: Option<usize>,
+    ssn_cue: Option<usize>,
+    /// Scratch for decoding a JWT header.
+    scratch: Vec<u8>,
+}
+
+impl<'t> Scanner<'t> {
+    pub(crate) fn new(text: &'t str) -> Self {
+        Self {
+            text,
+            bytes: text.as_bytes(),
+            found: Vec::new(),
+            line_start: 0,
+            version_cue: None,
+            phone_cue: None,
+            ssn_cue: None,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Runs the built-in detectors over the whole text.
+    pub(crate) fn run(mut self) -> Vec<Detection> {
+        let bytes = self.bytes;
+        let len = bytes.len();
+        let mut i = 0;
+        while i < len {
+            let b = bytes[i];
+            i = match CLASS[usize::from(b)] {
+                OTHER => i + 1,
+                NEWLINE => {
+                    self.line_start = i + 1;
+                    i + 1
+                }
+                ALPHA => self.word(i),
+                DIGIT => self.digits(i),
+                AT => self.at(i),
+                PLUS => self.plus(i),
+                DASH => self.dash(i),
+                COLON => self.colon(i),
+                _ => i + 1,
+            };
+        }
+        self.found
+    }
+
+    pub(crate) fn push(&mut self, kind: Kind, range: Range<usize>, confidence: f32) {
+        if range.start < range.end {
+            self.found.push(Detection::new(kind, range, confidence));
+        }
+    }
+
+    /// Whether a context word was seen on this line, shortly before `at`.
+    fn cue_near(&self, cue: Option<usize>, at: usize) -> bool {
+        cue.is_some_and(|cue| cue >= self.line_start && at.saturating_sub(cue) <= CUE_REACH)
+    }
+
+    /// Whether a version word comes shortly before `at`, in the same clause.
+    fn version_before(&self, at: usize) -> bool {
+        self.cue_near(self.version_cue, at)
+            && self.version_cue.is_some_and(|cue| {
+                !self.bytes[cue.min(at)..at]
+                    .iter()
+                    .any(|&b| matches!(b, b';' | b'|' | b'"' | b'\n'))
+            })
+    }
+
+    pub(crate) fn set_cue(&mut self, cue: Cue, at: usize) {
+        match cue {
+            Cue::Version => self.version_cue = Some(at),
+            Cue::Phone => self.phone_cue = Some(at),
+            Cue::Ssn => self.ssn_cue = Some(at),
+            Cue::Client => self.version_cue = None,
+        }
+    }
+
+    fn at_boundary(&self, i: usize) -> bool {
+        i == 0 || !is_word(self.bytes[i - 1])
+    }
+
+    /// End of the run of word bytes starting at `i`.
+    pub(crate) fn word_end(&self, i: usize) -> usize {
+        let mut j = i;
+        while j < self.bytes.len() && is_word(self.bytes[j]) {
+            j += 1;
+        }
+        j
+    }
+
+    /// End of the run starting at `i` of bytes for which `keep` holds, at
+    /// most `limit` bytes long.
+    pub(crate) fn run_end(&self, i: usize, limit: usize, keep: impl Fn(u8) -> bool) -> usize {
+        let end = self.bytes.len().min(i.saturating_add(limit));
+        let mut j = i;
+        while j < end && keep(self.bytes[j]) {
+            j += 1;
+        }
+        j
+    }
+
+    /// A word: fixed token prefixes, IBAN, keywords, IPv6 groups.
+    fn word(&mut self, i: usize) -> usize {
+        let j = self.word_end(i);
+        if !self.at_boundary(i) {
+            return j;
+        }
+        let word = &self.bytes[i..j];
+        if let Some(end) = self.token_prefix(i, word) {
+            return end;
+        }
+        if word.len() >= 4
+            && word[0].is_ascii_uppercase()
+            && word[1].is_ascii_uppercase()
+            && word[2].is_ascii_digit()
+            && word[3].is_ascii_digit()
+        {
+            if let Some(end) = self.iban(i) {
+                return end;
+            }
+        }
+        if j < self.bytes.len() && self.bytes[j] == b':' && word.len() <= 4 {
+            if let Some(end) = self.ipv6(i) {
+                return end;
+            }
+        }
+        if let Some(end) = self.base64_secret(i, j) {
+            return end;
+        }
+        if let Some(end) = cues::postcode(self, i, j) {
+            return end;
+        }
+        cues::keyword(self, i, j).unwrap_or(j)
+    }
+
+    /// Tokens that announce themselves by a fixed prefix: AWS key ids,
+    /// GitHub, Slack, Stripe and Google keys, JWTs.
+    fn token_prefix(&mut self, i: usize, word: &[u8]) -> Option<usize> {
+        if word.len() < 3 {
+            return None;
+        }
+        let bytes = self.bytes;
+        let upper_digit = |b: &u8| b.is_ascii_uppercase() || b.is_ascii_digit();
+        match &word[..3] {
+            b"AKI" | b"ASI" | b"ABI" | b"ACC" | b"AGP" | b"AID" | b"AIP" | b"ANP" | b"ANV"
+            | b"APK" | b"ARO" | b"ASC" => {
+                let known = [
+                    b"AKIA", b"ASIA", b"ABIA", b"ACCA", b"AGPA", b"AIDA", b"AIPA", b"ANPA",
+                    b"ANVA", b"APKA", b"AROA", b"ASCA",
+                ];
+                if word.len() == 20
+                    && known.iter().any(|p| word.starts_with(*p))
+                    && word.iter().all(upper_digit)
+                {
+                    self.push(Kind::Secret, i..i + 20, 0.95);
+                    return Some(i + 20);
+                }
+            }
+            b"ghp" | b"gho" | b"ghu" | b"ghs" | b"ghr"
+                if word.get(3) == Some(&b'_')
+                    && word.len() >= 40
+                    && word[4..].iter().all(u8::is_ascii_alphanumeric) =>
+            {
+                let end = i + word.len();
+                self.push(Kind::Secret, i..end, 0.95);
+                return Some(end);
+            }
+            b"git" if word.starts_with(b"github_pat_") && word.len() >= 40 => {
+                let end = i + word.len();
+                self.push(Kind::Secret, i..end, 0.95);
+                return Some(end);
+            }
+            b"xox"
+                if word.len() == 4
+                    && matches!(word[3], b'a' | b'b' | b'p' | b'r' | b's' | b'e')
+                    && bytes.get(i + 4) == Some(&b'-') =>
+            {
+                let end = self.run_end(i, 256, |b| b.is_ascii_alphanumeric() || b == b'-');
+                if end - i >= 20 {
+                    self.push(Kind::Secret, i..end, 0.95);
+                    return Some(end);
+                }
+            }
+            b"sk_" | b"rk_"
+                if (word.starts_with(b"sk_live_") || word.starts_with(b"rk_live_"))
+                    && word.len() >= 20 =>
+            {
+                let end = i + word.len();
+                self.push(Kind::Secret, i..end, 0.95);
+                return Some(end);
+            }
+            b"AIz" if word.starts_with(b"AIza") => {
+                let end = self.run_end(i, 64, |b| {
+                    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+                });
+                if end - i == 39 {
+                    self.push(Kind::Secret, i..end, 0.95);
+                    return Some(end);
+                }
+            }
+            b"eyJ" => return self.jwt(i),
+            _ => {}
+        }
+        None
+    }
+
+    /// A JWT: three base64url segments whose first decodes to a JSON object
+    /// with an `alg`.
+    fn jwt(&mut self, i: usize) -> Option<usize> {
+        let end = self.run_end(i, 16 * 1024, |b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
+        });
+        let token = &self.bytes[i..end];
+        let mut parts = token.split(|&b| b == b'.');
+        let header = parts.next()?;
+        let payload = parts.next()?;
+        let signature = parts.next().unwrap_or_default();
+        if payload.is_empty() || header.len() < 10 {
+            return None;
+        }
+        let end = i + header.len() + 1 + payload.len() + 1 + signature.len();
+        let end = end.min(self.bytes.len());
+        self.scratch.clear();
+        validate::base64url_decode(header, &mut self.scratch)?;
+        let parsed: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&self.scratch).ok()?;
+        if !parsed.contains_key("alg") {
+            return None;
+        }
+        self.push(Kind::Secret, i..end, 0.95);
+        Some(end)
+    }
+
+    /// A 40-character base64 value with upper and lower case and digits, the
+    /// shape of an AWS secret access key.
+    fn base64_secret(&mut self, i: usize, word_end: usize) -> Option<usize> {
+        let next = self.bytes.get(word_end).copied();
+        if word_end - i != 40 && !matches!(next, Some(b'/' | b'+')) {
+            return None;
+        }
+        let end = self.run_end(i, 41, |b| {
+            b.is_ascii_alphanumeric() || b == b'/' || b == b'+'
+        });
+        if end - i != 40
+            || self
+                .bytes
+                .get(end)
+                .is_some_and(|&b| is_word(b) || b == b'/')
+        {
+            return None;
+        }
+        let token = &self.bytes[i..end];
+        let upper = token.iter().any(u8::is_ascii_uppercase);
+        let lower = token.iter().any(u8::is_ascii_lowercase);
+        let digit = token.iter().any(u8::is_ascii_digit);
+        if upper && lower && digit {
+            self.push(Kind::Secret, i..end, 0.7);
+            return Some(end);
+        }
+        None
+    }
+
+    /// An IBAN starting at `i` (two letters, two digits), compact or in
+    /// groups of four.
+    fn iban(&mut self, i: usize) -> Option<usize> {
+        let bytes = self.bytes;
+        let length = validate::iban_length([bytes[i], bytes[i + 1]])?;
+        let mut compact = [0u8; 34];
+        let mut n = 0;
+        let mut j = i;
+        while n < length && j < bytes.len() {
+            let b = bytes[j];
+            if b.is_ascii_uppercase() || b.is_ascii_digit() {
+                compact[n] = b;
+                n += 1;
+                j += 1;
+            } else if b == b' ' && n % 4 == 0 && n > 0 {
+                j += 1;
+            } else {
+                break;
+            }
+        }
+        if n != length || bytes.get(j).is_some_and(|&b| is_word(b)) {
+            return None;
+        }
+        // An IBAN-shaped string with wrong check digits stays visible, and
+        // its digits are not read again as a card or a phone number.
+        if validate::iban(&compact[..n]) {
+            self.push(Kind::Iban, i..j, 0.97);
+        }
+        Some(j)
+    }
+
+    /// An IPv6 address starting at `i`.
+    fn ipv6(&mut self, i: usize) -> Option<usize> {
+        let mut end = self.run_end(i, 46, |b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+        if end - i >= 46 {
+            return None;
+        }
+        while end > i && matches!(self.bytes[end - 1], b'.' | b':') {
+            // A trailing `::` belongs to the address; a single `:` or `.`
+            // ends a sentence or starts a port.
+            if self.bytes[end - 1] == b':' && end >= i + 2 && self.bytes[end - 2] == b':' {
+                break;
+            }
+            end -= 1;
+        }
+        if self.bytes.get(end).is_some_and(|&b| is_word(b)) {
+            return None;
+        }
+        let candidate = &self.text[i..end];
+        let colons = candidate.bytes().filter(|&b| b == b':').count();
+        let compressed = candidate.contains("::");
+        if colons < 2 || !(compressed || colons == 7) {
+            return None;
+        }
+        let digit = candidate.bytes().any(|b| b.is_ascii_digit());
+        if !digit && colons < 3 {
+            return None;
+        }
+        if candidate.parse::<std::net::Ipv6Addr>().is_err() {
+            return None;
+        }
+        self.push(Kind::IpAddress, i..end, 0.9);
+        Some(end)
+    }
+
+    fn colon(&mut self, i: usize) -> usize {
+        if self.bytes.get(i + 1) == Some(&b':')
+            && (i == 0 || !self.bytes[i - 1].is_ascii_hexdigit())
+            && self.bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
+        {
+            if let Some(end) = self.ipv6(i) {
+                return end;
+            }
+        }
+        i + 1
+    }
+
+    /// `@`: an email address, or the user and password of a URL.
+    fn at(&mut self, i: usize) -> usize {
+        let bytes = self.bytes;
+        let local_char =
+            |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'%' | b'+' | b'-');
+        // URL credentials: `scheme://user:pass@host`.
+        let mut k = i;
+        let floor = i.saturating_sub(256);
+        while k > floor
+            && !matches!(
+                bytes[k - 1],
+                b' ' | b'\t' | b'\n' | b'\r' | b'/' | b'"' | b'\'' | b'<' | b'>' | b'@' | b'`'
+            )
+        {
+            k -= 1;
+        }
+        if k >= 3 && &bytes[k - 3..k] == b"://" {
+            if k < i && bytes[k..i].contains(&b':') {
+                self.push(Kind::Secret, k..i, 0.95);
+            }
+            return i + 1;
+        }
+        let mut start = i;
+        while start > i.saturating_sub(64) && local_char(bytes[start - 1]) {
+            start -= 1;
+        }
+        while start < i && !bytes[start].is_ascii_alphanumeric() {
+            start += 1;
+        }
+        if start == i {
+            return i + 1;
+        }
+        let domain_end = self.run_end(i + 1, 255, |b| {
+            b.is_ascii_alphanumeric() || b == b'.' || b == b'-'
+        });
+        let mut end = domain_end;
+        while end > i + 1 && matches!(bytes[end - 1], b'.' | b'-') {
+            end -= 1;
+        }
+        let domain = &bytes[i + 1..end];
+        let Some(dot) = domain.iter().rposition(|&b| b == b'.') else {
+            return i + 1;
+        };
+        let tld = &domain[dot + 1..];
+        let labels_ok = domain
+            .split(|&b| b == b'.')
+            .all(|label| !label.is_empty() && label[0] != b'-');
+        if tld.len() < 2 || !tld.iter().all(u8::is_ascii_alphabetic) || !labels_ok {
+            return i + 1;
+        }
+        if bytes.get(end).is_some_and(|&b| b == b'@') {
+            return i + 1;
+        }
+        self.push(Kind::Email, start..end, 0.97);
+        end
+    }
+
+    /// `-----BEGIN … PRIVATE KEY-----`: the whole block, to its END line.
+    fn dash(&mut self, i: usize) -> usize {
+        const BEGIN: &[u8] = b"-----BEGIN ";
+        if !self.bytes[i..].starts_with(BEGIN) {
+            return i + 1;
+        }
+        let header_end = self.run_end(i + BEGIN.len(), 64, |b| b != b'\n' && b != b'-');
+        let header = &self.text[i + BEGIN.len()..header_end];
+        if !header.contains("PRIVATE KEY") {
+            return header_end;
+        }
+        let window_end = self.bytes.len().min(i + 64 * 1024);
+        let window = &self.text[i..floor_char_boundary(self.text, window_end)];
+        let end = match window.find("-----END ") {
+            Some(at) => {
+                let after = i + at + 9;
+                self.text[after..floor_char_boundary(self.text, window_end.max(after))]
+                    .find("-----")
+                    .map_or(window_end, |c| after + c + 5)
+            }
+            // No END line: everything up to a blank line is the key.
+            None => self.text[i..floor_char_boundary(self.text, window_end)]
+                .find("\n\n")
+                .map_or(window_end, |at| i + at),
+        };
+        let end = floor_char_boundary(self.text, end);
+        self.push(Kind::Secret, i..end, 0.99);
+        end
+    }
+
+    fn plus(&mut self, i: usize) -> usize {
+        if self.bytes.get(i + 1).is_some_and(u8::is_ascii_digit) && self.at_boundary(i) {
+            return self.number(i + 1, true);
+        }
+        i + 1
+    }
+
+    fn digits(&mut self, i: usize) -> usize {
+        if !self.at_boundary(i) {
+            return self.word_end(i);
+        }
+        self.number(i, false)
+    }
+
+    /// A run of digit groups starting at `i`: cards, SSNs, phones, IPv4,
+    /// ZIP codes after a state.
+    fn number(&mut self, i: usize, plus: bool) -> usize {
+        let bytes = self.bytes;
+        let first_end = self.run_end(i, usize::MAX, |b| b.is_ascii_digit());
+        if bytes.get(first_end).is_some_and(|&b| is_word(b)) {
+            // Digits that start a word (`4f3a…`, `2001:db8::1`, `3rd`).
+            let end = self.word_end(i);
+            if bytes.get(end) == Some(&b':') && end - i <= 4 {
+                if let Some(ipv6_end) = self.ipv6(i) {
+                    return ipv6_end;
+                }
+            }
+            return cues::keyword(self, i, end).unwrap_or(end);
+        }
+        if bytes.get(first_end) == Some(&b':') && first_end - i <= 4 {
+            if let Some(end) = self.ipv6(i) {
+                return end;
+            }
+        }
+        let run = NumberRun::read(bytes, i);
+        let single = run.count == 1;
+        let digits_total = run.digit_count();
+        // Most numbers in logs (counts, ports, durations) stop here.
+        if single && !plus && digits_total < 9 {
+            return run.end();
+        }
+        if run.count == 1 && digits_total > 19 {
+            return run.end();
+        }
+        let mut a = 0;
+        let mut resume = run.end();
+        while a < run.count {
+            let mut matched = None;
+            for b in (a + 1..=run.count).rev() {
+                if let Some(hit) = self.classify(&run, a, b, plus && a == 0) {
+                    matched = Some((b, hit));
+                    break;
+                }
+            }
+            match matched {
+                Some((b, (kind, start, confidence))) => {
+                    let end = run.groups[b - 1].1;
+                    self.push(kind, start..end, confidence);
+                    a = b;
+                }
+                None => a += 1,
+            }
+        }
+        if let Some(zip) = cues::state_zip(self, &run) {
+            resume = resume.max(zip);
+        }
+        resume
+    }
+
+    /// What groups `a..b` of a number run are, if anything: the kind, where
+    /// the value starts (a `+` or `(` belongs to a phone number) and the
+    /// confidence.
+    fn classify(
+        &self,
+        run: &NumberRun,
+        a: usize,
+        b: usize,
+        plus: bool,
+    ) -> Option<(Kind, usize, f32)> {
+        let groups = &run.groups[a..b];
+        let seps = &run.seps[a..b - 1];
+        let start = groups[0].0;
+        // A sub-run next to the same `-` or `.` is part of a longer
+        // identifier (a version, a UUID), not a value of its own.
+        let joined = |sep: Sep| matches!(sep, Sep::Dash | Sep::Dot);
+        if a > 0 && joined(run.seps[a - 1]) || b < run.count && joined(run.seps[b - 1]) {
+            return None;
+        }
+        let mut digits = [0u8; 40];
+        let mut n = 0;
+        for &(s, e) in groups {
+            for &d in &self.bytes[s..e] {
+                if n == digits.len() {
+                    return None;
+                }
+                digits[n] = d;
+                n += 1;
+            }
+        }
+        let digits = &digits[..n];
+        let lens = |expected: &[usize]| {
+            groups.len() == expected.len()
+                && groups.iter().zip(expected).all(|(&(s, e), &l)| e - s == l)
+        };
+        let uniform = seps.windows(2).all(|w| w[0] == w[1]);
+        let first_sep = seps.first().copied();
+
+        if plus {
+            if validate::phone(digits, Dialing::International) {
+                return Some((Kind::Phone, start - 1, 0.95));
+            }
+            return None;
+        }
+        // IPv4.
+        if groups.len() == 4 && seps.iter().all(|&s| s == Sep::Dot) {
+            let octets_ok = groups.iter().all(|&(s, e)| {
+                e - s <= 3 && self.text[s..e].parse::<u16>().is_ok_and(|v| v <= 255)
+            });
+            if octets_ok && !self.version_before(start) {
+                return Some((Kind::IpAddress, start, 0.9));
+            }
+            return None;
+        }
+        if seps.contains(&Sep::Dot) && !uniform {
+            return None;
+        }
+        // SSN.
+        if lens(&[3, 2, 4]) && uniform && matches!(first_sep, Some(Sep::Dash | Sep::Space)) {
+            return validate::ssn(digits).then_some((Kind::UsSsn, start, 0.9));
+        }
+        if groups.len() == 1
+            && n == 9
+            && self.cue_near(self.ssn_cue, start)
+            && validate::ssn(digits)
+        {
+            return Some((Kind::UsSsn, start, 0.8));
+        }
+        // Payment cards.
+        if (13..=19).contains(&n)
+            && (groups.len() == 1 || uniform && matches!(first_sep, Some(Sep::Space | Sep::Dash)))
+        {
+            let fours = groups.len() >= 3
+                && groups[..groups.len() - 1].iter().all(|&(s, e)| e - s == 4)
+                && groups
+                    .last()
+                    .is_some_and(|&(s, e)| (1..=4).contains(&(e - s)));
+            let amex_diners = lens(&[4, 6, 5]) || lens(&[4, 6, 4]);
+            if (groups.len() == 1 || fours || amex_diners) && validate::card(digits) {
+                return Some((Kind::CreditCard, start, 0.95));
+            }
+        }
+        // Phones in national formats.
+        let paren = start > 0 && self.bytes[start - 1] == b'(' && first_sep == Some(Sep::Paren);
+        if paren && lens(&[3, 3, 4]) && validate::phone(digits, Dialing::National) {
+            return Some((Kind::Phone, start - 1, 0.9));
+        }
+        if digits.starts_with(b"00")
+            && groups.len() >= 2
+            && validate::phone(&digits[2..], Dialing::International)
+        {
+            return Some((Kind::Phone, start, 0.8));
+        }
+        if groups.len() >= 2
+            && uniform
+            && matches!(first_sep, Some(Sep::Space | Sep::Dash | Sep::Dot))
+        {
+            let nanp_shape = lens(&[3, 3, 4]) || lens(&[1, 3, 3, 4]);
+            let trunk_shape = digits.first() == Some(&b'0')
+                && groups.iter().all(|&(s, e)| (2..=8).contains(&(e - s)))
+                && (groups.len() >= 3 || self.cue_near(self.phone_cue, start));
+            if (nanp_shape || trunk_shape) && validate::phone(digits, Dialing::National) {
+                return Some((Kind::Phone, start, 0.85));
+            }
+        }
+        if groups.len() == 1
+            && self.cue_near(self.phone_cue, start)
+            && validate::phone(digits, Dialing::National)
+        {
+            return Some((Kind::Phone, start, 0.75));
+        }
+        None
+    }
+}
+
+/// The largest char boundary at or before `at`.
+pub(crate) fn floor_char_boundary(text: &str, at: usize) -> usize {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+/// What separates two digit groups.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Sep {
+    Space,
+    Dash,
+    Dot,
+    /// `)` or `) ` after an area code.
+    Paren,
+    /// ` (` before an area code.
+    Open,
+}
+
+/// Up to 12 digit groups separated by single separators.
+pub(crate) struct NumberRun {
+    pub(crate) groups: [(usize, usize); 12],
+    pub(crate) seps: [Sep; 12],
+    pub(crate) count: usize,
+}
+
+impl NumberRun {
+    fn read(bytes: &[u8], start: usize) -> Self {
+        let mut run = NumberRun {
+            groups: [(0, 0); 12],
+            seps: [Sep::Space; 12],
+            count: 0,
+        };
+        let digit_at = |k: usize| bytes.get(k).is_some_and(u8::is_ascii_digit);
+        let mut k = start;
+        loop {
+            let mut e = k;
+            while e < bytes.len() && bytes[e].is_ascii_digit() {
+                e += 1;
+            }
+            if run.count > 0 && bytes.get(e).is_some_and(|&b| is_word(b)) {
+                // The group starts a word (`12 items` is fine, `12abc` not).
+                break;
+            }
+            run.groups[run.count] = (k, e);
+            run.count += 1;
+            if run.count == run.groups.len() || e - k > 19 {
+                break;
+            }
+            let (sep, next) = match (bytes.get(e), bytes.get(e + 1)) {
+                (Some(b' '), _) if digit_at(e + 1) => (Sep::Space, e + 1),
+                (Some(b'-'), _) if digit_at(e + 1) => (Sep::Dash, e + 1),
+                (Some(b'.'), _) if digit_at(e + 1) => (Sep::Dot, e + 1),
+                (Some(b')'), Some(b' ')) if digit_at(e + 2) => (Sep::Paren, e + 2),
+                (Some(b')'), _) if digit_at(e + 1) => (Sep::Paren, e + 1),
+                (Some(b' '), Some(b'(')) if digit_at(e + 2) => (Sep::Open, e + 2),
+                _ => break,
+            };
+            run.seps[run.count - 1] = sep;
+            k = next;
+        }
+        run
+    }
+
+    pub(crate) fn end(&self) -> usize {
+        self.groups[self.count - 1].1
+    }
+
+    fn digit_count(&self) -> usize {
+        self.groups[..self.count].iter().map(|&(s, e)| e - s).sum()
+    }
+}
