@@ -1,0 +1,2 @@
+//! The `approvals` command.
+fn main() {}
