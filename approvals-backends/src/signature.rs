@@ -41,7 +41,9 @@ pub enum SignatureError {
     #[error("the request timestamp is not a Unix time in seconds")]
     MalformedTimestamp,
     /// The timestamp is further from now than the replay window allows.
-    #[error("the request timestamp is {skew_secs} s away from now, outside the {window_secs} s window")]
+    #[error(
+        "the request timestamp is {skew_secs} s away from now, outside the {window_secs} s window"
+    )]
     Stale {
         /// How far the timestamp is from now, in seconds.
         skew_secs: i64,

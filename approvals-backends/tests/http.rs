@@ -1,6 +1,8 @@
 //! The HTTP channel over real HTTP on loopback.
 
 #![cfg(feature = "http")]
+// Helpers outside `#[test]` functions: a failure there is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 
@@ -69,7 +71,9 @@ async fn the_list_shows_the_masked_view_deadline_and_votes_so_far() {
 
     let (status, _) = api.approve(&id, ALICE_TOKEN).await;
     assert_eq!(status, 200);
-    let (status, one) = api.get(&format!("/v1/requests/{id}"), Some(BOB_TOKEN)).await;
+    let (status, one) = api
+        .get(&format!("/v1/requests/{id}"), Some(BOB_TOKEN))
+        .await;
     assert_eq!(status, 200);
     assert_eq!(one["approvals"], 1);
     assert_eq!(one["votes"][0]["voter"], ALICE);
@@ -125,7 +129,9 @@ async fn an_ineligible_identity_is_refused() {
     let (status, body) = api.deny(&id, MALLORY_TOKEN, Some("no")).await;
     assert_eq!((status, code(&body)), (403, "not_eligible"));
     // Authenticated but ineligible callers may still read the masked view.
-    let (status, _) = api.get(&format!("/v1/requests/{id}"), Some(MALLORY_TOKEN)).await;
+    let (status, _) = api
+        .get(&format!("/v1/requests/{id}"), Some(MALLORY_TOKEN))
+        .await;
     assert_eq!(status, 200);
     assert_eq!(api.approver.pending().len(), 1);
 }
@@ -140,7 +146,9 @@ async fn unknown_ids_are_not_found() {
     let _call = api.request("deploy");
     let _ = api.pending(1).await;
     let unknown = "00000000-0000-4000-8000-000000000000".into_id();
-    let (status, body) = api.get(&format!("/v1/requests/{unknown}"), Some(ALICE_TOKEN)).await;
+    let (status, body) = api
+        .get(&format!("/v1/requests/{unknown}"), Some(ALICE_TOKEN))
+        .await;
     assert_eq!((status, code(&body)), (404, "unknown_request"));
     let (status, body) = api.approve(&unknown, ALICE_TOKEN).await;
     assert_eq!((status, code(&body)), (404, "unknown_request"));
@@ -210,16 +218,16 @@ async fn malformed_bodies_are_rejected_without_a_vote() {
         .await;
     assert_eq!((status, code(&answer)), (400, "malformed_body"));
     let (status, answer) = api
-        .post(&deny, Some(ALICE_TOKEN), Some(json!({"reason": "r".repeat(5000)})))
+        .post(
+            &deny,
+            Some(ALICE_TOKEN),
+            Some(json!({"reason": "r".repeat(5000)})),
+        )
         .await;
     assert_eq!((status, code(&answer)), (422, "reason_too_long"));
 
     // Nothing reached the gate; an explicit empty object is a plain approve.
-    assert!(
-        !api.audit
-            .kinds_for(&id)
-            .contains(&AuditEventKind::Vote)
-    );
+    assert!(!api.audit.kinds_for(&id).contains(&AuditEventKind::Vote));
     let (status, answer) = api.post(&approve, Some(ALICE_TOKEN), Some(json!({}))).await;
     assert_eq!(status, 200, "{answer}");
 }
@@ -315,7 +323,9 @@ async fn duplicate_decisions_are_refused() {
     let (status, body) = api.deny(&id, ALICE_TOKEN, Some("too late")).await;
     assert_eq!((status, code(&body)), (409, "already_concluded"));
     // The concluded request is still shown by id, with how it ended.
-    let (status, view) = api.get(&format!("/v1/requests/{id}"), Some(ALICE_TOKEN)).await;
+    let (status, view) = api
+        .get(&format!("/v1/requests/{id}"), Some(ALICE_TOKEN))
+        .await;
     assert_eq!(status, 200);
     assert_eq!(view["status"], "approved");
     assert_eq!(view["conclusion"]["by"], json!([ALICE, BOB]));
@@ -334,7 +344,9 @@ async fn a_deny_needs_the_reason_policy_asks_for() {
     assert_eq!((status, code(&body)), (422, "reason_required"));
     let (status, body) = api.deny(&id, BOB_TOKEN, Some("   ")).await;
     assert_eq!((status, code(&body)), (422, "reason_required"));
-    let (status, body) = api.deny(&id, BOB_TOKEN, Some("not during the freeze")).await;
+    let (status, body) = api
+        .deny(&id, BOB_TOKEN, Some("not during the freeze"))
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["conclusion"]["outcome"], "denied");
     assert_eq!(body["conclusion"]["reason"], "not during the freeze");
@@ -352,16 +364,26 @@ async fn a_vote_for_another_fingerprint_is_refused() {
     let api = Api::start(1).await;
     let call = api.request("deploy");
     let id = api.pending(1).await.remove(0);
-    let (_, view) = api.get(&format!("/v1/requests/{id}"), Some(ALICE_TOKEN)).await;
+    let (_, view) = api
+        .get(&format!("/v1/requests/{id}"), Some(ALICE_TOKEN))
+        .await;
     let path = format!("/v1/requests/{id}/approve");
 
     let other = "ab".repeat(32);
     let (status, body) = api
-        .post(&path, Some(ALICE_TOKEN), Some(json!({ "fingerprint": other })))
+        .post(
+            &path,
+            Some(ALICE_TOKEN),
+            Some(json!({ "fingerprint": other })),
+        )
         .await;
     assert_eq!((status, code(&body)), (409, "fingerprint_mismatch"));
     let (status, body) = api
-        .post(&path, Some(ALICE_TOKEN), Some(json!({ "fingerprint": view["fingerprint"] })))
+        .post(
+            &path,
+            Some(ALICE_TOKEN),
+            Some(json!({ "fingerprint": view["fingerprint"] })),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     assert!(call.await.unwrap().is_ok());
@@ -404,7 +426,9 @@ async fn a_cancelled_request_is_still_shown_by_id() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    let (status, view) = api.get(&format!("/v1/requests/{id}"), Some(ALICE_TOKEN)).await;
+    let (status, view) = api
+        .get(&format!("/v1/requests/{id}"), Some(ALICE_TOKEN))
+        .await;
     assert_eq!(status, 200);
     assert_eq!(view["status"], "cancelled");
     assert_eq!(view["conclusion"]["outcome"], "cancelled");

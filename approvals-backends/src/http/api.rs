@@ -186,7 +186,11 @@ impl HttpApprover {
                 };
             }
             Routed::WrongMethod(allowed) => {
-                let allow = if allowed == "GET" { "GET, HEAD" } else { "POST" };
+                let allow = if allowed == "GET" {
+                    "GET, HEAD"
+                } else {
+                    "POST"
+                };
                 return Answer::error(
                     StatusCode::METHOD_NOT_ALLOWED,
                     "method_not_allowed",
@@ -233,7 +237,12 @@ impl HttpApprover {
                 Err(answer) => answer,
             },
             Operation::Deny(id) => match parse_body::<DenyBody>(&request) {
-                Ok(body) if body.reason.as_ref().is_some_and(|r| r.len() > MAX_REASON_LEN) => {
+                Ok(body)
+                    if body
+                        .reason
+                        .as_ref()
+                        .is_some_and(|r| r.len() > MAX_REASON_LEN) =>
+                {
                     Answer::error(
                         StatusCode::UNPROCESSABLE_ENTITY,
                         "reason_too_long",
@@ -412,7 +421,10 @@ mod tests {
             let concrete = path.replace("{id}", "abc");
             let method = Method::from_bytes(method.as_bytes()).unwrap();
             assert!(
-                matches!(route(&method, &concrete), Routed::Found(_) | Routed::OpenApi),
+                matches!(
+                    route(&method, &concrete),
+                    Routed::Found(_) | Routed::OpenApi
+                ),
                 "{method} {concrete}"
             );
         }
@@ -424,8 +436,14 @@ mod tests {
             route(&Method::GET, "/v1/requests/abc/approve"),
             Routed::WrongMethod("POST")
         ));
-        assert!(matches!(route(&Method::GET, "/v2/requests"), Routed::NotFound));
-        assert!(matches!(route(&Method::GET, "/v1/requests/"), Routed::NotFound));
+        assert!(matches!(
+            route(&Method::GET, "/v2/requests"),
+            Routed::NotFound
+        ));
+        assert!(matches!(
+            route(&Method::GET, "/v1/requests/"),
+            Routed::NotFound
+        ));
         let long = format!("/v1/requests/{}", "a".repeat(MAX_ID_LEN + 1));
         assert!(matches!(route(&Method::GET, &long), Routed::NotFound));
     }

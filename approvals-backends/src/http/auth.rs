@@ -221,7 +221,10 @@ mod tests {
         assert_eq!(tokens.len(), 2);
         let alice = tokens.authenticate(&headers("Bearer alpha")).await.unwrap();
         assert_eq!(alice, Identity::new("alice@example.com"));
-        let bob = tokens.authenticate(&headers("bearer   beta ")).await.unwrap();
+        let bob = tokens
+            .authenticate(&headers("bearer   beta "))
+            .await
+            .unwrap();
         assert_eq!(bob, Identity::new("bob@example.com"));
         assert!(matches!(
             tokens.authenticate(&headers("Bearer alph")).await,

@@ -192,9 +192,7 @@ impl HttpApprover {
     pub fn pending(&self) -> Vec<RequestView> {
         let state = lock(&self.inner.state);
         let mut views: Vec<RequestView> = state.pending.values().map(Entry::view).collect();
-        views.sort_by(|a, b| {
-            (a.requested_at, a.id.as_str()).cmp(&(b.requested_at, b.id.as_str()))
-        });
+        views.sort_by(|a, b| (a.requested_at, a.id.as_str()).cmp(&(b.requested_at, b.id.as_str())));
         views
     }
 

@@ -46,6 +46,5 @@ pub use view::{
     ApproveBody, DenyBody, ErrorBody, ErrorDetail, PendingList, RequestView, VoteReceipt, VoteView,
 };
 pub use webhook::{
-    DELIVERY_HEADER, EVENT_HEADER, Retry, SIGNATURE_HEADER, TIMESTAMP_HEADER, Webhook,
-    WebhookEvent,
+    DELIVERY_HEADER, EVENT_HEADER, Retry, SIGNATURE_HEADER, TIMESTAMP_HEADER, Webhook, WebhookEvent,
 };

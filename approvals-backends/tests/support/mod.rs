@@ -1,7 +1,8 @@
 //! Shared set-up for the HTTP channel's tests: a gate with the API served on
 //! loopback, and helpers to call it.
 
-#![allow(dead_code, unreachable_pub)]
+// Test set-up: a failure here is a failed test.
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
 use std::time::Duration;
