@@ -423,11 +423,23 @@ impl Approver for TerminalApprover {
             state.prompting = true;
             terminal
         };
+        // A thread of its own rather than Tokio's blocking pool: a prompt
+        // can wait for input forever, and the runtime waits for its
+        // blocking pool when it shuts down.
         let approver = self.clone();
-        runtime.spawn_blocking({
-            let runtime = runtime.clone();
-            move || approver.prompt_all(terminal, &voter, &runtime)
-        });
+        let spawned = std::thread::Builder::new()
+            .name("approvals-terminal".into())
+            .spawn(move || approver.prompt_all(terminal, &voter, &runtime));
+        if let Err(error) = spawned {
+            let mut state = lock(&self.inner.state);
+            state.queue.clear();
+            state.prompting = false;
+            state.notes = None;
+            return Err(ChannelError::unavailable(
+                CHANNEL,
+                format!("the prompt could not start: {error}"),
+            ));
+        }
         Ok(())
     }
 
