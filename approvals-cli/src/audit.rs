@@ -276,7 +276,7 @@ fn describe(record: &AuditRecord, out: &Out) -> Vec<String> {
             if let Some(justification) = justification {
                 lines.push(format!(
                     "{pad}  {} {}",
-                    event("reason"),
+                    event("because"),
                     clean(justification)
                 ));
             }
@@ -297,12 +297,12 @@ fn describe(record: &AuditRecord, out: &Out) -> Vec<String> {
             refusal,
             ..
         } => {
-            let choice = match choice {
-                Choice::Approve => "approves".to_owned(),
+            let (choice, reason) = match choice {
+                Choice::Approve => ("approves", String::new()),
                 Choice::Deny {
                     reason: Some(reason),
-                } => format!("denies: {}", clean(reason)),
-                Choice::Deny { reason: None } => "denies".to_owned(),
+                } => ("denies", format!(": {}", clean(reason))),
+                Choice::Deny { reason: None } => ("denies", String::new()),
             };
             let verdict = match (counted, refusal) {
                 (true, _) => out.paint(Tone::Good, "counted"),
@@ -310,7 +310,7 @@ fn describe(record: &AuditRecord, out: &Out) -> Vec<String> {
                 (false, None) => out.paint(Tone::Warn, "not counted"),
             };
             vec![format!(
-                "{lead}  {} {} {choice} via {} ({verdict})",
+                "{lead}  {} {} {choice} via {} ({verdict}){reason}",
                 event("vote"),
                 clean(voter.as_str()),
                 clean(channel)

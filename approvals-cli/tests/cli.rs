@@ -232,7 +232,7 @@ fn audit_show_prints_a_readable_timeline() {
         "vote       alice@example.com approves via mock (counted)",
         "concluded  approved by alice@example.com",
         "executed   ok",
-        "vote       alice@example.com denies: not during the freeze via mock (counted)",
+        "vote       alice@example.com denies via mock (counted): not during the freeze",
         "concluded  denied by alice@example.com: not during the freeze",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in\n{text}");
