@@ -4,6 +4,7 @@
 //! | --- | --- | --- |
 //! | `memory` (default) | [`memory`] | [`MockApprover`](memory::MockApprover) for tests, [`QueueApprover`](memory::QueueApprover) for app-driven decisions |
 //! | `http` | [`http`] | [`HttpApprover`](http::HttpApprover): a REST API (axum router), bearer-token and OIDC authentication, signed webhooks |
+//! | `jwt` (on with `http`) | [`jwt`] | JWT validation (RS256/384/512) against keys from OpenID metadata or a JWKS URL, cached, refreshed on an unknown key id at most once per interval |
 //! | `terminal` | [`terminal`] | [`TerminalApprover`](terminal::TerminalApprover): a prompt on the controlling terminal for local development |
 //!
 //! Every channel implements [`approvals_core::Approver`]: it delivers the
@@ -16,6 +17,10 @@
 #[cfg_attr(docsrs, doc(cfg(feature = "memory")))]
 pub mod memory;
 
+#[cfg(feature = "jwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+pub mod jwt;
+
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
@@ -24,6 +29,7 @@ pub mod http;
 #[cfg_attr(docsrs, doc(cfg(feature = "terminal")))]
 pub mod terminal;
 
+// Slack's request signature; the HTTP channel's webhooks sign with it too.
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod signature;

@@ -36,12 +36,14 @@
 mod api;
 mod auth;
 mod channel;
+mod oidc;
 mod view;
 mod webhook;
 
 pub use api::{OPENAPI_JSON, ROUTES};
 pub use auth::{AuthError, Authenticator, StaticTokens, bearer_token};
 pub use channel::{HttpApprover, HttpApproverBuilder, HttpSetupError};
+pub use oidc::OidcAuthenticator;
 pub use view::{
     ApproveBody, DenyBody, ErrorBody, ErrorDetail, PendingList, RequestView, VoteReceipt, VoteView,
 };
