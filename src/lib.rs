@@ -67,6 +67,8 @@
 //! | feature | default | what it adds |
 //! | --- | --- | --- |
 //! | `memory` | yes | [`memory::MockApprover`] and [`memory::QueueApprover`] |
+//! | `http` | no | `http::HttpApprover`: a REST API to mount in an axum app (list pending requests, approve, deny), static bearer tokens or OIDC JWTs, signed webhooks |
+//! | `terminal` | no | `terminal::TerminalApprover`: a prompt on the terminal for local development; fails closed without one |
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -82,6 +84,14 @@ pub use approvals_core::gate::{current, scope, set_default};
 #[cfg(feature = "memory")]
 #[cfg_attr(docsrs, doc(cfg(feature = "memory")))]
 pub use approvals_backends::memory;
+
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub use approvals_backends::{http, jwt, signature};
+
+#[cfg(feature = "terminal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "terminal")))]
+pub use approvals_backends::terminal;
 
 /// The README's example, compiled and run as a doc test.
 #[doc = include_str!("../README.md")]
