@@ -68,6 +68,8 @@
 //! | --- | --- | --- |
 //! | `memory` | yes | [`memory::MockApprover`] and [`memory::QueueApprover`] |
 //! | `teams` | no | `teams::TeamsApprover`: Microsoft Teams through a Bot Framework bot (Adaptive Cards with `Action.Execute`, a JWT-verified messaging endpoint with an axum adapter, cards updated as votes count and when requests end) |
+//! | `http` | no | `http::HttpApprover`: a REST API to mount in an axum app (list pending requests, approve, deny), static bearer tokens or OIDC JWTs, signed webhooks |
+//! | `terminal` | no | `terminal::TerminalApprover`: a prompt on the terminal for local development; fails closed without one |
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -87,6 +89,18 @@ pub use approvals_backends::memory;
 #[cfg(feature = "teams")]
 #[cfg_attr(docsrs, doc(cfg(feature = "teams")))]
 pub use approvals_backends::teams;
+
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub use approvals_backends::{http, signature};
+
+#[cfg(any(feature = "teams", feature = "http"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "teams", feature = "http"))))]
+pub use approvals_backends::jwt;
+
+#[cfg(feature = "terminal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "terminal")))]
+pub use approvals_backends::terminal;
 
 /// The README's example, compiled and run as a doc test.
 #[doc = include_str!("../README.md")]

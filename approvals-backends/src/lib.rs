@@ -3,8 +3,10 @@
 //! | feature | module | what |
 //! | --- | --- | --- |
 //! | `memory` (default) | [`memory`] | [`MockApprover`](memory::MockApprover) for tests, [`QueueApprover`](memory::QueueApprover) for app-driven decisions |
-//! | `teams` | `teams` | Microsoft Teams: Adaptive Cards with `Action.Execute` through the Bot Framework, a JWT-verified messaging endpoint (framework-agnostic, with an axum adapter), cards updated as votes count and when requests end |
-//! | `jwt` (on with `teams` or `http`) | `jwt` | JWT validation (RS256/384/512) against keys from OpenID metadata or a JWKS URL, cached, refreshed on an unknown key id at most once per interval |
+//! | `teams` | [`teams`] | Microsoft Teams: Adaptive Cards with `Action.Execute` through the Bot Framework, a JWT-verified messaging endpoint (framework-agnostic, with an axum adapter), cards updated as votes count and when requests end |
+//! | `jwt` (on with `teams` or `http`) | [`jwt`] | JWT validation (RS256/384/512) against keys from OpenID metadata or a JWKS URL, cached, refreshed on an unknown key id at most once per interval |
+//! | `http` | [`http`] | [`HttpApprover`](http::HttpApprover): a REST API (axum router), bearer-token and OIDC authentication, signed webhooks |
+//! | `terminal` | [`terminal`] | [`TerminalApprover`](terminal::TerminalApprover): a prompt on the controlling terminal for local development |
 //!
 //! Every channel implements [`approvals_core::Approver`]: it delivers the
 //! masked request and hands votes to the gate through a
@@ -23,3 +25,16 @@ pub mod jwt;
 #[cfg(feature = "teams")]
 #[cfg_attr(docsrs, doc(cfg(feature = "teams")))]
 pub mod teams;
+
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub mod http;
+
+#[cfg(feature = "terminal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "terminal")))]
+pub mod terminal;
+
+// Slack's request signature; the HTTP channel's webhooks sign with it too.
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub mod signature;

@@ -1,15 +1,27 @@
-//! `approvals`: the command line of the `approvals` library.
+//! `approvals`: the operator's command for the `approvals` library.
+//!
+//! Each area has a module of its own; this file only parses the command line
+//! and dispatches.
+
+mod audit;
+mod exit;
+mod mask;
+mod out;
+mod remote;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-mod mask;
-
-/// Tools for the `approvals` library.
+/// Mask personal data and secrets, verify and read audit logs, and review
+/// pending approval requests.
 #[derive(Debug, Parser)]
-#[command(name = "approvals", version, about)]
+#[command(name = "approvals", version, propagate_version = true, after_help = exit::HELP)]
 struct Cli {
+    /// When to colour the output.
+    #[arg(long, value_enum, default_value_t = out::ColorChoice::Auto, global = true)]
+    color: out::ColorChoice,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -18,11 +30,26 @@ struct Cli {
 enum Command {
     /// Mask personal data and secrets in a file or standard input.
     Mask(mask::MaskArgs),
+    /// Check or read a JSON Lines audit log.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
+    /// List the requests waiting for a decision, over the HTTP API.
+    Pending(remote::PendingArgs),
+    /// Approve a pending request, as the identity of your token.
+    Approve(remote::ApproveArgs),
+    /// Deny a pending request, as the identity of your token.
+    Deny(remote::DenyArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    let out = out::Out::new(cli.color);
+    let code = match cli.command {
         Command::Mask(args) => mask::run(&args),
-    }
+        Command::Audit(command) => audit::run(command, &out),
+        Command::Pending(args) => remote::pending(args, &out),
+        Command::Approve(args) => remote::approve(args, &out),
+        Command::Deny(args) => remote::deny(args, &out),
+    };
+    ExitCode::from(code)
 }

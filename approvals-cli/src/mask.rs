@@ -1,9 +1,9 @@
 //! `approvals mask`: the masking engine on real data.
 
+use crate::exit;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use approvals_core::mask::MaskingEngine;
 use clap::Args;
@@ -51,7 +51,7 @@ impl From<io::Error> for Failure {
 /// value gets the same pseudonym in every run.
 const KEY_VARIABLE: &str = "APPROVALS_MASK_KEY";
 
-pub(crate) fn run(args: &MaskArgs) -> ExitCode {
+pub(crate) fn run(args: &MaskArgs) -> u8 {
     let mut engine = MaskingEngine::builder();
     if let Some(key) = std::env::var_os(KEY_VARIABLE).filter(|key| !key.is_empty()) {
         engine = engine.pseudonym_key(key.as_encoded_bytes());
@@ -64,23 +64,23 @@ pub(crate) fn run(args: &MaskArgs) -> ExitCode {
             Ok(file) => mask_stream(&engine, args, BufReader::new(file), &mut out),
             Err(error) => {
                 report(&format!("cannot open {}: {error}", path.display()));
-                return ExitCode::from(2);
+                return exit::TROUBLE;
             }
         },
         None => mask_stream(&engine, args, io::stdin().lock(), &mut out),
     };
     let flushed = out.flush();
     match result.and(flushed.map_err(Failure::Io)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => exit::OK,
         // The reader of our output went away (`| head`): not an error.
-        Err(Failure::Io(error)) if error.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(Failure::Io(error)) if error.kind() == io::ErrorKind::BrokenPipe => exit::OK,
         Err(Failure::Io(error)) => {
             report(&format!("i/o error: {error}"));
-            ExitCode::from(2)
+            exit::TROUBLE
         }
         Err(Failure::Line { number, message }) => {
             report(&format!("line {number}: {message}"));
-            ExitCode::from(1)
+            exit::FAILED
         }
     }
 }

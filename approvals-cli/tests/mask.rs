@@ -121,5 +121,5 @@ fn bad_input_fails_with_the_line_number() {
     assert!(stderr.contains("line 2: not JSON"), "{stderr}");
 
     let missing = approvals(&["mask", "/nonexistent/input.log"], "");
-    assert_eq!(missing.status.code(), Some(2));
+    assert_eq!(missing.status.code(), Some(3));
 }

@@ -1,0 +1,470 @@
+//! The REST API: routing, authentication, bodies and answers.
+//!
+//! The handler is framework-agnostic (`http::Request<Bytes>` in,
+//! `http::Response<Bytes>` out); the axum router is a thin wrapper over it.
+
+use approvals_core::{Ballot, Choice, Fingerprint, Identity, Refusal, RequestId, VoteOutcome};
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use serde::Serialize;
+
+use super::channel::{BODY_LIMIT, HttpApprover};
+use super::view::{ApproveBody, DenyBody, ErrorBody, ErrorDetail, PendingList, VoteReceipt};
+
+/// The OpenAPI 3.1 document of this API, as served at `GET /v1/openapi.json`.
+pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
+
+/// Every route of the API: method and path template (OpenAPI's `{id}`
+/// syntax, which axum shares). The OpenAPI document describes exactly these.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/v1/requests"),
+    ("GET", "/v1/requests/{id}"),
+    ("POST", "/v1/requests/{id}/approve"),
+    ("POST", "/v1/requests/{id}/deny"),
+    ("GET", "/v1/openapi.json"),
+];
+
+/// The longest request id the API looks up; the gate's ids are UUIDs.
+const MAX_ID_LEN: usize = 128;
+/// The longest deny reason accepted, in bytes.
+const MAX_REASON_LEN: usize = 4_096;
+
+enum Operation {
+    List,
+    Get(RequestId),
+    Approve(RequestId),
+    Deny(RequestId),
+}
+
+enum Routed {
+    /// The OpenAPI document: public, it tells nothing about requests.
+    OpenApi,
+    Found(Operation),
+    WrongMethod(&'static str),
+    NotFound,
+}
+
+fn route(method: &Method, path: &str) -> Routed {
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let (allowed, routed) = match segments.as_slice() {
+        ["v1", "requests"] => ("GET", Routed::Found(Operation::List)),
+        ["v1", "openapi.json"] => ("GET", Routed::OpenApi),
+        ["v1", "requests", id] if valid_id(id) => {
+            ("GET", Routed::Found(Operation::Get(request_id(id))))
+        }
+        ["v1", "requests", id, "approve"] if valid_id(id) => {
+            ("POST", Routed::Found(Operation::Approve(request_id(id))))
+        }
+        ["v1", "requests", id, "deny"] if valid_id(id) => {
+            ("POST", Routed::Found(Operation::Deny(request_id(id))))
+        }
+        _ => return Routed::NotFound,
+    };
+    if method.as_str() == allowed || (allowed == "GET" && method == Method::HEAD) {
+        routed
+    } else {
+        Routed::WrongMethod(allowed)
+    }
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= MAX_ID_LEN
+}
+
+fn request_id(id: &str) -> RequestId {
+    RequestId::from_string(id)
+}
+
+/// An answer of the API.
+struct Answer {
+    status: StatusCode,
+    body: Vec<u8>,
+    headers: Vec<(header::HeaderName, HeaderValue)>,
+}
+
+impl Answer {
+    fn json(status: StatusCode, value: &impl Serialize) -> Self {
+        match serde_json::to_vec(value) {
+            Ok(body) => Self {
+                status,
+                body,
+                headers: Vec::new(),
+            },
+            Err(error) => {
+                tracing::error!(%error, "an API answer could not be serialized");
+                Self::error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "the answer could not be produced",
+                )
+            }
+        }
+    }
+
+    fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: code.to_owned(),
+                message: message.into(),
+            },
+        };
+        Self {
+            status,
+            body: serde_json::to_vec(&body).unwrap_or_default(),
+            headers: Vec::new(),
+        }
+    }
+
+    fn with_header(mut self, name: header::HeaderName, value: &'static str) -> Self {
+        self.headers.push((name, HeaderValue::from_static(value)));
+        self
+    }
+
+    fn into_response(self, head_only: bool) -> Response<Bytes> {
+        let mut response = Response::new(if head_only {
+            Bytes::new()
+        } else {
+            Bytes::from(self.body)
+        });
+        *response.status_mut() = self.status;
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        for (name, value) in self.headers {
+            headers.insert(name, value);
+        }
+        response
+    }
+}
+
+fn unauthorized() -> Answer {
+    Answer::error(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "a valid bearer credential is required",
+    )
+    .with_header(header::WWW_AUTHENTICATE, "Bearer realm=\"approvals\"")
+}
+
+/// How each refusal of the gate is answered: status, stable code.
+pub(crate) fn refusal_status(refusal: Refusal) -> (StatusCode, &'static str) {
+    match refusal {
+        Refusal::UnknownRequest => (StatusCode::NOT_FOUND, "unknown_request"),
+        Refusal::FingerprintMismatch => (StatusCode::CONFLICT, "fingerprint_mismatch"),
+        Refusal::AlreadyConcluded => (StatusCode::CONFLICT, "already_concluded"),
+        Refusal::SelfApproval => (StatusCode::FORBIDDEN, "self_approval"),
+        Refusal::NotEligible => (StatusCode::FORBIDDEN, "not_eligible"),
+        Refusal::AlreadyVoted => (StatusCode::CONFLICT, "already_voted"),
+        Refusal::ReasonRequired => (StatusCode::UNPROCESSABLE_ENTITY, "reason_required"),
+        Refusal::NotRecorded => (StatusCode::SERVICE_UNAVAILABLE, "not_recorded"),
+    }
+}
+
+impl HttpApprover {
+    /// Answers one API call. `request`'s path is relative to where the API
+    /// is mounted (`/v1/requests`, not `/approvals/v1/requests`); its body is
+    /// the raw bytes, at most 64 KiB.
+    ///
+    /// Use this from a framework other than axum; with axum, mount
+    /// [`HttpApprover::router`].
+    pub async fn handle(&self, request: Request<Bytes>) -> Response<Bytes> {
+        let head_only = request.method() == Method::HEAD;
+        self.answer(request).await.into_response(head_only)
+    }
+
+    async fn answer(&self, request: Request<Bytes>) -> Answer {
+        let operation = match route(request.method(), request.uri().path()) {
+            Routed::Found(operation) => operation,
+            Routed::OpenApi => {
+                return Answer {
+                    status: StatusCode::OK,
+                    body: OPENAPI_JSON.as_bytes().to_vec(),
+                    headers: Vec::new(),
+                };
+            }
+            Routed::WrongMethod(allowed) => {
+                let allow = if allowed == "GET" {
+                    "GET, HEAD"
+                } else {
+                    "POST"
+                };
+                return Answer::error(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method_not_allowed",
+                    format!("this path answers {allow} only"),
+                )
+                .with_header(header::ALLOW, allow);
+            }
+            Routed::NotFound => {
+                return Answer::error(StatusCode::NOT_FOUND, "not_found", "no such API path");
+            }
+        };
+        // Authentication comes before anything that reads pending requests.
+        let caller = match self
+            .inner
+            .authenticator
+            .authenticate(request.headers())
+            .await
+        {
+            Ok(caller) => caller,
+            Err(error) => {
+                tracing::debug!(%error, "an API call was not authenticated");
+                return unauthorized();
+            }
+        };
+        match operation {
+            Operation::List => Answer::json(
+                StatusCode::OK,
+                &PendingList {
+                    requests: self.pending(),
+                },
+            ),
+            Operation::Get(id) => match self.request(&id) {
+                Some(view) => Answer::json(StatusCode::OK, &view),
+                None => {
+                    let (status, code) = refusal_status(Refusal::UnknownRequest);
+                    Answer::error(status, code, Refusal::UnknownRequest.to_string())
+                }
+            },
+            Operation::Approve(id) => match parse_body::<ApproveBody>(&request) {
+                Ok(body) => {
+                    self.vote(id, caller, Choice::Approve, body.fingerprint)
+                        .await
+                }
+                Err(answer) => answer,
+            },
+            Operation::Deny(id) => match parse_body::<DenyBody>(&request) {
+                Ok(body)
+                    if body
+                        .reason
+                        .as_ref()
+                        .is_some_and(|r| r.len() > MAX_REASON_LEN) =>
+                {
+                    Answer::error(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "reason_too_long",
+                        format!("a reason is at most {MAX_REASON_LEN} bytes"),
+                    )
+                }
+                Ok(body) => {
+                    let reason = body.reason.filter(|reason| !reason.trim().is_empty());
+                    self.vote(id, caller, Choice::Deny { reason }, body.fingerprint)
+                        .await
+                }
+                Err(answer) => answer,
+            },
+        }
+    }
+
+    async fn vote(
+        &self,
+        id: RequestId,
+        voter: Identity,
+        choice: Choice,
+        fingerprint: Option<Fingerprint>,
+    ) -> Answer {
+        let Some(target) = self.target(&id) else {
+            // No request has reached this channel yet: there is no gate to
+            // ask, and nothing could be pending here.
+            let (status, code) = refusal_status(Refusal::UnknownRequest);
+            return Answer::error(status, code, Refusal::UnknownRequest.to_string());
+        };
+        // Without a fingerprint in the body, the vote is for the call this
+        // channel was given under that id; for an id it never saw, an
+        // all-zero fingerprint matches no call, and the gate refuses it.
+        let fingerprint = fingerprint
+            .or_else(|| target.request.as_ref().map(|request| request.fingerprint))
+            .or_else(|| Fingerprint::from_hex(&"0".repeat(64)));
+        let Some(fingerprint) = fingerprint else {
+            let (status, code) = refusal_status(Refusal::UnknownRequest);
+            return Answer::error(status, code, Refusal::UnknownRequest.to_string());
+        };
+        let ballot = Ballot {
+            request_id: id.clone(),
+            fingerprint,
+            voter: voter.clone(),
+            choice: choice.clone(),
+            channel: "http".to_owned(),
+        };
+        match target.votes.cast(ballot).await {
+            VoteOutcome::Counted {
+                approvals,
+                quorum,
+                conclusion,
+            } => {
+                self.counted(&id, voter, choice, approvals);
+                Answer::json(
+                    StatusCode::OK,
+                    &VoteReceipt {
+                        result: "counted".to_owned(),
+                        request_id: id,
+                        approvals,
+                        quorum,
+                        conclusion,
+                    },
+                )
+            }
+            VoteOutcome::Refused { refusal } => {
+                let (status, code) = refusal_status(refusal);
+                Answer::error(status, code, refusal.to_string())
+            }
+        }
+    }
+
+    /// The API as an axum router, to mount where you like
+    /// (`Router::new().nest("/approvals", approver.router())`).
+    ///
+    /// Each route of [`ROUTES`] is registered, and unknown paths and wrong
+    /// methods are answered by the same handler, so that every answer is the
+    /// API's JSON.
+    pub fn router(&self) -> axum::Router {
+        let mut router = axum::Router::new();
+        for (method, path) in ROUTES {
+            let filter = if *method == "POST" {
+                axum::routing::MethodFilter::POST
+            } else {
+                axum::routing::MethodFilter::GET
+            };
+            let approver = self.clone();
+            router = router.route(
+                path,
+                axum::routing::on(filter, move |request: axum::extract::Request| {
+                    let approver = approver.clone();
+                    async move { approver.serve_axum(request).await }
+                }),
+            );
+        }
+        let fallback = self.clone();
+        let wrong_method = self.clone();
+        router
+            .fallback(move |request: axum::extract::Request| {
+                let approver = fallback.clone();
+                async move { approver.serve_axum(request).await }
+            })
+            .method_not_allowed_fallback(move |request: axum::extract::Request| {
+                let approver = wrong_method.clone();
+                async move { approver.serve_axum(request).await }
+            })
+    }
+
+    async fn serve_axum(&self, request: axum::extract::Request) -> axum::response::Response {
+        let (parts, body) = request.into_parts();
+        let bytes = match axum::body::to_bytes(body, BODY_LIMIT).await {
+            Ok(bytes) => bytes,
+            Err(_) => {
+                let answer = Answer::error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    format!("a request body is at most {BODY_LIMIT} bytes"),
+                );
+                return answer.into_response(false).map(axum::body::Body::from);
+            }
+        };
+        self.handle(Request::from_parts(parts, bytes))
+            .await
+            .map(axum::body::Body::from)
+    }
+}
+
+fn parse_body<T: serde::de::DeserializeOwned + Default>(
+    request: &Request<Bytes>,
+) -> Result<T, Answer> {
+    let body = request.body();
+    if body.len() > BODY_LIMIT {
+        return Err(Answer::error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("a request body is at most {BODY_LIMIT} bytes"),
+        ));
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    let is_json = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .map(|value| {
+            let essence = value.split(';').next().unwrap_or("").trim();
+            essence.eq_ignore_ascii_case("application/json")
+                || (essence.len() > 5
+                    && essence.to_ascii_lowercase().starts_with("application/")
+                    && essence.to_ascii_lowercase().ends_with("+json"))
+        })
+        .unwrap_or(false);
+    if !is_json {
+        return Err(Answer::error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "a request body must be JSON, sent with Content-Type: application/json",
+        ));
+    }
+    serde_json::from_slice(body).map_err(|error| {
+        Answer::error(
+            StatusCode::BAD_REQUEST,
+            "malformed_body",
+            format!("the body is not valid: {error}"),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_match_the_route_table() {
+        for (method, path) in ROUTES {
+            let concrete = path.replace("{id}", "abc");
+            let method = Method::from_bytes(method.as_bytes()).unwrap();
+            assert!(
+                matches!(
+                    route(&method, &concrete),
+                    Routed::Found(_) | Routed::OpenApi
+                ),
+                "{method} {concrete}"
+            );
+        }
+        assert!(matches!(
+            route(&Method::DELETE, "/v1/requests/abc"),
+            Routed::WrongMethod("GET")
+        ));
+        assert!(matches!(
+            route(&Method::GET, "/v1/requests/abc/approve"),
+            Routed::WrongMethod("POST")
+        ));
+        assert!(matches!(
+            route(&Method::GET, "/v2/requests"),
+            Routed::NotFound
+        ));
+        assert!(matches!(
+            route(&Method::GET, "/v1/requests/"),
+            Routed::NotFound
+        ));
+        let long = format!("/v1/requests/{}", "a".repeat(MAX_ID_LEN + 1));
+        assert!(matches!(route(&Method::GET, &long), Routed::NotFound));
+    }
+
+    #[test]
+    fn every_refusal_has_a_distinct_code() {
+        let refusals = [
+            Refusal::UnknownRequest,
+            Refusal::FingerprintMismatch,
+            Refusal::AlreadyConcluded,
+            Refusal::SelfApproval,
+            Refusal::NotEligible,
+            Refusal::AlreadyVoted,
+            Refusal::ReasonRequired,
+            Refusal::NotRecorded,
+        ];
+        let codes: std::collections::HashSet<_> =
+            refusals.iter().map(|r| refusal_status(*r).1).collect();
+        assert_eq!(codes.len(), refusals.len());
+        for refusal in refusals {
+            assert!(refusal_status(refusal).0.is_client_error() || refusal == Refusal::NotRecorded);
+        }
+    }
+}

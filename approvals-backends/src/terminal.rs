@@ -1,0 +1,495 @@
+//! The terminal channel: a prompt for local development.
+//!
+//! [`TerminalApprover`] shows each masked request on the terminal and asks
+//! approve, deny (with a reason) or skip, voting as the local user (or an
+//! identity you configure). The gate judges the vote as any other: the
+//! terminal's user cannot approve their own agent's request if they are its
+//! requester, and must be an eligible approver.
+//!
+//! With no terminal attached (CI, a service, a pipe) delivery fails at once,
+//! so the request fails closed instead of waiting for an answer that cannot
+//! come.
+//!
+//! ```no_run
+//! use approvals_backends::terminal::TerminalApprover;
+//! use approvals_core::{Gate, audit::MemoryAudit};
+//!
+//! let gate = Gate::builder()
+//!     .approver(TerminalApprover::new().voter("me@example.com"))
+//!     .audit(MemoryAudit::new())
+//!     .build();
+//! # let _ = gate;
+//! ```
+
+use std::collections::{HashSet, VecDeque};
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, IsTerminal, Write};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use approvals_core::{
+    ApprovalRequest, Approver, Ballot, ChannelError, Choice, Conclusion, Identity, Refusal,
+    RequestId, VoteBox, VoteOutcome, async_trait,
+};
+
+const CHANNEL: &str = "terminal";
+
+/// A terminal to prompt on: its input and output.
+pub struct Terminal {
+    input: BufReader<File>,
+    output: File,
+}
+
+/// No terminal could be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TerminalError {
+    /// The process has no controlling terminal (it runs in CI, as a
+    /// service, or detached).
+    #[error("no terminal is attached: {0}")]
+    NotAttached(#[source] io::Error),
+    /// The file given is not a terminal (a pipe, a regular file).
+    #[error("the input given is not a terminal")]
+    NotATerminal,
+    /// The terminal could not be duplicated for output.
+    #[error("the terminal could not be opened for writing: {0}")]
+    Io(#[source] io::Error),
+}
+
+impl Terminal {
+    /// The process's controlling terminal (`/dev/tty` on Unix; elsewhere
+    /// standard input and error, when both are terminals).
+    pub fn controlling() -> Result<Self, TerminalError> {
+        #[cfg(unix)]
+        {
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/tty")
+                .map_err(TerminalError::NotAttached)?;
+            Self::from_file(file)
+        }
+        #[cfg(not(unix))]
+        {
+            if !io::stdin().is_terminal() || !io::stderr().is_terminal() {
+                return Err(TerminalError::NotAttached(io::Error::other(
+                    "standard input or error is not a terminal",
+                )));
+            }
+            Err(TerminalError::NotAttached(io::Error::other(
+                "prompting is supported on Unix terminals only",
+            )))
+        }
+    }
+
+    /// A terminal opened by the caller, such as a pseudo-terminal's
+    /// follower side. Refused unless it is a terminal.
+    pub fn from_file(file: File) -> Result<Self, TerminalError> {
+        if !file.is_terminal() {
+            return Err(TerminalError::NotATerminal);
+        }
+        let output = file.try_clone().map_err(TerminalError::Io)?;
+        Ok(Self {
+            input: BufReader::new(file),
+            output,
+        })
+    }
+
+    fn write(&mut self, text: &str) -> io::Result<()> {
+        self.output.write_all(text.as_bytes())?;
+        self.output.flush()
+    }
+
+    /// One line of input, trimmed; `None` at end of input.
+    fn read_line(&mut self) -> io::Result<Option<String>> {
+        let mut line = String::new();
+        if self.input.read_line(&mut line)? == 0 {
+            return Ok(None);
+        }
+        Ok(Some(line.trim().to_owned()))
+    }
+}
+
+impl fmt::Debug for Terminal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Terminal").finish_non_exhaustive()
+    }
+}
+
+/// A channel that asks on the terminal. See the [module docs](self).
+#[derive(Clone)]
+pub struct TerminalApprover {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    voter: Option<Identity>,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    terminal: Option<Terminal>,
+    /// Whether a prompt worker is running; it owns the terminal meanwhile.
+    prompting: bool,
+    queue: VecDeque<(Arc<ApprovalRequest>, VoteBox)>,
+    concluded: HashSet<RequestId>,
+    /// Where the worker writes notes while it holds the terminal.
+    notes: Option<File>,
+    /// The request on screen, waiting for the user's answer.
+    on_screen: Option<RequestId>,
+}
+
+impl TerminalApprover {
+    /// Prompts on the controlling terminal, as the local user (`$USER`,
+    /// else `$USERNAME` or `$LOGNAME`).
+    ///
+    /// The terminal is opened when the first request arrives; if there is
+    /// none, that request fails closed at once.
+    pub fn new() -> Self {
+        Self::with(None)
+    }
+
+    /// Prompts on `terminal`.
+    pub fn on(terminal: Terminal) -> Self {
+        Self::with(Some(terminal))
+    }
+
+    fn with(terminal: Option<Terminal>) -> Self {
+        let voter = ["USER", "USERNAME", "LOGNAME"]
+            .iter()
+            .filter_map(|name| std::env::var(name).ok())
+            .find(|name| !name.trim().is_empty())
+            .map(Identity::new);
+        Self {
+            inner: Arc::new(Inner {
+                voter,
+                state: Mutex::new(State {
+                    terminal,
+                    ..State::default()
+                }),
+            }),
+        }
+    }
+
+    /// Votes as `identity` instead of the local user. Use the identity your
+    /// policy names (often an email address), not the login name.
+    #[must_use]
+    pub fn voter(self, identity: impl Into<Identity>) -> Self {
+        let state = std::mem::take(&mut *lock(&self.inner.state));
+        Self {
+            inner: Arc::new(Inner {
+                voter: Some(identity.into()),
+                state: Mutex::new(state),
+            }),
+        }
+    }
+
+    /// The identity votes are cast as, if one is known.
+    pub fn identity(&self) -> Option<&Identity> {
+        self.inner.voter.as_ref()
+    }
+
+    /// Prompts for each queued request until the queue is empty, then gives
+    /// the terminal back.
+    fn prompt_all(
+        &self,
+        mut terminal: Terminal,
+        voter: &Identity,
+        runtime: &tokio::runtime::Handle,
+    ) {
+        loop {
+            let next = {
+                let mut state = lock(&self.inner.state);
+                loop {
+                    match state.queue.pop_front() {
+                        Some((request, _)) if state.concluded.contains(&request.id) => {}
+                        Some(next) => break Some(next),
+                        None => break None,
+                    }
+                }
+            };
+            let Some((request, votes)) = next else {
+                let mut state = lock(&self.inner.state);
+                // Requests queued while the lock was released are taken next.
+                if state.queue.is_empty() {
+                    state.terminal = Some(terminal);
+                    state.prompting = false;
+                    state.notes = None;
+                    return;
+                }
+                continue;
+            };
+            lock(&self.inner.state).on_screen = Some(request.id.clone());
+            let answered = || lock(&self.inner.state).on_screen = None;
+            let asked = ask(&mut terminal, &request, voter, &votes, runtime, &answered);
+            answered();
+            match asked {
+                Ok(Asked::Done) => {}
+                Ok(Asked::EndOfInput) => {
+                    tracing::warn!(
+                        "the terminal closed; its pending requests wait for other channels or expire"
+                    );
+                    let mut state = lock(&self.inner.state);
+                    state.queue.clear();
+                    state.prompting = false;
+                    state.notes = None;
+                    return;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "the terminal could not be used");
+                    let mut state = lock(&self.inner.state);
+                    state.queue.clear();
+                    state.prompting = false;
+                    state.notes = None;
+                    return;
+                }
+            }
+        }
+    }
+}
+
+impl Default for TerminalApprover {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for TerminalApprover {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TerminalApprover")
+            .field("voter", &self.inner.voter)
+            .finish_non_exhaustive()
+    }
+}
+
+enum Asked {
+    Done,
+    EndOfInput,
+}
+
+/// Shows `request` and asks until a vote counts, the user skips, or the
+/// request ends.
+fn ask(
+    terminal: &mut Terminal,
+    request: &ApprovalRequest,
+    voter: &Identity,
+    votes: &VoteBox,
+    runtime: &tokio::runtime::Handle,
+    answered: &dyn Fn(),
+) -> io::Result<Asked> {
+    terminal.write(&describe(request, voter))?;
+    loop {
+        terminal.write("Approve, deny or skip? [a/d/s] ")?;
+        let Some(answer) = terminal.read_line()? else {
+            return Ok(Asked::EndOfInput);
+        };
+        let choice = match answer.to_ascii_lowercase().as_str() {
+            "a" | "approve" | "y" | "yes" => Choice::Approve,
+            "d" | "deny" | "n" | "no" => {
+                let required = if request.deny_reason_required {
+                    " (required)"
+                } else {
+                    ""
+                };
+                terminal.write(&format!("Reason{required}: "))?;
+                let Some(reason) = terminal.read_line()? else {
+                    return Ok(Asked::EndOfInput);
+                };
+                Choice::Deny {
+                    reason: Some(reason).filter(|reason| !reason.is_empty()),
+                }
+            }
+            "s" | "skip" => {
+                terminal
+                    .write("Skipped: the request waits for other reviewers or its deadline.\n\n")?;
+                return Ok(Asked::Done);
+            }
+            _ => {
+                terminal.write("Please answer a (approve), d (deny) or s (skip).\n")?;
+                continue;
+            }
+        };
+        answered();
+        let ballot = Ballot::new(request, voter.clone(), choice, CHANNEL);
+        let outcome = runtime.block_on(votes.cast(ballot));
+        match outcome {
+            VoteOutcome::Counted {
+                approvals,
+                quorum,
+                conclusion,
+            } => {
+                let line = match conclusion {
+                    Some(conclusion) => format!(
+                        "Counted: the request is {}.\n\n",
+                        clean(&conclusion.to_string())
+                    ),
+                    None => format!("Counted: {approvals} of {quorum} approvals so far.\n\n"),
+                };
+                terminal.write(&line)?;
+                return Ok(Asked::Done);
+            }
+            VoteOutcome::Refused {
+                refusal: Refusal::ReasonRequired,
+            } => {
+                terminal.write("Not counted: a reason is required to deny this request.\n")?;
+            }
+            VoteOutcome::Refused { refusal } => {
+                terminal.write(&format!("Not counted: {refusal}.\n\n"))?;
+                return Ok(Asked::Done);
+            }
+        }
+    }
+}
+
+/// The masked request as shown on the terminal.
+fn describe(request: &ApprovalRequest, voter: &Identity) -> String {
+    let arguments = serde_json::to_string_pretty(request.arguments.as_value())
+        .unwrap_or_else(|_| request.arguments.to_string());
+    let approvers: Vec<&str> = request.approvers.iter().map(Identity::as_str).collect();
+    let mut text = String::new();
+    text.push_str("\n== Approval requested ==\n");
+    let mut field = |name: &str, value: &str| {
+        text.push_str(&format!("{name:<14}{}\n", clean(value)));
+    };
+    field("id", request.id.as_str());
+    field("action", &request.action);
+    if !request.description.is_empty() {
+        field("description", &request.description);
+    }
+    field("risk", request.risk.as_str());
+    field("requester", request.requester.as_str());
+    if let Some(justification) = &request.justification {
+        field("justification", justification);
+    }
+    field(
+        "approvers",
+        &format!("{} (quorum {})", approvers.join(", "), request.quorum),
+    );
+    field("deadline", &request.deadline.to_string());
+    field("fingerprint", &request.fingerprint.to_hex());
+    field("you vote as", voter.as_str());
+    text.push_str("arguments (masked):\n");
+    for line in arguments.lines() {
+        text.push_str("  ");
+        text.push_str(&clean(line));
+        text.push('\n');
+    }
+    text
+}
+
+/// Text from a request without control characters, so that nothing in it
+/// can move the cursor, recolour or rewrite the terminal.
+fn clean(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect()
+}
+
+#[async_trait]
+impl Approver for TerminalApprover {
+    fn name(&self) -> &str {
+        CHANNEL
+    }
+
+    async fn deliver(&self, request: &ApprovalRequest, votes: VoteBox) -> Result<(), ChannelError> {
+        let voter = self.inner.voter.clone().ok_or_else(|| {
+            ChannelError::rejected(
+                CHANNEL,
+                "no identity to vote as: the local user is unknown; set one with `voter`",
+            )
+        })?;
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| ChannelError::unavailable(CHANNEL, "no Tokio runtime to prompt from"))?;
+        let terminal = {
+            let mut state = lock(&self.inner.state);
+            state.queue.push_back((Arc::new(request.clone()), votes));
+            if state.prompting {
+                return Ok(());
+            }
+            let terminal = match state.terminal.take() {
+                Some(terminal) => terminal,
+                // Opening is immediate: without a terminal this fails at
+                // once and the request fails closed.
+                None => match Terminal::controlling() {
+                    Ok(terminal) => terminal,
+                    Err(error) => {
+                        state.queue.clear();
+                        return Err(ChannelError::unavailable(CHANNEL, error.to_string()));
+                    }
+                },
+            };
+            state.notes = terminal.output.try_clone().ok();
+            state.prompting = true;
+            terminal
+        };
+        // A thread of its own rather than Tokio's blocking pool: a prompt
+        // can wait for input forever, and the runtime waits for its
+        // blocking pool when it shuts down.
+        let approver = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("approvals-terminal".into())
+            .spawn(move || approver.prompt_all(terminal, &voter, &runtime));
+        if let Err(error) = spawned {
+            let mut state = lock(&self.inner.state);
+            state.queue.clear();
+            state.prompting = false;
+            state.notes = None;
+            return Err(ChannelError::unavailable(
+                CHANNEL,
+                format!("the prompt could not start: {error}"),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn concluded(
+        &self,
+        request: &ApprovalRequest,
+        conclusion: &Conclusion,
+    ) -> Result<(), ChannelError> {
+        let mut state = lock(&self.inner.state);
+        let on_screen = state.on_screen.as_ref() == Some(&request.id);
+        state.concluded.insert(request.id.clone());
+        state.queue.retain(|(queued, _)| queued.id != request.id);
+        if state.queue.is_empty() && !state.prompting {
+            // Nothing is waiting: the set of ended ids need not grow.
+            state.concluded.clear();
+        }
+        if let (true, Some(notes)) = (on_screen, state.notes.as_mut()) {
+            // Tell the user when the request on screen ends without them.
+            let line = format!(
+                "\n[request {} ended: {}]\n",
+                clean(request.id.as_str()),
+                clean(&conclusion.to_string())
+            );
+            if let Err(error) = notes.write_all(line.as_bytes()) {
+                tracing::debug!(%error, "a note could not be written to the terminal");
+            }
+        }
+        Ok(())
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_neutralised() {
+        assert_eq!(clean("ok\u{1b}[2Jnow\r"), "ok\u{fffd}[2Jnow\u{fffd}");
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_terminal_is_refused() {
+        let file = File::open(env!("CARGO_MANIFEST_DIR").to_owned() + "/Cargo.toml").unwrap();
+        assert!(matches!(
+            Terminal::from_file(file),
+            Err(TerminalError::NotATerminal)
+        ));
+    }
+}

@@ -1,0 +1,201 @@
+//! Shared set-up for the HTTP channel's tests: a gate with the API served on
+//! loopback, and helpers to call it.
+
+// Test set-up: a failure here is a failed test.
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use approvals_backends::http::{HttpApprover, HttpApproverBuilder, StaticTokens};
+use approvals_core::audit::MemoryAudit;
+use approvals_core::policy::{Policy, RequirementBuilder, Rule};
+use approvals_core::{ActionRequest, Error, Gate, RequestId};
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+pub const ALICE: &str = "alice@example.com";
+pub const BOB: &str = "bob@example.com";
+pub const MALLORY: &str = "mallory@example.com";
+pub const AGENT: &str = "agent:ops-bot";
+
+pub const ALICE_TOKEN: &str = "token-alice-0123456789";
+pub const BOB_TOKEN: &str = "token-bob-0123456789";
+pub const MALLORY_TOKEN: &str = "token-mallory-0123456789";
+pub const AGENT_TOKEN: &str = "token-agent-0123456789";
+
+/// The raw value that must never appear in anything the API says.
+pub const SECRET_EMAIL: &str = "jane.doe@customer.example";
+
+pub fn tokens() -> StaticTokens {
+    StaticTokens::new()
+        .token(ALICE_TOKEN, ALICE)
+        .token(BOB_TOKEN, BOB)
+        .token(MALLORY_TOKEN, MALLORY)
+        .token(AGENT_TOKEN, AGENT)
+}
+
+/// `deploy` needs `quorum` of alice and bob (and the agent, who is the
+/// requester, to show that being listed does not allow self-approval);
+/// `purge` needs a reason to deny.
+pub fn policy(quorum: u32) -> Policy {
+    Policy::new()
+        .rule(
+            Rule::new("purges need a reason").action("purge").require(
+                RequirementBuilder::new()
+                    .approvers([ALICE, BOB])
+                    .deny_reason_required(true)
+                    .timeout(Duration::from_secs(60)),
+            ),
+        )
+        .rule(
+            Rule::new("deploys need review").action("*").require(
+                RequirementBuilder::new()
+                    .approvers([ALICE, BOB, AGENT])
+                    .quorum(quorum)
+                    .timeout(Duration::from_secs(60)),
+            ),
+        )
+}
+
+/// A server on 127.0.0.1 port 0, stopped when dropped.
+pub struct Served {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Served {
+    pub async fn start(router: axum::Router) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        });
+        Self {
+            addr,
+            stop: Some(stop),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A gate whose only channel is the HTTP API, served on loopback.
+pub struct Api {
+    pub gate: Gate,
+    pub approver: HttpApprover,
+    pub audit: MemoryAudit,
+    pub server: Served,
+    pub client: reqwest::Client,
+}
+
+impl Api {
+    pub async fn start(quorum: u32) -> Self {
+        Self::start_with(quorum, HttpApprover::builder().authenticator(tokens())).await
+    }
+
+    pub async fn start_with(quorum: u32, builder: HttpApproverBuilder) -> Self {
+        let approver = builder.build().unwrap();
+        let audit = MemoryAudit::new();
+        let gate = Gate::builder()
+            .policy(policy(quorum))
+            .approver(approver.clone())
+            .audit(audit.clone())
+            .build();
+        let server = Served::start(approver.router()).await;
+        Self {
+            gate,
+            approver,
+            audit,
+            server,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    /// Starts a gated call by the agent; resolves to whether its body ran.
+    pub fn request(&self, action: &str) -> tokio::task::JoinHandle<Result<&'static str, Error>> {
+        let gate = self.gate.clone();
+        let request = ActionRequest::new(
+            action.to_owned(),
+            serde_json::json!({"customer": SECRET_EMAIL, "service": "billing", "replicas": 3}),
+        )
+        .requester(AGENT)
+        .justification(format!("asked by {SECRET_EMAIL}"));
+        tokio::spawn(async move { gate.run(request, |_args| async { Ok("ran") }).await })
+    }
+
+    /// Waits until `n` requests are pending on the API, and returns their ids.
+    pub async fn pending(&self, n: usize) -> Vec<RequestId> {
+        for _ in 0..500 {
+            let views = self.approver.pending();
+            if views.len() >= n {
+                return views.into_iter().map(|v| v.id).collect();
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("{n} requests never became pending");
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        let mut call = self.client.get(self.server.url(path));
+        if let Some(token) = token {
+            call = call.bearer_auth(token);
+        }
+        read(call.send().await.unwrap()).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+        let mut call = self.client.post(self.server.url(path));
+        if let Some(token) = token {
+            call = call.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            call = call
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        read(call.send().await.unwrap()).await
+    }
+
+    pub async fn approve(&self, id: &RequestId, token: &str) -> (u16, Value) {
+        self.post(&format!("/v1/requests/{id}/approve"), Some(token), None)
+            .await
+    }
+
+    pub async fn deny(&self, id: &RequestId, token: &str, reason: Option<&str>) -> (u16, Value) {
+        let body = reason.map(|reason| serde_json::json!({ "reason": reason }));
+        self.post(&format!("/v1/requests/{id}/deny"), Some(token), body)
+            .await
+    }
+}
+
+pub async fn read(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    let value = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+    };
+    (status, value)
+}
+
+pub fn code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("<no code>")
+}
