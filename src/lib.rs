@@ -77,7 +77,21 @@ pub use approvals_core::{
     canonical_json, mask, policy,
 };
 
-pub use approvals_core::gate::{current, scope, set_default};
+pub use approvals_core::gate::{
+    current, scope, scope_requester, set_default, set_default_requester,
+};
+
+#[cfg(feature = "macros")]
+#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
+#[doc(inline)]
+pub use approvals_macros::requires_approval;
+
+// Not a stable API: the items that `#[requires_approval]`'s expansion names.
+// They may change in any release; the attribute crate is pinned to this
+// crate's exact version.
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
 
 #[cfg(feature = "memory")]
 #[cfg_attr(docsrs, doc(cfg(feature = "memory")))]
