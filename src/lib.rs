@@ -71,8 +71,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use approvals_core::{
-    Action, ActionRequest, Approval, ApprovalRequest, Approver, Ballot, ChannelError, Choice,
-    Conclusion, Error, ExecutionOutcome, Fingerprint, Gate, GateBuilder, Identity, Refusal,
+    Action, ActionRequest, Approval, ApprovalRequest, Approver, ArgumentMask, Ballot, ChannelError,
+    Choice, Conclusion, Error, ExecutionOutcome, Fingerprint, Gate, GateBuilder, Identity, Refusal,
     RequestId, Risk, Timestamp, UnknownRisk, VoteBox, VoteOutcome, async_trait, audit,
     canonical_json, mask, policy,
 };

@@ -74,7 +74,11 @@ where
 
 #[requires_approval]
 async fn lifetimes<'a, 'b: 'a>(first: &'a str, second: &'b str) -> Result<&'a str, Error> {
-    Ok(if first.len() >= second.len() { first } else { second })
+    Ok(if first.len() >= second.len() {
+        first
+    } else {
+        second
+    })
 }
 
 #[requires_approval]
@@ -239,8 +243,14 @@ async fn free_generic_lifetime_and_impl_trait_functions_run() {
             impl_trait_return(7).await.unwrap().collect::<Vec<_>>(),
             [0, 2, 4, 6]
         );
-        assert_eq!(early_return_and_question_mark(String::new()).await.unwrap(), 0);
-        assert_eq!(early_return_and_question_mark("12".into()).await.unwrap(), 12);
+        assert_eq!(
+            early_return_and_question_mark(String::new()).await.unwrap(),
+            0
+        );
+        assert_eq!(
+            early_return_and_question_mark("12".into()).await.unwrap(),
+            12
+        );
         assert!(early_return_and_question_mark("x".into()).await.is_err());
         assert_eq!(with_anyhow("abc".into()).await.unwrap(), 3);
         assert!(with_anyhow(String::new()).await.is_err());
@@ -275,7 +285,11 @@ async fn methods_with_every_receiver_run() {
         calls: 1,
     };
     assert_eq!(service.by_ref(41).await.unwrap(), 42);
-    assert_eq!(keys(&last_arguments(&audit)), ["id"], "the receiver is not an argument");
+    assert_eq!(
+        keys(&last_arguments(&audit)),
+        ["id"],
+        "the receiver is not an argument"
+    );
     assert_eq!(service.by_mut(2).await.unwrap(), 3);
     let service = Arc::new(service);
     assert_eq!(Arc::clone(&service).by_arc(1).await.unwrap(), 4);
@@ -295,7 +309,12 @@ async fn methods_with_every_receiver_run() {
         5
     );
     assert_eq!(service.by_value(1).await.unwrap(), 4);
-    assert_eq!(audit.of_kind(approvals::audit::AuditEventKind::Executed).len(), 5);
+    assert_eq!(
+        audit
+            .of_kind(approvals::audit::AuditEventKind::Executed)
+            .len(),
+        5
+    );
 }
 
 #[tokio::test]

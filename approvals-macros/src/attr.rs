@@ -184,14 +184,23 @@ impl Args {
             let key = input.parse::<kw::name>()?.span;
             let name = string_value(input)?;
             if name.value().trim().is_empty() {
-                errors.at(name.span(), "`name` cannot be empty: it is the action name that policy rules match");
+                errors.at(
+                    name.span(),
+                    "`name` cannot be empty: it is the action name that policy rules match",
+                );
             } else {
                 set_once(&mut self.name, "name", key, name, errors);
             }
         } else if lookahead.peek(kw::description) {
             let key = input.parse::<kw::description>()?.span;
             let description = string_value(input)?;
-            set_once(&mut self.description, "description", key, description, errors);
+            set_once(
+                &mut self.description,
+                "description",
+                key,
+                description,
+                errors,
+            );
         } else if lookahead.peek(kw::risk) {
             let key = input.parse::<kw::risk>()?.span;
             let literal = string_value(input)?;
@@ -246,7 +255,13 @@ impl Args {
         } else if lookahead.peek(kw::justification) {
             let key = input.parse::<kw::justification>()?.span;
             let justification = expression_value(input)?;
-            set_once(&mut self.justification, "justification", key, justification, errors);
+            set_once(
+                &mut self.justification,
+                "justification",
+                key,
+                justification,
+                errors,
+            );
         } else if lookahead.peek(Token![crate]) {
             let key = input.parse::<Token![crate]>()?.span;
             let literal = string_value(input)?;
@@ -368,13 +383,20 @@ impl ParamArgs {
             let key = input.parse::<kw::rename>()?.span;
             let literal = string_value(input)?;
             if literal.value().trim().is_empty() {
-                errors.at(literal.span(), "`rename` cannot be empty: it is the argument's name in the request");
+                errors.at(
+                    literal.span(),
+                    "`rename` cannot be empty: it is the argument's name in the request",
+                );
             } else {
                 set_once(&mut self.rename, "rename", key, literal, errors);
             }
         } else if input.peek(Ident::peek_any) {
             let unknown = input.call(Ident::parse_any)?;
-            errors.push(unknown_key("`#[approval]` argument", &unknown, PARAMETER_ARGUMENTS));
+            errors.push(unknown_key(
+                "`#[approval]` argument",
+                &unknown,
+                PARAMETER_ARGUMENTS,
+            ));
             skip_to_comma(input)?;
         } else {
             return Err(lookahead.error());
@@ -537,7 +559,9 @@ fn parse_duration(text: &str) -> Result<u64, String> {
     }
     let mut total: u64 = 0;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if digits == 0 {
             return Err(invalid());
         }

@@ -238,10 +238,14 @@ impl Param {
     fn take_all(function: &mut ItemFn, errors: &mut Errors) -> Vec<Param> {
         let mut params = Vec::new();
         let mut keys: Vec<String> = Vec::new();
-        let typed = function.sig.inputs.iter_mut().filter_map(|input| match input {
-            FnArg::Typed(typed) => Some(typed),
-            FnArg::Receiver(_) => None,
-        });
+        let typed = function
+            .sig
+            .inputs
+            .iter_mut()
+            .filter_map(|input| match input {
+                FnArg::Typed(typed) => Some(typed),
+                FnArg::Receiver(_) => None,
+            });
         for (position, typed) in typed.enumerate() {
             let args = ParamArgs::take(&mut typed.attrs, errors);
             let pat = (*typed.pat).clone();
@@ -314,13 +318,13 @@ fn is_async_trait_positional(ident: &Ident) -> bool {
 
 /// The gated function.
 fn expand(args: &Args, mut function: ItemFn, shape: Shape, params: &[Param]) -> TokenStream {
-    let krate = args
-        .krate
-        .as_ref()
-        .map_or_else(|| quote!(::approvals), |krate| {
+    let krate = args.krate.as_ref().map_or_else(
+        || quote!(::approvals),
+        |krate| {
             let path = &krate.value;
             quote!(#path)
-        });
+        },
+    );
     let private = quote!(#krate::__private);
 
     let action = match &args.name {
@@ -425,10 +429,13 @@ fn expand(args: &Args, mut function: ItemFn, shape: Shape, params: &[Param]) -> 
                 let pat = &param.pat;
                 quote!((#pat, #rest))
             });
-            let skipped = params.iter().filter(|param| param.key.is_none()).map(|param| {
-                let (pat, ident) = (&param.pat, &param.ident);
-                quote!(let #pat = #ident;)
-            });
+            let skipped = params
+                .iter()
+                .filter(|param| param.key.is_none())
+                .map(|param| {
+                    let (pat, ident) = (&param.pat, &param.ident);
+                    quote!(let #pat = #ident;)
+                });
             let mut output = output;
             EraseImplTrait.visit_type_mut(&mut output);
             let body = &function.block;
