@@ -63,10 +63,10 @@ async fn patterns((a, b): (u32, u32), mut x: u32, _: bool, r#type: u8) -> Result
 }
 
 #[requires_approval]
-async fn generic<T, U: Debug>(items: Vec<T>, label: &U) -> Result<usize, Error>
+async fn generic<T, U>(items: Vec<T>, label: &U) -> Result<usize, Error>
 where
     T: Serialize + Clone + Send,
-    U: Serialize + Sync + ?Sized,
+    U: Serialize + Debug + Sync + ?Sized,
 {
     let _ = format!("{label:?}");
     Ok(items.len())

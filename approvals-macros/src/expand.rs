@@ -396,7 +396,8 @@ fn expand(args: &Args, mut function: ItemFn, shape: Shape, params: &[Param]) -> 
     let names = included.iter().filter_map(|param| param.key.as_deref());
     let values = included.iter().rev().fold(quote!(()), |rest, param| {
         let ident = &param.ident;
-        let value = quote_spanned!(param.ty_span=> #private::argument(#ident));
+        let check = respan(quote!(#private::argument), param.ty_span);
+        let value = quote!(#check(#ident));
         quote!((#value, #rest))
     });
     let masks = included.iter().filter_map(|param| {
@@ -405,8 +406,10 @@ fn expand(args: &Args, mut function: ItemFn, shape: Shape, params: &[Param]) -> 
         Some(quote!(.mask_argument(#key, #spec)))
     });
 
+    // Spanned at the return type, so that an error type without
+    // `From<approvals::Error>` is reported there.
     let output = shape.output();
-    let run = quote_spanned!(output.span()=> #private::run);
+    let run = respan(quote!(#private::run), output.span());
     let prepare = quote! {
         let __approvals_gate = #gate;
         #requester_let
@@ -481,6 +484,25 @@ fn expand(args: &Args, mut function: ItemFn, shape: Shape, params: &[Param]) -> 
         }
     }
     quote!(#function)
+}
+
+/// `tokens` with every span set to `span`, so that the compiler reports
+/// errors about them there.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tree| {
+            if let proc_macro2::TokenTree::Group(group) = &tree {
+                let mut respanned =
+                    proc_macro2::Group::new(group.delimiter(), respan(group.stream(), span));
+                respanned.set_span(span);
+                tree = proc_macro2::TokenTree::Group(respanned);
+            } else {
+                tree.set_span(span);
+            }
+            tree
+        })
+        .collect()
 }
 
 /// The doc comment, as one text: lines joined, the one leading space of
