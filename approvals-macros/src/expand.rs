@@ -408,8 +408,13 @@ fn expand(args: &Args, mut function: ItemFn, shape: Shape, params: &[Param]) -> 
 
     // Spanned at the return type, so that an error type without
     // `From<approvals::Error>` is reported there.
-    let output = shape.output();
-    let run = respan(quote!(#private::run), output.span());
+    let output_span = shape.output().span();
+    let run = respan(quote!(#private::run), output_span);
+    let wait = respan(quote!(.await), output_span);
+    // The request, too: a parameter that is not `Serialize` is then reported
+    // once more at most, at the return type, besides the check at the
+    // parameter.
+    let request = Ident::new("__approvals_request", output_span);
     let prepare = quote! {
         let __approvals_gate = #gate;
         #requester_let
@@ -442,16 +447,22 @@ fn expand(args: &Args, mut function: ItemFn, shape: Shape, params: &[Param]) -> 
             let mut output = output;
             EraseImplTrait.visit_type_mut(&mut output);
             let body = &function.block;
+            let run = call(
+                &run,
+                quote! {
+                    __approvals_gate, #request, move |__approvals_arguments| async move {
+                        let #patterns = #private::Arguments::into_values(__approvals_arguments);
+                        #(#skipped)*
+                        let __approvals_output: #output = #body;
+                        #[allow(unreachable_code)]
+                        __approvals_output
+                    }
+                },
+                output_span,
+            );
             let block = quote! {{
                 #prepare
-                #run(__approvals_gate, __approvals_request, move |__approvals_arguments| async move {
-                    let #patterns = #private::Arguments::into_values(__approvals_arguments);
-                    #(#skipped)*
-                    let __approvals_output: #output = #body;
-                    #[allow(unreachable_code)]
-                    __approvals_output
-                })
-                .await
+                #run #wait
             }};
             match syn::parse2::<Block>(block) {
                 Ok(block) => *function.block = block,
@@ -469,13 +480,19 @@ fn expand(args: &Args, mut function: ItemFn, shape: Shape, params: &[Param]) -> 
                 return quote!(#function);
             };
             let stmts = &inner.stmts;
+            let run = call(
+                &run,
+                quote! {
+                    __approvals_gate, #request, move |__approvals_arguments| async move {
+                        let #patterns = #private::Arguments::into_values(__approvals_arguments);
+                        #(#stmts)*
+                    }
+                },
+                output_span,
+            );
             let block = quote! {{
                 #prepare
-                #run(__approvals_gate, __approvals_request, move |__approvals_arguments| async move {
-                    let #patterns = #private::Arguments::into_values(__approvals_arguments);
-                    #(#stmts)*
-                })
-                .await
+                #run #wait
             }};
             match syn::parse2::<Block>(block) {
                 Ok(block) => *inner = block,
@@ -484,6 +501,15 @@ fn expand(args: &Args, mut function: ItemFn, shape: Shape, params: &[Param]) -> 
         }
     }
     quote!(#function)
+}
+
+/// `callee(arguments)`, the call itself spanned at `span` (the arguments
+/// keep their own spans), so that an unmet bound of the callee is reported
+/// at `span`.
+fn call(callee: &TokenStream, arguments: TokenStream, span: Span) -> TokenStream {
+    let mut arguments = proc_macro2::Group::new(proc_macro2::Delimiter::Parenthesis, arguments);
+    arguments.set_span(span);
+    quote!(#callee #arguments)
 }
 
 /// `tokens` with every span set to `span`, so that the compiler reports
