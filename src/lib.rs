@@ -44,6 +44,38 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## The attribute
+//!
+//! [`requires_approval`] gates an `async fn` the same way, building the
+//! request from the function's name, doc comment and arguments:
+//!
+//! ```
+//! use approvals::audit::MemoryAudit;
+//! use approvals::memory::MockApprover;
+//! use approvals::policy::Policy;
+//! use approvals::{Error, Gate, requires_approval};
+//!
+//! /// Refund a customer's last invoice.
+//! #[requires_approval(name = "billing.refund", risk = "high", approvers = "finance")]
+//! async fn refund(#[approval(mask = "email")] customer: String, cents: u64) -> Result<u64, Error> {
+//!     Ok(cents)
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Error> {
+//! let gate = Gate::builder()
+//!     .policy(Policy::new().group("finance", ["fin@example.com"]))
+//!     .approver(MockApprover::approve_all().voting_as(["fin@example.com"]))
+//!     .audit(MemoryAudit::new())
+//!     .build();
+//! let refunded = approvals::scope(
+//!     gate,
+//!     approvals::scope_requester("agent:support-bot", refund("jane@example.com".into(), 1_500)),
+//! )
+//! .await?;
+//! assert_eq!(refunded, 1_500);
+//! # Ok(()) }
+//! ```
+//!
 //! ## Guarantees
 //!
 //! - **Fail closed.** A missing gate, a policy error, a channel that fails or
@@ -66,6 +98,7 @@
 //!
 //! | feature | default | what it adds |
 //! | --- | --- | --- |
+//! | `macros` | yes | the [`requires_approval`] attribute |
 //! | `memory` | yes | [`memory::MockApprover`] and [`memory::QueueApprover`] |
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
