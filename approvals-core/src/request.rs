@@ -142,7 +142,10 @@ impl<A> ActionRequest<A> {
     }
 
     /// Sets who asks (the agent or the user it acts for). Without it, the
-    /// gate's default requester is used, and without that the call fails.
+    /// requester in scope ([`gate::scope_requester`](crate::gate::scope_requester))
+    /// is used, else the gate's default requester, else the process default
+    /// ([`gate::set_default_requester`](crate::gate::set_default_requester));
+    /// with none, the call fails closed.
     #[must_use]
     pub fn requester(mut self, requester: impl Into<Identity>) -> Self {
         self.requester = Some(requester.into());

@@ -653,21 +653,28 @@ fn quoted(choices: &[&str]) -> String {
         .join(", ")
 }
 
-/// Levenshtein distance, for suggestions.
+/// Levenshtein distance, for suggestions (without indexing, so that it
+/// cannot panic).
 fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut previous: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1];
+        let mut current = Vec::with_capacity(b.len() + 1);
+        current.push(i + 1);
         for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != *cb);
-            let insertion = current[j] + 1;
-            let deletion = previous[j + 1] + 1;
-            current.push(substitution.min(insertion).min(deletion));
+            let diagonal = previous.get(j).copied().unwrap_or(usize::MAX);
+            let above = previous.get(j + 1).copied().unwrap_or(usize::MAX);
+            let left = current.last().copied().unwrap_or(usize::MAX);
+            let substitution = diagonal.saturating_add(usize::from(ca != *cb));
+            current.push(
+                substitution
+                    .min(above.saturating_add(1))
+                    .min(left.saturating_add(1)),
+            );
         }
         previous = current;
     }
-    previous[b.len()]
+    previous.last().copied().unwrap_or_default()
 }
 
 #[cfg(test)]
