@@ -44,6 +44,38 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## The attribute
+//!
+//! [`requires_approval`] gates an `async fn` the same way, building the
+//! request from the function's name, doc comment and arguments:
+//!
+//! ```
+//! use approvals::audit::MemoryAudit;
+//! use approvals::memory::MockApprover;
+//! use approvals::policy::Policy;
+//! use approvals::{Error, Gate, requires_approval};
+//!
+//! /// Refund a customer's last invoice.
+//! #[requires_approval(name = "billing.refund", risk = "high", approvers = "finance")]
+//! async fn refund(#[approval(mask = "email")] customer: String, cents: u64) -> Result<u64, Error> {
+//!     Ok(cents)
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Error> {
+//! let gate = Gate::builder()
+//!     .policy(Policy::new().group("finance", ["fin@example.com"]))
+//!     .approver(MockApprover::approve_all().voting_as(["fin@example.com"]))
+//!     .audit(MemoryAudit::new())
+//!     .build();
+//! let refunded = approvals::scope(
+//!     gate,
+//!     approvals::scope_requester("agent:support-bot", refund("jane@example.com".into(), 1_500)),
+//! )
+//! .await?;
+//! assert_eq!(refunded, 1_500);
+//! # Ok(()) }
+//! ```
+//!
 //! ## Guarantees
 //!
 //! - **Fail closed.** A missing gate, a policy error, a channel that fails or
@@ -66,6 +98,7 @@
 //!
 //! | feature | default | what it adds |
 //! | --- | --- | --- |
+//! | `macros` | yes | the [`requires_approval`] attribute |
 //! | `memory` | yes | [`memory::MockApprover`] and [`memory::QueueApprover`] |
 //! | `teams` | no | `teams::TeamsApprover`: Microsoft Teams through a Bot Framework bot (Adaptive Cards with `Action.Execute`, a JWT-verified messaging endpoint with an axum adapter, cards updated as votes count and when requests end) |
 //! | `http` | no | `http::HttpApprover`: a REST API to mount in an axum app (list pending requests, approve, deny), static bearer tokens or OIDC JWTs, signed webhooks |
@@ -74,13 +107,27 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use approvals_core::{
-    Action, ActionRequest, Approval, ApprovalRequest, Approver, Ballot, ChannelError, Choice,
-    Conclusion, Error, ExecutionOutcome, Fingerprint, Gate, GateBuilder, Identity, Refusal,
+    Action, ActionRequest, Approval, ApprovalRequest, Approver, ArgumentMask, Ballot, ChannelError,
+    Choice, Conclusion, Error, ExecutionOutcome, Fingerprint, Gate, GateBuilder, Identity, Refusal,
     RequestId, Risk, Timestamp, UnknownRisk, VoteBox, VoteOutcome, async_trait, audit,
     canonical_json, mask, policy,
 };
 
-pub use approvals_core::gate::{current, scope, set_default};
+pub use approvals_core::gate::{
+    current, scope, scope_requester, set_default, set_default_requester,
+};
+
+#[cfg(feature = "macros")]
+#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
+#[doc(inline)]
+pub use approvals_macros::requires_approval;
+
+// Not a stable API: the items that `#[requires_approval]`'s expansion names.
+// They may change in any release; the attribute crate is pinned to this
+// crate's exact version.
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
 
 #[cfg(feature = "memory")]
 #[cfg_attr(docsrs, doc(cfg(feature = "memory")))]

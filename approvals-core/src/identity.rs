@@ -56,6 +56,18 @@ impl From<&str> for Identity {
     }
 }
 
+impl From<&String> for Identity {
+    fn from(name: &String) -> Self {
+        Self::new(name)
+    }
+}
+
+impl From<&Identity> for Identity {
+    fn from(identity: &Identity) -> Self {
+        identity.clone()
+    }
+}
+
 impl From<String> for Identity {
     fn from(name: String) -> Self {
         Self::new(name)

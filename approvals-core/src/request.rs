@@ -7,6 +7,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::Identity;
+use crate::policy::RequirementBuilder;
 
 /// How much harm the action can do if it should not have run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -93,6 +94,7 @@ pub struct ActionRequest<A> {
     pub(crate) justification: Option<String>,
     pub(crate) arguments: A,
     pub(crate) argument_masks: Vec<ArgumentMask>,
+    pub(crate) requirement: Option<RequirementBuilder>,
 }
 
 /// How one top-level argument is masked, whatever the masker would choose
@@ -121,6 +123,7 @@ impl<A> ActionRequest<A> {
             justification: None,
             arguments,
             argument_masks: Vec::new(),
+            requirement: None,
         }
     }
 
@@ -139,7 +142,10 @@ impl<A> ActionRequest<A> {
     }
 
     /// Sets who asks (the agent or the user it acts for). Without it, the
-    /// gate's default requester is used, and without that the call fails.
+    /// requester in scope ([`gate::scope_requester`](crate::gate::scope_requester))
+    /// is used, else the gate's default requester, else the process default
+    /// ([`gate::set_default_requester`](crate::gate::set_default_requester));
+    /// with none, the call fails closed.
     #[must_use]
     pub fn requester(mut self, requester: impl Into<Identity>) -> Self {
         self.requester = Some(requester.into());
@@ -174,6 +180,46 @@ impl<A> ActionRequest<A> {
             spec: spec.into(),
         });
         self
+    }
+
+    /// Declares who must approve this call when no policy rule matches it.
+    ///
+    /// Precedence, from the policy's point of view:
+    ///
+    /// 1. a policy rule that matches the call decides (allow, require
+    ///    approval with its own requirement, or refuse);
+    /// 2. else this declared requirement;
+    /// 3. else the policy's default requirement (`[default]`);
+    /// 4. else nobody can approve, and the call fails closed.
+    ///
+    /// The declared requirement is resolved like a rule's: `group:NAME`s must
+    /// be defined by the policy (else the call fails closed), and its
+    /// approvers other than the requester must be able to reach its quorum.
+    /// `#[requires_approval(approvers = …, quorum = …, timeout = …)]` sets it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use approvals_core::ActionRequest;
+    /// use approvals_core::policy::RequirementBuilder;
+    ///
+    /// let request = ActionRequest::new("data.export", "customers").requirement(
+    ///     RequirementBuilder::new()
+    ///         .approvers(["group:data-governance"])
+    ///         .quorum(2)
+    ///         .timeout(Duration::from_secs(15 * 60)),
+    /// );
+    /// assert_eq!(request.declared_requirement().map(|r| r.get_quorum()), Some(2));
+    /// ```
+    #[must_use]
+    pub fn requirement(mut self, requirement: RequirementBuilder) -> Self {
+        self.requirement = Some(requirement);
+        self
+    }
+
+    /// The requirement the call declares for itself, if any (see
+    /// [`requirement`](Self::requirement)).
+    pub fn declared_requirement(&self) -> Option<&RequirementBuilder> {
+        self.requirement.as_ref()
     }
 
     /// The per-argument masking overrides, in the order they were given.

@@ -39,7 +39,7 @@ use futures::FutureExt as _;
 use serde::Serialize;
 
 pub use approval::Approval;
-pub use scope::{current, scope, set_default};
+pub use scope::{current, scope, scope_requester, set_default, set_default_requester};
 
 use self::registry::{Outcome, Pending, Registry};
 use crate::approver::{Approver, ChannelError};
@@ -198,9 +198,12 @@ impl Gate {
             justification,
             arguments,
             argument_masks,
+            requirement,
         } = request;
         let requester = requester
+            .or_else(scope::scoped_requester)
             .or_else(|| self.inner.default_requester.clone())
+            .or_else(scope::default_requester)
             .filter(|requester| !requester.as_str().is_empty())
             .ok_or(Error::NoRequester)?;
         let arguments_error = |error: serde_json::Error| Error::Arguments {
@@ -226,12 +229,15 @@ impl Gate {
             .policy
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .evaluate(&PolicyInput {
-                action: &action,
-                risk,
-                requester: &requester,
-                arguments: &value,
-            });
+            .evaluate_with(
+                &PolicyInput {
+                    action: &action,
+                    risk,
+                    requester: &requester,
+                    arguments: &value,
+                },
+                requirement.as_ref(),
+            );
         let id = RequestId::random();
         let call = Call {
             id: id.clone(),
@@ -262,7 +268,7 @@ impl Gate {
     ) -> Result<Opened, Error> {
         let audit = &self.inner.registry.audit;
         let id = call.id.clone();
-        let Decision { rule, verdict } = match decision {
+        let Decision { rule, verdict, .. } = match decision {
             Ok(decision) => decision,
             Err(error) => {
                 audit.record(&call.requested("error", None, None)).await?;

@@ -25,8 +25,23 @@ pub struct Decision {
     /// The name of the rule that matched; `None` when no rule matched and the
     /// default requirement applies.
     pub rule: Option<String>,
+    /// Which requirement decided: a rule, the call's declared requirement,
+    /// or the policy's default.
+    pub source: DecisionSource,
     /// What to do.
     pub verdict: Verdict,
+}
+
+/// Where a [`Decision`] came from, in order of precedence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DecisionSource {
+    /// A policy rule matched the call (its name is [`Decision::rule`]).
+    Rule,
+    /// No rule matched; the requirement declared by the call applied.
+    Declared,
+    /// No rule matched and the call declared nothing; the policy's default
+    /// requirement applied.
+    Default,
 }
 
 /// Run freely, ask people, or refuse.

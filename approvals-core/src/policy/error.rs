@@ -66,6 +66,9 @@ pub enum PolicyError {
     /// The policy says something that cannot work: a bad duration or risk, an
     /// unknown effect or group, a quorum of 0 or one that its approvers cannot
     /// reach, an invalid pattern, a predicate without exactly one operator.
+    /// Also the same problems in a requirement declared by the call
+    /// ([`ActionRequest::requirement`](crate::ActionRequest::requirement)),
+    /// named as such.
     ///
     /// `location` is set when the policy came from a file; a policy built in
     /// code reports these from [`Policy::validate`](super::Policy::validate)
@@ -151,7 +154,11 @@ pub(crate) fn context(rule: Option<&str>) -> String {
 }
 
 pub(crate) fn unknown_group_message(rule: Option<&str>, group: &str, defined: &[String]) -> String {
-    let subject = context(rule);
+    unknown_group_in(&context(rule), group, defined)
+}
+
+/// `unknown group `x` in SUBJECT (defined groups: …)`.
+pub(crate) fn unknown_group_in(subject: &str, group: &str, defined: &[String]) -> String {
     if defined.is_empty() {
         format!("unknown group `{group}` in {subject} (no groups are defined)")
     } else {

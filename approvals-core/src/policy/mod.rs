@@ -218,12 +218,22 @@
 //!
 //! # The call's settings and the policy
 //!
-//! A call may carry its own settings (a risk level, and, with a future
-//! macro, arguments such as `approvers = "…"` or `timeout = "…"`). **Policy
-//! rules win.** The call's settings are used only as the description of the
-//! request and as input to matching (its action name and risk are what rules
-//! match); who must approve, how many and for how long come from the policy
-//! alone.
+//! A call may carry its own settings: a risk level, and a requirement of
+//! its own ([`ActionRequest::requirement`](crate::ActionRequest::requirement),
+//! set by `#[requires_approval(approvers = …, quorum = …, timeout = …)]`).
+//! **Policy rules win.** The precedence, applied by
+//! [`Policy::evaluate_with`]:
+//!
+//! 1. the first policy rule that matches the call decides: allow, require
+//!    approval (with the rule's requirement, not the call's), or refuse;
+//! 2. else the requirement declared by the call;
+//! 3. else the policy's default requirement (`[default]`);
+//! 4. else nobody can approve, and the call fails closed.
+//!
+//! The call's risk is input to matching (rules can match on it); its action
+//! name is what rules match. A declared requirement is resolved like a
+//! rule's: its groups must be defined by the policy and its quorum must be
+//! reachable without the requester, or the call fails closed.
 //!
 //! # Changing the policy at run time
 //!
@@ -248,7 +258,7 @@ mod requirement;
 mod rule;
 mod toml;
 
-pub use decision::{Decision, Escalation, PolicyInput, Requirement, Verdict};
+pub use decision::{Decision, DecisionSource, Escalation, PolicyInput, Requirement, Verdict};
 pub use error::{Location, PolicyError};
 pub use predicate::{Arg, Predicate};
 pub use principal::Principal;
@@ -371,6 +381,50 @@ impl Policy {
     /// ([`PolicyError::QuorumUnreachable`]), and when evaluation reaches a
     /// rule that [`validate`](Self::validate) would reject.
     pub fn evaluate(&self, input: &PolicyInput<'_>) -> Result<Decision, PolicyError> {
+        self.evaluate_with(input, None)
+    }
+
+    /// Decides for one call that may declare its own requirement
+    /// ([`ActionRequest::requirement`](crate::ActionRequest::requirement),
+    /// or the `#[requires_approval]` attribute's `approvers`, `quorum` and
+    /// `timeout`).
+    ///
+    /// The first rule that matches decides, whatever the call declares; if
+    /// none matches, the `declared` requirement applies; without one, the
+    /// default requirement. [`Decision::source`] says which. A declared
+    /// requirement is resolved like a rule's, and fails closed the same way
+    /// (an undefined group or an unreachable quorum is an error), reported as
+    /// [`PolicyError::Invalid`] naming the requirement declared by the call.
+    ///
+    /// ```
+    /// use approvals_core::{Identity, Risk};
+    /// use approvals_core::policy::{DecisionSource, Policy, PolicyInput, RequirementBuilder, Rule, Verdict};
+    ///
+    /// let policy = Policy::new()
+    ///     .group("data-governance", ["alice@x.io", "bob@x.io"])
+    ///     .rule(Rule::new("reads").action("crm.read_*").allow());
+    /// let bot = Identity::new("agent:bot");
+    /// let declared = RequirementBuilder::new().approvers(["group:data-governance"]).quorum(2);
+    /// let evaluate = |action: &str| {
+    ///     policy.evaluate_with(
+    ///         &PolicyInput { action, risk: Risk::High, requester: &bot, arguments: &serde_json::Value::Null },
+    ///         Some(&declared),
+    ///     )
+    /// };
+    /// // A rule matches: it wins over the declared requirement.
+    /// assert_eq!(evaluate("crm.read_record")?.verdict, Verdict::Allow);
+    /// // No rule matches: the declared requirement applies.
+    /// let decision = evaluate("data.export")?;
+    /// assert_eq!(decision.source, DecisionSource::Declared);
+    /// let Verdict::RequireApproval(requirement) = decision.verdict else { unreachable!() };
+    /// assert_eq!(requirement.quorum, 2);
+    /// # Ok::<(), approvals_core::policy::PolicyError>(())
+    /// ```
+    pub fn evaluate_with(
+        &self,
+        input: &PolicyInput<'_>,
+        declared: Option<&RequirementBuilder>,
+    ) -> Result<Decision, PolicyError> {
         for rule in &self.rules {
             if rule.applies(
                 input.action,
@@ -391,15 +445,51 @@ impl Policy {
                     };
                 return Ok(Decision {
                     rule: Some(rule.name.clone()),
+                    source: DecisionSource::Rule,
                     verdict,
                 });
             }
         }
+        if let Some(declared) = declared {
+            return Ok(Decision {
+                rule: None,
+                source: DecisionSource::Declared,
+                verdict: Verdict::RequireApproval(
+                    self.resolve_declared(declared, input.requester)?,
+                ),
+            });
+        }
         let default = self.default.as_ref().unwrap_or(&NOBODY);
         Ok(Decision {
             rule: None,
+            source: DecisionSource::Default,
             verdict: Verdict::RequireApproval(self.resolve(None, default, input.requester)?),
         })
+    }
+
+    /// Resolves the requirement a call declares, with errors that name it
+    /// (rather than the default requirement, whose errors have no rule).
+    fn resolve_declared(
+        &self,
+        declared: &RequirementBuilder,
+        requester: &Identity,
+    ) -> Result<Requirement, PolicyError> {
+        const SUBJECT: &str = "the requirement declared by the call";
+        if let Some((_, defect)) = declared.defect() {
+            return Err(PolicyError::invalid(format!("{SUBJECT}: {defect}")));
+        }
+        self.resolve(None, declared, requester)
+            .map_err(|error| match error {
+                PolicyError::UnknownGroup { group, defined, .. } => {
+                    PolicyError::invalid(error::unknown_group_in(SUBJECT, &group, &defined))
+                }
+                PolicyError::QuorumUnreachable {
+                    eligible, quorum, ..
+                } => PolicyError::invalid(format!(
+                    "{SUBJECT} needs {quorum} approvals but only {eligible} eligible approvers (other than the requester) exist"
+                )),
+                other => other,
+            })
     }
 
     /// The rules, in order.

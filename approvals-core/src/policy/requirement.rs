@@ -110,6 +110,21 @@ impl RequirementBuilder {
         self
     }
 
+    /// The approvers, as written (groups not resolved).
+    pub fn get_approvers(&self) -> &[Principal] {
+        &self.approvers
+    }
+
+    /// The distinct approvals needed.
+    pub fn get_quorum(&self) -> u32 {
+        self.quorum
+    }
+
+    /// How long approvers have.
+    pub fn get_timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// Every principal named, escalation included, with where it is named.
     pub(crate) fn principals(&self) -> impl Iterator<Item = (Field, &Principal)> {
         let escalation = self

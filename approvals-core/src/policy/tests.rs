@@ -564,3 +564,132 @@ fn rules_are_listed_in_order() {
     let names: Vec<&str> = policy.rules().iter().map(Rule::name).collect();
     assert_eq!(names, ["one", "two"]);
 }
+
+/// Evaluates a call by `requester` that declares `declared`.
+fn decide_declared(
+    policy: &Policy,
+    action: &str,
+    requester: &str,
+    declared: &RequirementBuilder,
+) -> Result<Decision, PolicyError> {
+    let requester = id(requester);
+    policy.evaluate_with(
+        &PolicyInput {
+            action,
+            risk: Risk::High,
+            requester: &requester,
+            arguments: &Value::Null,
+        },
+        Some(declared),
+    )
+}
+
+fn declared_precedence_policy() -> Policy {
+    Policy::new()
+        .group("data-governance", ["alice@x.io", "bob@x.io"])
+        .rule(Rule::new("reads").action("crm.read_*").allow())
+        .rule(
+            Rule::new("refunds")
+                .action("billing.refund")
+                .require(RequirementBuilder::new().approvers(["finance@x.io"])),
+        )
+        .rule(Rule::new("no drops").action("db.drop_*").refuse("never"))
+        .default_requirement(RequirementBuilder::new().approvers(["sre@x.io"]))
+}
+
+#[test]
+fn a_matching_rule_wins_over_the_declared_requirement() {
+    let policy = declared_precedence_policy();
+    let declared = RequirementBuilder::new()
+        .approvers(["group:data-governance"])
+        .quorum(2);
+    let allowed = decide_declared(&policy, "crm.read_record", "agent:bot", &declared).unwrap();
+    assert_eq!(
+        (allowed.source, allowed.verdict),
+        (DecisionSource::Rule, Verdict::Allow)
+    );
+    let refused = decide_declared(&policy, "db.drop_table", "agent:bot", &declared).unwrap();
+    assert_eq!(refused.verdict.as_str(), "refuse");
+    let required = decide_declared(&policy, "billing.refund", "agent:bot", &declared);
+    assert_eq!(
+        requirement(required).approvers,
+        ids(&["finance@x.io"]),
+        "the rule's approvers, not the declared ones"
+    );
+}
+
+#[test]
+fn the_declared_requirement_wins_over_the_default() {
+    let policy = declared_precedence_policy();
+    let declared = RequirementBuilder::new()
+        .approvers(["group:data-governance", "carol@x.io"])
+        .quorum(2)
+        .timeout(minutes(5));
+    let decision = decide_declared(&policy, "data.export", "agent:bot", &declared).unwrap();
+    assert_eq!(decision.source, DecisionSource::Declared);
+    assert_eq!(decision.rule, None);
+    let Verdict::RequireApproval(requirement) = decision.verdict else {
+        panic!("expected require_approval");
+    };
+    assert_eq!(
+        requirement.approvers,
+        ids(&["alice@x.io", "bob@x.io", "carol@x.io"])
+    );
+    assert_eq!((requirement.quorum, requirement.timeout), (2, minutes(5)));
+
+    // Without a declaration, the default applies.
+    let default = decide(&policy, "data.export", Risk::High, "agent:bot", Value::Null).unwrap();
+    assert_eq!(default.source, DecisionSource::Default);
+    assert_eq!(requirement_of(default).approvers, ids(&["sre@x.io"]));
+}
+
+fn requirement_of(decision: Decision) -> Requirement {
+    match decision.verdict {
+        Verdict::RequireApproval(requirement) => requirement,
+        other => panic!("expected require_approval, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_declared_requirement_applies_even_without_a_default() {
+    let policy = Policy::new().group("sre", ["alice@x.io"]);
+    let declared = RequirementBuilder::new().approvers(["group:sre"]);
+    let decision = decide_declared(&policy, "keys.rotate", "agent:bot", &declared).unwrap();
+    assert_eq!(requirement_of(decision).approvers, ids(&["alice@x.io"]));
+    // And with neither, the call fails closed.
+    assert!(matches!(
+        decide(&policy, "keys.rotate", Risk::High, "agent:bot", Value::Null),
+        Err(PolicyError::QuorumUnreachable { rule: None, .. })
+    ));
+}
+
+#[test]
+fn a_declared_requirement_fails_closed_on_an_unknown_group_or_quorum() {
+    let policy = declared_precedence_policy();
+    let unknown = RequirementBuilder::new().approvers(["group:data-gov"]);
+    let error = decide_declared(&policy, "data.export", "agent:bot", &unknown)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        "unknown group `data-gov` in the requirement declared by the call (defined groups: data-governance)"
+    );
+
+    // alice asks: only bob is left, and two approvals are needed.
+    let two = RequirementBuilder::new()
+        .approvers(["group:data-governance"])
+        .quorum(2);
+    let error = decide_declared(&policy, "data.export", "alice@x.io", &two)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        "the requirement declared by the call needs 2 approvals but only 1 eligible approvers (other than the requester) exist"
+    );
+
+    let zero = RequirementBuilder::new().approvers(["bob@x.io"]).quorum(0);
+    assert!(matches!(
+        decide_declared(&policy, "data.export", "agent:bot", &zero),
+        Err(PolicyError::Invalid { location: None, message }) if message == "the requirement declared by the call: quorum must be at least 1"
+    ));
+}
