@@ -67,6 +67,7 @@
 //! | feature | default | what it adds |
 //! | --- | --- | --- |
 //! | `memory` | yes | [`memory::MockApprover`] and [`memory::QueueApprover`] |
+//! | `slack` | no | `slack::SlackApprover`: Block Kit requests with Approve and Deny, a signed interactivity endpoint (framework-agnostic, with an axum adapter), Slack user to identity, messages updated when requests end |
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -82,6 +83,10 @@ pub use approvals_core::gate::{current, scope, set_default};
 #[cfg(feature = "memory")]
 #[cfg_attr(docsrs, doc(cfg(feature = "memory")))]
 pub use approvals_backends::memory;
+
+#[cfg(feature = "slack")]
+#[cfg_attr(docsrs, doc(cfg(feature = "slack")))]
+pub use approvals_backends::slack;
 
 /// The README's example, compiled and run as a doc test.
 #[doc = include_str!("../README.md")]
