@@ -807,9 +807,16 @@ async fn replays_and_duplicate_clicks_change_nothing() {
     let (run, _id, value) = env.ask(AGENT).await;
     let click = env.click("U_ALICE", APPROVE_ACTION, &value);
 
-    // The same signed request twice: acted on once.
+    // The same signed request twice, even with its hex in capitals: acted
+    // on once.
     assert_eq!(env.post(&click).await.0, 200);
     assert_eq!(env.post(&click).await.0, 200);
+    let shouted = Signed {
+        body: click.body.clone(),
+        timestamp: click.timestamp,
+        signature: format!("v0={}", click.signature[3..].to_ascii_uppercase()),
+    };
+    assert_eq!(env.post(&shouted).await.0, 200);
     env.handler.drain().await;
     assert_eq!(run.await.unwrap().unwrap(), "deployed");
     assert_eq!(env.votes().len(), 1);

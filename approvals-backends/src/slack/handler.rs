@@ -118,7 +118,13 @@ impl InteractivityHandler {
             .seen
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .first_time(signature.trim(), timestamp, now, self.shared.replay_window);
+            .first_time(
+                // Hex digits in either case verify: one key for both.
+                &signature.trim().to_ascii_lowercase(),
+                timestamp,
+                now,
+                self.shared.replay_window,
+            );
         if !first {
             tracing::debug!("a Slack request delivered twice was acknowledged again");
             return empty();
