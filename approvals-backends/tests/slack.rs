@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 const SECRET: &str = "test-signing-secret";
 const ALICE: &str = "alice@example.com";
 const BOB: &str = "bob@example.com";
+const CAROL: &str = "carol@example.com";
 const AGENT: &str = "agent:release-bot";
 const NOW: i64 = 1_700_000_000;
 
@@ -34,6 +35,7 @@ struct Setup {
     timeout: Duration,
     by_email: bool,
     mention: bool,
+    escalate_to_carol: Option<Duration>,
 }
 
 impl Default for Setup {
@@ -44,6 +46,7 @@ impl Default for Setup {
             timeout: Duration::from_secs(60),
             by_email: false,
             mention: false,
+            escalate_to_carol: None,
         }
     }
 }
@@ -97,23 +100,26 @@ impl Env {
                 StaticIdentities::new()
                     .user("U_ALICE", ALICE)
                     .user("U_BOB", BOB)
+                    .user("U_CAROL", CAROL)
                     .user("U_AGENT", AGENT),
             )
         };
         let (approver, handler) = builder.build();
         let audit = MemoryAudit::new();
+        let mut requirement = RequirementBuilder::new()
+            .approvers([ALICE, BOB])
+            .quorum(setup.quorum)
+            .timeout(setup.timeout)
+            .deny_reason_required(setup.deny_reason_required);
+        if let Some(after) = setup.escalate_to_carol {
+            requirement = requirement.escalate_after(after, [CAROL]);
+        }
         let gate = Gate::builder()
             .policy(
                 Policy::new().rule(
                     Rule::new("deploys need two eyes")
                         .action("deploy.*")
-                        .require(
-                            RequirementBuilder::new()
-                                .approvers([ALICE, BOB])
-                                .quorum(setup.quorum)
-                                .timeout(setup.timeout)
-                                .deny_reason_required(setup.deny_reason_required),
-                        ),
+                        .require(requirement),
                 ),
             )
             .approver(approver.clone())
@@ -615,6 +621,30 @@ async fn approvers_are_mentioned_when_found_by_email() {
     env.assert_clean();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escalation_updates_the_message_and_lets_the_fallback_approve() {
+    let env = Env::start(Setup {
+        escalate_to_carol: Some(Duration::from_millis(200)),
+        ..Setup::default()
+    })
+    .await;
+    let (run, _id, value) = env.ask(AGENT).await;
+    let escalated = env.fake.wait_for("chat.update", 1).await;
+    let shown = text_of(&escalated[0].body);
+    assert!(shown.contains("Escalated to: carol@example.com"), "{shown}");
+    assert!(
+        actions(&escalated[0].body).is_some(),
+        "still open for votes"
+    );
+
+    env.click_and_settle("U_CAROL", APPROVE_ACTION, &value)
+        .await;
+    assert_eq!(run.await.unwrap().unwrap(), "deployed");
+    let update = env.last_update().await;
+    assert!(text_of(&update).contains("Approved* by carol@example.com"));
+    env.assert_clean();
+}
+
 // ------------------------------------------------------------ rejections
 
 /// Posts each request, expects `status`, and checks that nothing reached
@@ -755,7 +785,7 @@ async fn bad_requests_are_refused_with_nothing_decided() {
     }
 
     // Too large: refused before reading it all, whatever its signature.
-    let huge = form(&"x".repeat(100 * 1024));
+    let huge = form(&"x".repeat(70 * 1024));
     let huge = env.sign(huge);
     rejected(&env, &id, 413, env.post(&huge)).await;
 
