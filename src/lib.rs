@@ -100,6 +100,7 @@
 //! | --- | --- | --- |
 //! | `macros` | yes | the [`requires_approval`] attribute |
 //! | `memory` | yes | [`memory::MockApprover`] and [`memory::QueueApprover`] |
+//! | `slack` | no | `slack::SlackApprover`: Block Kit requests with Approve and Deny, a signed interactivity endpoint (framework-agnostic, with an axum adapter), Slack user to identity, messages updated when requests end |
 //! | `teams` | no | `teams::TeamsApprover`: Microsoft Teams through a Bot Framework bot (Adaptive Cards with `Action.Execute`, a JWT-verified messaging endpoint with an axum adapter, cards updated as votes count and when requests end) |
 //! | `http` | no | `http::HttpApprover`: a REST API to mount in an axum app (list pending requests, approve, deny), static bearer tokens or OIDC JWTs, signed webhooks |
 //! | `terminal` | no | `terminal::TerminalApprover`: a prompt on the terminal for local development; fails closed without one |
@@ -133,13 +134,21 @@ pub mod __private;
 #[cfg_attr(docsrs, doc(cfg(feature = "memory")))]
 pub use approvals_backends::memory;
 
+#[cfg(feature = "slack")]
+#[cfg_attr(docsrs, doc(cfg(feature = "slack")))]
+pub use approvals_backends::slack;
+
 #[cfg(feature = "teams")]
 #[cfg_attr(docsrs, doc(cfg(feature = "teams")))]
 pub use approvals_backends::teams;
 
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
-pub use approvals_backends::{http, signature};
+pub use approvals_backends::http;
+
+#[cfg(any(feature = "slack", feature = "http"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "slack", feature = "http"))))]
+pub use approvals_backends::signature;
 
 #[cfg(any(feature = "teams", feature = "http"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "teams", feature = "http"))))]

@@ -7,6 +7,7 @@
 //! | `jwt` (on with `teams` or `http`) | [`jwt`] | JWT validation (RS256/384/512) against keys from OpenID metadata or a JWKS URL, cached, refreshed on an unknown key id at most once per interval |
 //! | `http` | [`http`] | [`HttpApprover`](http::HttpApprover): a REST API (axum router), bearer-token and OIDC authentication, signed webhooks |
 //! | `terminal` | [`terminal`] | [`TerminalApprover`](terminal::TerminalApprover): a prompt on the controlling terminal for local development |
+//! | `slack` | [`slack`] | [`SlackApprover`](slack::SlackApprover): Block Kit requests, a signed interactivity endpoint (framework-agnostic, with an axum adapter), Slack user to identity, messages updated when requests end |
 //!
 //! Every channel implements [`approvals_core::Approver`]: it delivers the
 //! masked request and hands votes to the gate through a
@@ -35,6 +36,10 @@ pub mod http;
 pub mod terminal;
 
 // Slack's request signature; the HTTP channel's webhooks sign with it too.
-#[cfg(feature = "http")]
-#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+#[cfg(any(feature = "slack", feature = "http"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "slack", feature = "http"))))]
 pub mod signature;
+
+#[cfg(feature = "slack")]
+#[cfg_attr(docsrs, doc(cfg(feature = "slack")))]
+pub mod slack;

@@ -1,0 +1,598 @@
+//! The Slack channel: posts requests, remembers their messages, updates them
+//! when the request ends.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use approvals_core::{
+    ApprovalRequest, Approver, ChannelError, Conclusion, Identity, RequestId, Timestamp, VoteBox,
+    async_trait,
+};
+use tokio::sync::Notify;
+
+use super::blocks::{self, Extras};
+use super::client::{PostedMessage, SlackClient, SlackError};
+use super::handler::InteractivityHandler;
+use super::identity::{EmailIdentities, SlackIdentities};
+
+/// The channel name in records and logs.
+pub(crate) const CHANNEL: &str = "slack";
+
+/// How many concluded requests are remembered, so that a late click is
+/// answered "already concluded" and the message can still be found.
+const CONCLUDED_CAPACITY: usize = 10_000;
+
+/// How many approvers are looked up for mentions, at most, per request.
+const MENTION_LOOKUPS: usize = 20;
+
+/// How many Slack user ids found by email are remembered for mentions.
+const MENTION_CAPACITY: usize = 10_000;
+
+/// A source of Unix time in seconds, for the signature's replay window.
+pub(crate) type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// The Slack channel.
+///
+/// Made in a pair with its [`InteractivityHandler`]: the approver goes to the
+/// gate, the handler is served at the Slack app's interactivity request URL.
+///
+/// - `deliver` posts a Block Kit message (the masked request, Approve and
+///   Deny buttons) to the configured channel with `chat.postMessage`, and
+///   remembers where it went; a failed post fails the request closed.
+/// - A click is verified, acknowledged at once, and then handled: the Slack
+///   user is mapped to an [`Identity`], the vote goes to the gate, and a vote
+///   the gate refuses is explained to the clicker alone
+///   (`chat.postEphemeral`). Deny opens a modal asking for a reason.
+/// - When the request ends, the message is replaced for everyone
+///   (`chat.update`) by its outcome, without buttons.
+///
+/// ```no_run
+/// use approvals_backends::slack::{SlackApprover, SlackClient, StaticIdentities};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let client = SlackClient::new(std::env::var("SLACK_BOT_TOKEN")?)?;
+/// let (approver, interactivity) = SlackApprover::builder(
+///     client,
+///     "C0123456789",
+///     std::env::var("SLACK_SIGNING_SECRET")?,
+/// )
+/// .identities(StaticIdentities::new().user("U024BE7LH", "alice@example.com"))
+/// .build();
+/// // `approver` goes to `Gate::builder().approver(..)`;
+/// // `interactivity.router("/slack/interactivity")` is merged into the app's axum router.
+/// # let _ = (approver, interactivity); Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct SlackApprover {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for SlackApprover {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SlackApprover")
+            .field("channel", &self.shared.channel)
+            .field("base_url", &self.shared.client.base_url())
+            .field("delivered", &self.shared.deliveries().by_id.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`SlackApprover`] and its [`InteractivityHandler`].
+pub struct SlackApproverBuilder {
+    client: SlackClient,
+    channel: String,
+    signing_secret: Vec<u8>,
+    identities: Option<Arc<dyn SlackIdentities>>,
+    clock: Clock,
+    replay_window: Duration,
+    max_body_bytes: usize,
+    mention_approvers: bool,
+}
+
+impl fmt::Debug for SlackApproverBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SlackApproverBuilder")
+            .field("channel", &self.channel)
+            .field("replay_window", &self.replay_window)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("mention_approvers", &self.mention_approvers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SlackApproverBuilder {
+    /// How Slack users become identities (default: [`EmailIdentities`], the
+    /// profile email read with `users.info`).
+    #[must_use]
+    pub fn identities(mut self, identities: impl SlackIdentities + 'static) -> Self {
+        self.identities = Some(Arc::new(identities));
+        self
+    }
+
+    /// The clock for the replay window, in Unix seconds (default: the system
+    /// clock). Tests fix it.
+    #[must_use]
+    pub fn clock(mut self, clock: impl Fn() -> i64 + Send + Sync + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// How far a request's timestamp may be from now (default 300 s, as
+    /// Slack recommends).
+    #[must_use]
+    pub fn replay_window(mut self, window: Duration) -> Self {
+        self.replay_window = window;
+        self
+    }
+
+    /// The largest request body accepted (default 256 KiB); larger ones are
+    /// refused with 413 before their signature is checked.
+    #[must_use]
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = bytes;
+        self
+    }
+
+    /// Mentions the approvers in the message (`<@U…>`) so that Slack
+    /// notifies them, finding each by email with `users.lookupByEmail`
+    /// (default: off; approvers are shown by identity).
+    #[must_use]
+    pub fn mention_approvers(mut self, mention: bool) -> Self {
+        self.mention_approvers = mention;
+        self
+    }
+
+    /// Builds the approver and its interactivity handler.
+    pub fn build(self) -> (SlackApprover, InteractivityHandler) {
+        let identities = self
+            .identities
+            .unwrap_or_else(|| Arc::new(EmailIdentities::new(self.client.clone())));
+        let shared = Arc::new(Shared {
+            client: self.client,
+            channel: self.channel,
+            signing_secret: self.signing_secret.into_boxed_slice(),
+            identities,
+            clock: self.clock,
+            replay_window: i64::try_from(self.replay_window.as_secs()).unwrap_or(i64::MAX),
+            max_body_bytes: self.max_body_bytes,
+            mention_approvers: self.mention_approvers,
+            deliveries: Mutex::new(Deliveries::default()),
+            mentions: Mutex::new(Mentions::default()),
+            seen: Mutex::new(SeenSignatures::default()),
+            background: Background::default(),
+        });
+        (
+            SlackApprover {
+                shared: Arc::clone(&shared),
+            },
+            InteractivityHandler::new(shared),
+        )
+    }
+}
+
+impl SlackApprover {
+    /// Starts building a Slack channel that posts to `channel` (an id such
+    /// as `C0123456789`, or a name) with `client`, and checks inbound
+    /// requests with the app's `signing_secret`.
+    pub fn builder(
+        client: SlackClient,
+        channel: impl Into<String>,
+        signing_secret: impl Into<Vec<u8>>,
+    ) -> SlackApproverBuilder {
+        SlackApproverBuilder {
+            client,
+            channel: channel.into(),
+            signing_secret: signing_secret.into(),
+            identities: None,
+            clock: Arc::new(system_clock),
+            replay_window: Duration::from_secs(300),
+            max_body_bytes: 256 * 1024,
+            mention_approvers: false,
+        }
+    }
+
+    /// Where the message of request `id` was posted, if it was.
+    pub fn message(&self, id: &RequestId) -> Option<PostedMessage> {
+        self.shared
+            .deliveries()
+            .by_id
+            .get(id)
+            .and_then(|delivery| delivery.message.clone())
+    }
+
+    /// Waits until the work started after acknowledging clicks, and the
+    /// message updates, have finished (for graceful shutdown, and tests).
+    pub async fn drain(&self) {
+        self.shared.background.drain().await;
+    }
+}
+
+fn system_clock() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX)
+        })
+}
+
+#[async_trait]
+impl Approver for SlackApprover {
+    fn name(&self) -> &str {
+        CHANNEL
+    }
+
+    async fn deliver(&self, request: &ApprovalRequest, votes: VoteBox) -> Result<(), ChannelError> {
+        let shared = &self.shared;
+        let mentions = if shared.mention_approvers {
+            shared.mentions_for(&request.approvers).await
+        } else {
+            Vec::new()
+        };
+        let message = blocks::request_message(
+            request,
+            &Extras {
+                escalated: &[],
+                mentions: &mentions,
+            },
+        );
+        // Registered before posting, so that a click racing the answer to
+        // `chat.postMessage` finds its request.
+        shared.deliveries().insert(Delivery {
+            request: Arc::new(request.clone()),
+            votes,
+            message: None,
+            escalated: Vec::new(),
+            mentions,
+            concluded: false,
+        });
+        match shared.client.post_message(&shared.channel, &message).await {
+            Ok(posted) => {
+                if let Some(delivery) = shared.deliveries().by_id.get_mut(&request.id) {
+                    delivery.message = Some(posted);
+                }
+                Ok(())
+            }
+            Err(error) => {
+                tracing::warn!(request_id = %request.id, %error, "the Slack message could not be posted");
+                Err(channel_error(&error))
+            }
+        }
+    }
+
+    async fn escalated(
+        &self,
+        request: &ApprovalRequest,
+        added: &[Identity],
+    ) -> Result<(), ChannelError> {
+        let update = {
+            let mut deliveries = self.shared.deliveries();
+            let Some(delivery) = deliveries.by_id.get_mut(&request.id) else {
+                return Ok(());
+            };
+            delivery.escalated.extend(added.iter().cloned());
+            delivery.message.clone().map(|posted| {
+                let message = blocks::request_message(
+                    request,
+                    &Extras {
+                        escalated: &delivery.escalated,
+                        mentions: &delivery.mentions,
+                    },
+                );
+                (posted, message)
+            })
+        };
+        if let Some((posted, message)) = update {
+            self.shared
+                .update_later(request.id.clone(), posted, message);
+        }
+        Ok(())
+    }
+
+    async fn concluded(
+        &self,
+        request: &ApprovalRequest,
+        conclusion: &Conclusion,
+    ) -> Result<(), ChannelError> {
+        let update =
+            self.shared
+                .deliveries()
+                .conclude(&request.id)
+                .map(|(posted, escalated, mentions)| {
+                    let message = blocks::concluded_message(
+                        request,
+                        conclusion,
+                        Timestamp::now(),
+                        &Extras {
+                            escalated: &escalated,
+                            mentions: &mentions,
+                        },
+                    );
+                    (posted, message)
+                });
+        // The gate waits for every channel before the caller resumes: the
+        // update goes to a task of its own.
+        if let Some((posted, message)) = update {
+            self.shared
+                .update_later(request.id.clone(), posted, message);
+        }
+        Ok(())
+    }
+}
+
+/// A client error as the gate sees it: transient faults make the channel
+/// unavailable, refusals (bad channel, scopes, blocks) reject the request.
+fn channel_error(error: &SlackError) -> ChannelError {
+    if error.is_transient() {
+        ChannelError::unavailable(CHANNEL, error.to_string())
+    } else {
+        ChannelError::rejected(CHANNEL, error.to_string())
+    }
+}
+
+/// What the approver and its handler share.
+pub(crate) struct Shared {
+    pub(crate) client: SlackClient,
+    pub(crate) channel: String,
+    pub(crate) signing_secret: Box<[u8]>,
+    pub(crate) identities: Arc<dyn SlackIdentities>,
+    pub(crate) clock: Clock,
+    pub(crate) replay_window: i64,
+    pub(crate) max_body_bytes: usize,
+    mention_approvers: bool,
+    deliveries: Mutex<Deliveries>,
+    mentions: Mutex<Mentions>,
+    pub(crate) seen: Mutex<SeenSignatures>,
+    pub(crate) background: Background,
+}
+
+impl Shared {
+    pub(crate) fn deliveries(&self) -> MutexGuard<'_, Deliveries> {
+        lock(&self.deliveries)
+    }
+
+    /// Runs `work` after the current request has been answered.
+    pub(crate) fn spawn_background(&self, work: impl Future<Output = ()> + Send + 'static) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!("no Tokio runtime: Slack background work dropped");
+            return;
+        };
+        let done = self.background.start();
+        runtime.spawn(async move {
+            let _done = done;
+            work.await;
+        });
+    }
+
+    fn update_later(&self, id: RequestId, posted: PostedMessage, message: blocks::Message) {
+        let client = self.client.clone();
+        self.spawn_background(async move {
+            if let Err(error) = client
+                .update_message(&posted.channel, &posted.ts, &message)
+                .await
+            {
+                tracing::warn!(request_id = %id, %error, "the Slack message could not be updated");
+            }
+        });
+    }
+
+    /// Slack user ids for approvers that look like emails, found with
+    /// `users.lookupByEmail` and remembered.
+    async fn mentions_for(&self, approvers: &[Identity]) -> Vec<(Identity, String)> {
+        let mut found = Vec::new();
+        for identity in approvers
+            .iter()
+            .filter(|identity| identity.as_str().contains('@'))
+            .take(MENTION_LOOKUPS)
+        {
+            let known = lock(&self.mentions).users.get(identity).cloned();
+            let user = match known {
+                Some(user) => user,
+                None => match self.client.lookup_by_email(identity.as_str()).await {
+                    Ok(user) if !user.deleted => {
+                        lock(&self.mentions).remember(identity.clone(), user.id.clone());
+                        user.id
+                    }
+                    Ok(_) => continue,
+                    Err(error) => {
+                        tracing::debug!(%error, "an approver could not be found in Slack by email");
+                        continue;
+                    }
+                },
+            };
+            found.push((identity.clone(), user));
+        }
+        found
+    }
+}
+
+/// What was delivered, by request id.
+#[derive(Default)]
+pub(crate) struct Deliveries {
+    pub(crate) by_id: HashMap<RequestId, Delivery>,
+    concluded: VecDeque<RequestId>,
+    /// The vote box of the latest delivery, to hand the gate clicks on
+    /// requests this process never delivered (so it can judge and record
+    /// them).
+    pub(crate) latest_votes: Option<VoteBox>,
+}
+
+pub(crate) struct Delivery {
+    pub(crate) request: Arc<ApprovalRequest>,
+    pub(crate) votes: VoteBox,
+    pub(crate) message: Option<PostedMessage>,
+    escalated: Vec<Identity>,
+    mentions: Vec<(Identity, String)>,
+    pub(crate) concluded: bool,
+}
+
+impl Deliveries {
+    fn insert(&mut self, delivery: Delivery) {
+        self.latest_votes = Some(delivery.votes.clone());
+        self.by_id.insert(delivery.request.id.clone(), delivery);
+    }
+
+    /// Marks `id` concluded and says where its message is, with what it
+    /// showed; forgets the oldest concluded requests past the capacity.
+    #[allow(clippy::type_complexity)]
+    fn conclude(
+        &mut self,
+        id: &RequestId,
+    ) -> Option<(PostedMessage, Vec<Identity>, Vec<(Identity, String)>)> {
+        let delivery = self.by_id.get_mut(id)?;
+        if delivery.concluded {
+            return None;
+        }
+        delivery.concluded = true;
+        let found = delivery.message.clone().map(|posted| {
+            (
+                posted,
+                delivery.escalated.clone(),
+                delivery.mentions.clone(),
+            )
+        });
+        self.concluded.push_back(id.clone());
+        while self.concluded.len() > CONCLUDED_CAPACITY {
+            if let Some(oldest) = self.concluded.pop_front() {
+                self.by_id.remove(&oldest);
+            }
+        }
+        found
+    }
+
+    /// The vote box for request `id`: its own, else the latest one.
+    pub(crate) fn votes_for(&self, id: &RequestId) -> Option<VoteBox> {
+        self.by_id
+            .get(id)
+            .map(|delivery| delivery.votes.clone())
+            .or_else(|| self.latest_votes.clone())
+    }
+}
+
+#[derive(Default)]
+struct Mentions {
+    users: HashMap<Identity, String>,
+    order: VecDeque<Identity>,
+}
+
+impl Mentions {
+    fn remember(&mut self, identity: Identity, user: String) {
+        if self.users.insert(identity.clone(), user).is_none() {
+            self.order.push_back(identity);
+        }
+        while self.order.len() > MENTION_CAPACITY {
+            if let Some(oldest) = self.order.pop_front() {
+                self.users.remove(&oldest);
+            }
+        }
+    }
+}
+
+/// Signatures of requests already handled within the replay window: Slack
+/// signs each request once, so a second delivery of the same signed request
+/// is a duplicate (or a replay) and is acknowledged without acting again.
+#[derive(Default)]
+pub(crate) struct SeenSignatures {
+    seen: HashMap<String, i64>,
+    order: VecDeque<(String, i64)>,
+}
+
+/// How many signatures are remembered at most; past it the oldest go (a
+/// replay of one of those reaches the gate, which refuses a second vote).
+const SEEN_CAPACITY: usize = 100_000;
+
+impl SeenSignatures {
+    /// Records `signature` sent at `timestamp`; `false` if it was already
+    /// seen. Forgets signatures older than the window.
+    pub(crate) fn first_time(
+        &mut self,
+        signature: &str,
+        timestamp: i64,
+        now: i64,
+        window: i64,
+    ) -> bool {
+        while let Some((oldest, at)) = self.order.front() {
+            if now.saturating_sub(*at) <= window && self.order.len() < SEEN_CAPACITY {
+                break;
+            }
+            if self.seen.get(oldest) == Some(at) {
+                self.seen.remove(oldest);
+            }
+            self.order.pop_front();
+        }
+        if self.seen.contains_key(signature) {
+            return false;
+        }
+        self.seen.insert(signature.to_owned(), timestamp);
+        self.order.push_back((signature.to_owned(), timestamp));
+        true
+    }
+}
+
+/// Counts the work running after answers, so that it can be awaited.
+#[derive(Default)]
+pub(crate) struct Background {
+    running: Arc<AtomicUsize>,
+    idle: Arc<Notify>,
+}
+
+/// Marks one piece of background work finished when dropped (also when the
+/// work panics).
+pub(crate) struct Done {
+    running: Arc<AtomicUsize>,
+    idle: Arc<Notify>,
+}
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        if self.running.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.idle.notify_waiters();
+        }
+    }
+}
+
+impl Background {
+    fn start(&self) -> Done {
+        self.running.fetch_add(1, Ordering::AcqRel);
+        Done {
+            running: Arc::clone(&self.running),
+            idle: Arc::clone(&self.idle),
+        }
+    }
+
+    pub(crate) async fn drain(&self) {
+        loop {
+            let idle = self.idle.notified();
+            tokio::pin!(idle);
+            idle.as_mut().enable();
+            if self.running.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            idle.await;
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signature_is_seen_once_within_the_window() {
+        let mut seen = SeenSignatures::default();
+        assert!(seen.first_time("v0=a", 100, 100, 300));
+        assert!(!seen.first_time("v0=a", 100, 200, 300));
+        assert!(seen.first_time("v0=b", 150, 200, 300));
+        // Past the window the signature is forgotten (the signature check
+        // refuses such a request anyway).
+        assert!(seen.first_time("v0=a", 100, 401, 300));
+        assert_eq!(seen.seen.len(), 2);
+    }
+}

@@ -1,0 +1,393 @@
+//! The interactivity endpoint: framework-agnostic, with an axum adapter.
+
+use std::fmt;
+use std::sync::Arc;
+
+use approvals_core::{Ballot, Choice, Refusal, VoteOutcome};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+
+use super::approver::{CHANNEL, Shared};
+use super::blocks;
+use super::payload::{self, Button, Click, DenyReason, Interaction, Reference};
+use crate::signature;
+
+/// The header carrying the request's Unix timestamp.
+pub const TIMESTAMP_HEADER: &str = "x-slack-request-timestamp";
+/// The header carrying the request's `v0` signature.
+pub const SIGNATURE_HEADER: &str = "x-slack-signature";
+
+/// Serves the Slack app's interactivity request URL.
+///
+/// [`handle`](Self::handle) takes the method, headers and raw body of a
+/// request and returns the status, headers and body to answer, with no web
+/// framework involved; [`router`](Self::router) mounts it in axum.
+///
+/// For every request, in order:
+///
+/// | check | answer when it fails |
+/// | --- | --- |
+/// | method is `POST` | 405 |
+/// | body within the size limit | 413 |
+/// | `v0` signature over the raw body, timestamp within the replay window | 401 |
+/// | `application/x-www-form-urlencoded` | 415 |
+/// | the payload parses as an Approve or Deny click or a deny-reason submission | 400 |
+///
+/// A request that passes is acknowledged at once (Slack waits 3 seconds at
+/// most); mapping the user, voting, opening the modal and explaining a
+/// refused vote happen after the answer. The same signed request delivered
+/// twice is acknowledged and acted on once. Nothing that fails a check
+/// reaches the gate.
+#[derive(Clone)]
+pub struct InteractivityHandler {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for InteractivityHandler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InteractivityHandler")
+            .field("max_body_bytes", &self.shared.max_body_bytes)
+            .field("replay_window", &self.shared.replay_window)
+            .finish_non_exhaustive()
+    }
+}
+
+impl InteractivityHandler {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+
+    /// The largest body accepted, in bytes.
+    pub fn max_body_bytes(&self) -> usize {
+        self.shared.max_body_bytes
+    }
+
+    /// Handles one request to the interactivity URL.
+    pub async fn handle(&self, request: Request<Bytes>) -> Response<Bytes> {
+        let (parts, body) = request.into_parts();
+        if parts.method != Method::POST {
+            let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "use POST");
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+            return response;
+        }
+        if body.len() > self.shared.max_body_bytes {
+            return text(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large");
+        }
+        let timestamp = header_text(&parts.headers, TIMESTAMP_HEADER);
+        let signature = header_text(&parts.headers, SIGNATURE_HEADER);
+        let now = (self.shared.clock)();
+        if let Err(error) = signature::verify(
+            &self.shared.signing_secret,
+            timestamp,
+            signature,
+            &body,
+            now,
+            self.shared.replay_window,
+        ) {
+            tracing::warn!(%error, "Slack interactivity request refused");
+            return text(StatusCode::UNAUTHORIZED, &error.to_string());
+        }
+        let form = header_text(&parts.headers, header::CONTENT_TYPE.as_str())
+            .and_then(|value| value.split(';').next())
+            .is_some_and(|kind| {
+                kind.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            });
+        if !form {
+            return text(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "expected application/x-www-form-urlencoded",
+            );
+        }
+        let interaction = match payload::parse_interaction(&body) {
+            Ok(interaction) => interaction,
+            Err(error) => {
+                tracing::warn!(%error, "Slack interactivity payload refused");
+                return text(StatusCode::BAD_REQUEST, &error.to_string());
+            }
+        };
+        // Both were checked by `verify`.
+        let (Some(timestamp), Some(signature)) = (timestamp, signature) else {
+            return text(StatusCode::UNAUTHORIZED, "missing signature headers");
+        };
+        let timestamp = timestamp.trim().parse().unwrap_or(now);
+        let first = self
+            .shared
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .first_time(
+                // Hex digits in either case verify: one key for both.
+                &signature.trim().to_ascii_lowercase(),
+                timestamp,
+                now,
+                self.shared.replay_window,
+            );
+        if !first {
+            tracing::debug!("a Slack request delivered twice was acknowledged again");
+            return empty();
+        }
+        match interaction {
+            Interaction::Click(click) => {
+                let shared = Arc::clone(&self.shared);
+                self.shared
+                    .spawn_background(async move { on_click(&shared, click).await });
+                empty()
+            }
+            Interaction::DenyReason(submission) => self.on_deny_reason(submission),
+        }
+    }
+
+    /// Answers a submitted deny-reason modal: keeps it open when a required
+    /// reason is blank, otherwise closes it and votes after the answer.
+    fn on_deny_reason(&self, submission: DenyReason) -> Response<Bytes> {
+        if submission.reason.is_none() {
+            let required = self
+                .shared
+                .deliveries()
+                .votes_for(&submission.reference.request_id)
+                .and_then(|votes| votes.pending_request(&submission.reference.request_id))
+                .is_some_and(|request| request.deny_reason_required);
+            if required {
+                return json(&blocks::reason_error(
+                    "A reason is required to deny this request.",
+                ));
+            }
+        }
+        let shared = Arc::clone(&self.shared);
+        self.shared.spawn_background(async move {
+            let voter = Voter {
+                user_id: &submission.user_id,
+                team_id: submission.team_id.as_deref(),
+                channel_id: submission.channel_id.as_deref(),
+            };
+            let choice = Choice::Deny {
+                reason: submission.reason.clone(),
+            };
+            vote(&shared, &voter, &submission.reference, choice).await;
+        });
+        empty()
+    }
+
+    /// An axum router serving the handler at `path` (any method reaches the
+    /// handler, which answers 405 to all but `POST`). Merge it into the app's
+    /// router: `app.merge(interactivity.router("/slack/interactivity"))`.
+    ///
+    /// The body is read up to the size limit; a longer one is answered 413
+    /// without being read further.
+    pub fn router(&self, path: &str) -> axum::Router {
+        let path = if path.starts_with('/') {
+            path.to_owned()
+        } else {
+            format!("/{path}")
+        };
+        let handler = self.clone();
+        axum::Router::new().route(
+            &path,
+            axum::routing::any(move |request: axum::extract::Request| {
+                let handler = handler.clone();
+                async move { handler.handle_axum(request).await }
+            }),
+        )
+    }
+
+    async fn handle_axum(&self, request: axum::extract::Request) -> axum::response::Response {
+        let (parts, body) = request.into_parts();
+        let response = match axum::body::to_bytes(body, self.shared.max_body_bytes).await {
+            Ok(body) => self.handle(Request::from_parts(parts, body)).await,
+            Err(_) => text(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large"),
+        };
+        response.map(axum::body::Body::from)
+    }
+
+    /// Waits until the work started after answering (votes, modals,
+    /// explanations, message updates) has finished: for graceful shutdown,
+    /// and tests.
+    pub async fn drain(&self) {
+        self.shared.background.drain().await;
+    }
+}
+
+/// Who clicked, and where to explain a refusal to them.
+struct Voter<'a> {
+    user_id: &'a str,
+    team_id: Option<&'a str>,
+    channel_id: Option<&'a str>,
+}
+
+async fn on_click(shared: &Shared, click: Click) {
+    let voter = Voter {
+        user_id: &click.user_id,
+        team_id: click.team_id.as_deref(),
+        channel_id: click.channel_id.as_deref(),
+    };
+    match click.button {
+        Button::Approve => vote(shared, &voter, &click.reference, Choice::Approve).await,
+        Button::Deny => open_deny_modal(shared, &voter, &click).await,
+    }
+}
+
+/// Opens the reason modal for a request the gate still has pending; for
+/// any other, the deny goes to the gate at once, which refuses it and says
+/// why (and records the attempt).
+async fn open_deny_modal(shared: &Shared, voter: &Voter<'_>, click: &Click) {
+    let id = &click.reference.request_id;
+    let pending = shared
+        .deliveries()
+        .votes_for(id)
+        .and_then(|votes| votes.pending_request(id));
+    let (Some(request), Some(trigger_id)) = (pending, click.trigger_id.as_deref()) else {
+        vote(
+            shared,
+            voter,
+            &click.reference,
+            Choice::Deny { reason: None },
+        )
+        .await;
+        return;
+    };
+    let metadata = payload::modal_metadata(&click.reference, voter.channel_id);
+    let view = blocks::deny_modal(&request, &metadata);
+    if let Err(error) = shared.client.open_view(trigger_id, &view).await {
+        tracing::warn!(request_id = %id, %error, "the deny-reason modal could not be opened");
+        explain(
+            shared,
+            voter,
+            id,
+            "The form for a reason could not be opened, so nothing was decided. Please click Deny again.",
+        )
+        .await;
+    }
+}
+
+/// Maps the clicker, hands the vote to the gate, and tells the clicker
+/// privately when it did not count (or counted towards a quorum).
+async fn vote(shared: &Shared, voter: &Voter<'_>, reference: &Reference, choice: Choice) {
+    let id = &reference.request_id;
+    let identity = match shared
+        .identities
+        .identity(voter.user_id, voter.team_id)
+        .await
+    {
+        Ok(Some(identity)) => identity,
+        Ok(None) => {
+            tracing::warn!(request_id = %id, slack_user = voter.user_id, "a vote from an unmapped Slack user was refused");
+            explain(
+                shared,
+                voter,
+                id,
+                "Your vote was not counted: your Slack account is not mapped to an approver identity.",
+            )
+            .await;
+            return;
+        }
+        Err(error) => {
+            tracing::warn!(request_id = %id, slack_user = voter.user_id, %error, "a Slack user could not be mapped");
+            explain(
+                shared,
+                voter,
+                id,
+                "Your vote was not counted: your identity could not be checked just now. Please try again.",
+            )
+            .await;
+            return;
+        }
+    };
+    let Some(votes) = shared.deliveries().votes_for(id) else {
+        explain(
+            shared,
+            voter,
+            id,
+            &format!("Your vote was not counted: {}.", Refusal::UnknownRequest),
+        )
+        .await;
+        return;
+    };
+    let ballot = Ballot {
+        request_id: id.clone(),
+        fingerprint: reference.fingerprint,
+        voter: identity,
+        choice,
+        channel: CHANNEL.to_owned(),
+    };
+    match votes.cast(ballot).await {
+        VoteOutcome::Refused { refusal } => {
+            explain(
+                shared,
+                voter,
+                id,
+                &format!("Your vote was not counted: {refusal}."),
+            )
+            .await;
+        }
+        VoteOutcome::Counted {
+            approvals,
+            quorum,
+            conclusion: None,
+        } => {
+            explain(
+                shared,
+                voter,
+                id,
+                &format!("Your approval counted: {approvals} of {quorum} needed."),
+            )
+            .await;
+        }
+        // The updated message says how it ended, for everyone.
+        VoteOutcome::Counted { .. } => {}
+    }
+}
+
+/// Tells the clicker alone, with `chat.postEphemeral` in the request's
+/// channel.
+async fn explain(shared: &Shared, voter: &Voter<'_>, id: &approvals_core::RequestId, text: &str) {
+    let channel = voter
+        .channel_id
+        .map(str::to_owned)
+        .or_else(|| {
+            shared
+                .deliveries()
+                .by_id
+                .get(id)
+                .and_then(|delivery| delivery.message.as_ref().map(|m| m.channel.clone()))
+        })
+        .unwrap_or_else(|| shared.channel.clone());
+    if let Err(error) = shared
+        .client
+        .post_ephemeral(&channel, voter.user_id, text)
+        .await
+    {
+        tracing::warn!(request_id = %id, %error, "a Slack user could not be told about their vote");
+    }
+}
+
+fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|value| value.to_str().ok())
+}
+
+fn empty() -> Response<Bytes> {
+    let mut response = Response::new(Bytes::new());
+    *response.status_mut() = StatusCode::OK;
+    response
+}
+
+fn text(status: StatusCode, message: &str) -> Response<Bytes> {
+    let mut response = Response::new(Bytes::from(message.to_owned()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+fn json(value: &serde_json::Value) -> Response<Bytes> {
+    let mut response = Response::new(Bytes::from(value.to_string()));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    response
+}

@@ -1,0 +1,79 @@
+//! Slack: approval requests as interactive Block Kit messages.
+//!
+//! A [`SlackApprover`] posts each request to a channel: the action, its
+//! description and risk, the requester, the masked justification and
+//! arguments, the deadline and the request id, with **Approve** and **Deny**
+//! buttons. Deny asks for a reason in a modal (required when the policy says
+//! so). When the request ends the message is replaced, for everyone, by how
+//! it ended, and the buttons are gone.
+//!
+//! Its [`InteractivityHandler`] serves the Slack app's interactivity request
+//! URL. Every request is checked before anything else: size, the `v0`
+//! signature over the raw body (constant time) and a 300-second replay
+//! window. A valid click is acknowledged at once, within Slack's 3 seconds;
+//! the user is then mapped to an [`Identity`](approvals_core::Identity) (by
+//! [profile email](EmailIdentities) or a [static map](StaticIdentities)) and
+//! the vote goes to the gate, which alone judges it. A vote the gate refuses
+//! (self-approval, not eligible, already concluded, unknown request) or that
+//! comes from an unmapped user changes nothing, and the clicker alone is told
+//! why with `chat.postEphemeral` (rather than the click's `response_url`,
+//! whose five uses in thirty minutes a long-lived request can outlast).
+//!
+//! The [`SlackClient`] is a thin client of the Web API over `reqwest` and
+//! rustls: `chat.postMessage`, `chat.update`, `chat.postEphemeral`,
+//! `views.open`, `users.info` and `users.lookupByEmail`, with a configurable
+//! base URL and timeouts, Slack's `ok: false` errors as [`SlackError::Api`],
+//! and HTTP 429 retried after `Retry-After` a bounded number of times.
+//!
+//! ```no_run
+//! use approvals_backends::slack::{SlackApprover, SlackClient};
+//! use approvals_core::audit::MemoryAudit;
+//! use approvals_core::policy::{Policy, RequirementBuilder, Rule};
+//! use approvals_core::{ActionRequest, Error, Gate};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = SlackClient::new(std::env::var("SLACK_BOT_TOKEN")?)?;
+//! let (slack, interactivity) = SlackApprover::builder(
+//!     client,
+//!     std::env::var("SLACK_CHANNEL")?,
+//!     std::env::var("SLACK_SIGNING_SECRET")?,
+//! )
+//! .build(); // Slack users are mapped by their profile email.
+//!
+//! // Serve the interactivity URL that the Slack app points to.
+//! let app = interactivity.router("/slack/interactivity");
+//! let listener = tokio::net::TcpListener::bind("0.0.0.0:3000").await?;
+//! tokio::spawn(async move { axum::serve(listener, app).await });
+//!
+//! let gate = Gate::builder()
+//!     .policy(Policy::new().rule(Rule::new("deploys").action("deploy.*")
+//!         .require(RequirementBuilder::new().approvers(["alice@example.com"]))))
+//!     .approver(slack)
+//!     .audit(MemoryAudit::new())
+//!     .build();
+//! let request = ActionRequest::new("deploy.production", "v1.2.3").requester("agent:release-bot");
+//! gate.run(request, |version| async move { Ok::<_, Error>(version) }).await?;
+//! # Ok(()) }
+//! ```
+
+mod approver;
+mod blocks;
+mod client;
+mod handler;
+mod identity;
+mod payload;
+
+pub use approver::{SlackApprover, SlackApproverBuilder};
+pub use blocks::{
+    APPROVE_ACTION, DENY_ACTION, DENY_REASON_CALLBACK, Message, limits as block_limits,
+};
+pub use client::{
+    DEFAULT_BASE_URL, PostedMessage, SlackClient, SlackClientBuilder, SlackError, SlackUser,
+};
+pub use handler::{InteractivityHandler, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+pub use identity::{EmailIdentities, SlackIdentities, StaticIdentities};
+pub use payload::{
+    Button, Click, DenyReason, Interaction, PayloadError, Reference, parse_interaction,
+    parse_payload,
+};
