@@ -353,6 +353,16 @@ fn hostile_shapes_do_not_panic() {
     }
 }
 
+#[test]
+fn a_pem_header_cut_inside_a_multibyte_character_does_not_panic() {
+    // The header window is 64 bytes; here its end falls inside `Ü`.
+    let text = format!("-----BEGIN {}Ü PRIVATE KEY-----\nabc", "x".repeat(63));
+    let masked = engine().mask(&text);
+    assert!(masked.detections.is_empty(), "{:?}", masked.detections);
+    let text = format!("-----BEGIN {}Ü", "é".repeat(40));
+    assert!(engine().mask(&text).detections.is_empty());
+}
+
 #[tokio::test]
 async fn the_gate_masks_with_the_engine_by_default() {
     use approvals_core::audit::{AuditEvent, MemoryAudit};

@@ -478,9 +478,11 @@ impl<'t> Scanner<'t> {
         if !self.bytes[i..].starts_with(BEGIN) {
             return i + 1;
         }
+        // The header is read as bytes: its 64-byte window may end inside a
+        // multi-byte character.
         let header_end = self.run_end(i + BEGIN.len(), 64, |b| b != b'\n' && b != b'-');
-        let header = &self.text[i + BEGIN.len()..header_end];
-        if !header.contains("PRIVATE KEY") {
+        let header = &self.bytes[i + BEGIN.len()..header_end];
+        if !header.windows(11).any(|w| w == b"PRIVATE KEY") {
             return header_end;
         }
         let window_end = self.bytes.len().min(i + 64 * 1024);
