@@ -341,14 +341,43 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
-/// Whether the last three bytes of a word (lowercase) end a secret-like key
-/// of [`secret_key`]'s suffixes.
-fn secret_tail(tail: &[u8; 3]) -> bool {
-    matches!(
-        tail,
-        b"ord" | b"swd" | b"pwd" | b"ase" | b"ret" | b"ken" | b"key" | b"als" | b"ial"
-    )
+/// Three-letter endings, a bit each, indexed by the low five bits of each
+/// letter: the case needs no folding first (a digit or `_` may share a
+/// letter's bit, which only lets a word through to the exact check).
+struct Tails([u64; 512]);
+
+impl Tails {
+    /// The last three bytes of each of `words` (three bytes or more).
+    const fn of(words: &[&[u8]]) -> Self {
+        let mut bits = [0u64; 512];
+        let mut k = 0;
+        while k < words.len() {
+            let word = words[k];
+            let len = word.len();
+            let at = tail_index(word[len - 3], word[len - 2], word[len - 1]);
+            bits[at / 64] |= 1 << (at % 64);
+            k += 1;
+        }
+        Self(bits)
+    }
+
+    /// Whether `word` (at least three bytes) may end with one of them.
+    #[inline]
+    fn may_end(&self, word: &[u8]) -> bool {
+        let len = word.len();
+        let at = tail_index(word[len - 3], word[len - 2], word[len - 1]);
+        self.0[at / 64] & (1 << (at % 64)) != 0
+    }
 }
+
+const fn tail_index(a: u8, b: u8, c: u8) -> usize {
+    ((a as usize & 31) << 10) | ((b as usize & 31) << 5) | (c as usize & 31)
+}
+
+/// The endings of [`SECRET_SUFFIXES`].
+static SECRET_TAILS: Tails = Tails::of(&SECRET_SUFFIXES);
+
+static PHONE_TAILS: Tails = Tails::of(&[b"phone"]);
 
 /// What the word `original` announces, if anything. Most words are refused
 /// by their shape (length, first and last letters, last three letters),
@@ -358,17 +387,8 @@ fn classify(original: &[u8], buffer: &mut [u8; MAX_KEYWORD]) -> Option<Keyword> 
     let len = original.len();
     let table = table();
     let listed = table.may_list(original);
-    let tail = if len >= 5 {
-        [
-            original[len - 3].to_ascii_lowercase(),
-            original[len - 2].to_ascii_lowercase(),
-            original[len - 1].to_ascii_lowercase(),
-        ]
-    } else {
-        [0; 3]
-    };
-    let secret = len >= 5 && secret_tail(&tail);
-    let phone = len > 5 && (&tail == b"one" || original[0].eq_ignore_ascii_case(&b'p'));
+    let secret = len >= 5 && SECRET_TAILS.may_end(original);
+    let phone = len > 5 && (original[0] | 0x20 == b'p' || PHONE_TAILS.may_end(original));
     let compound = len > 8 && original.contains(&b'_');
     if !(listed || secret || phone || compound) {
         return None;
@@ -394,31 +414,33 @@ fn classify(original: &[u8], buffer: &mut [u8; MAX_KEYWORD]) -> Option<Keyword> 
     None
 }
 
+/// The endings of keys whose values are credentials.
+const SECRET_SUFFIXES: [&[u8]; 18] = [
+    b"password",
+    b"passwd",
+    b"pwd",
+    b"passphrase",
+    b"secret",
+    b"token",
+    b"apikey",
+    b"api_key",
+    b"accesskey",
+    b"access_key",
+    b"secretkey",
+    b"secret_key",
+    b"privatekey",
+    b"private_key",
+    b"credentials",
+    b"credential",
+    b"auth_key",
+    b"authkey",
+];
+
 /// Keys whose values are credentials: `password`, `db_password`,
 /// `clientSecret`, `aws_secret_access_key`, `x_auth_token` (a word of at
-/// least five bytes whose last three pass [`secret_tail`]).
+/// least five bytes that [`SECRET_TAILS`] lets through).
 fn secret_key(lower: &[u8]) -> bool {
-    const SUFFIXES: [&[u8]; 18] = [
-        b"password",
-        b"passwd",
-        b"pwd",
-        b"passphrase",
-        b"secret",
-        b"token",
-        b"apikey",
-        b"api_key",
-        b"accesskey",
-        b"access_key",
-        b"secretkey",
-        b"secret_key",
-        b"privatekey",
-        b"private_key",
-        b"credentials",
-        b"credential",
-        b"auth_key",
-        b"authkey",
-    ];
-    SUFFIXES
+    SECRET_SUFFIXES
         .iter()
         .any(|s| lower.len() >= s.len() && same(&lower[lower.len() - s.len()..], s))
 }
@@ -1429,6 +1451,19 @@ mod tests {
             assert_eq!(table.get(word), Some(keyword), "{word:?}");
         }
         assert_eq!(table.words.len(), WORDS.len());
+    }
+
+    #[test]
+    fn every_secret_suffix_passes_the_ending_filter_in_any_case() {
+        for suffix in SECRET_SUFFIXES {
+            assert!(SECRET_TAILS.may_end(suffix), "{suffix:?}");
+            assert!(
+                SECRET_TAILS.may_end(&suffix.to_ascii_uppercase()),
+                "{suffix:?}"
+            );
+        }
+        assert!(PHONE_TAILS.may_end(b"homePHONE"));
+        assert!(!SECRET_TAILS.may_end(b"status") && !PHONE_TAILS.may_end(b"status"));
     }
 
     #[test]
