@@ -73,9 +73,9 @@
 
 pub use approvals_core::{
     Action, ActionRequest, Approval, ApprovalRequest, Approver, Ballot, ChannelError, Choice,
-    Conclusion, Error, ExecutionOutcome, Fingerprint, Gate, GateBuilder, Identity, Refusal,
-    RequestId, Risk, Timestamp, UnknownRisk, VoteBox, VoteOutcome, async_trait, audit,
-    canonical_json, mask, policy,
+    Conclusion, Error, ExecutionOutcome, Fingerprint, Gate, GateBuilder, Identity,
+    MAX_ARGUMENT_DEPTH, Refusal, RequestId, Risk, Timestamp, UnknownRisk, VoteBox, VoteOutcome,
+    async_trait, audit, canonical_json, mask, policy,
 };
 
 pub use approvals_core::gate::{current, scope, set_default};
