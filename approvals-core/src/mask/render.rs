@@ -1,5 +1,6 @@
 //! Writing a detected value as its strategy says.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use hmac::digest::KeyInit;
@@ -34,42 +35,65 @@ impl PseudonymKey {
         Self::new(&key)
     }
 
-    /// The first six hex digits of HMAC-SHA256(key, kind || 0 || value).
-    fn tag(&self, kind: &str, value: &str) -> String {
+    /// Writes the first six hex digits of HMAC-SHA256(key, kind || 0 ||
+    /// value).
+    fn tag(&self, kind: &str, value: &str, out: &mut String) {
         let mut mac = self.0.clone();
         mac.update(kind.as_bytes());
         mac.update(&[0]);
         mac.update(value.as_bytes());
         let digest = mac.finalize().into_bytes();
-        hex::encode(&digest[..3])
+        for byte in &digest[..3] {
+            let _ = write!(out, "{byte:02x}");
+        }
     }
 
     /// `EMAIL_9f2c1a`: the kind in capitals and the tag of the normalized
     /// value, so that `Jane@X.io` and `jane@x.io` get the same token.
     pub(crate) fn pseudonym(&self, prefix: &str, value: &str, out: &mut String) {
         let normalized = normalize(prefix, value);
-        let tag = self.tag(prefix, &normalized);
-        out.push_str(&prefix.to_ascii_uppercase());
+        out.extend(prefix.chars().map(|c| c.to_ascii_uppercase()));
         out.push('_');
-        out.push_str(&tag);
+        self.tag(prefix, &normalized, out);
     }
 }
 
-fn normalize(kind: &str, value: &str) -> String {
+fn normalize<'v>(kind: &str, value: &'v str) -> Cow<'v, str> {
     match kind {
-        "phone" | "credit_card" | "us_ssn" => value.chars().filter(char::is_ascii_digit).collect(),
-        "iban" => value
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .map(|c| c.to_ascii_uppercase())
-            .collect(),
-        "email" | "name" | "address" | "ip_address" => value
+        "phone" | "credit_card" | "us_ssn" => {
+            Cow::Owned(value.chars().filter(char::is_ascii_digit).collect())
+        }
+        "iban" => Cow::Owned(
+            value
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .map(|c| c.to_ascii_uppercase())
+                .collect(),
+        ),
+        "email" | "name" | "address" | "ip_address" => Cow::Owned(collapse_and_lower(value)),
+        _ => Cow::Borrowed(value),
+    }
+}
+
+/// Words separated by single spaces, in lowercase: in one pass for ASCII
+/// text (most values), else as `str::to_lowercase` has it (which lowers a
+/// final capital sigma as a final sigma).
+fn collapse_and_lower(value: &str) -> String {
+    if !value.is_ascii() {
+        return value
             .split_whitespace()
             .collect::<Vec<_>>()
             .join(" ")
-            .to_lowercase(),
-        _ => value.to_owned(),
+            .to_lowercase();
     }
+    let mut out = String::with_capacity(value.len());
+    for word in value.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.extend(word.chars().map(|c| c.to_ascii_lowercase()));
+    }
+    out
 }
 
 /// The generic label, for values masked without a kind.
@@ -255,6 +279,28 @@ mod tests {
         let mut other = String::new();
         PseudonymKey::new(b"other").pseudonym("email", "jane@example.com", &mut other);
         assert_ne!(a, other);
+    }
+
+    #[test]
+    fn normalizing_collapses_spaces_and_lowers_case_in_ascii_and_beyond() {
+        for (value, expected) in [
+            ("  Jane \t DOE\n", "jane doe"),
+            ("Jane@Example.COM", "jane@example.com"),
+            ("ÉLODIE  Ümlaut", "élodie ümlaut"),
+            ("ΟΔΥΣΣΕΥΣ", "οδυσσευς"),
+            ("a\u{000B}b", "a b"),
+            ("", ""),
+        ] {
+            assert_eq!(normalize("name", value), expected, "{value:?}");
+            assert_eq!(
+                collapse_and_lower(value),
+                value
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .to_lowercase()
+            );
+        }
     }
 
     #[test]
