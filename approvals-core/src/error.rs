@@ -79,7 +79,11 @@ pub enum Error {
         /// The request.
         request_id: RequestId,
     },
-    /// The arguments could not be serialized, so they cannot be fingerprinted.
+    /// The arguments could not be serialized, so they cannot be fingerprinted:
+    /// `serde_json` refused them (category `data`, say, for a map with
+    /// non-string keys), or they nest more than
+    /// [`MAX_ARGUMENT_DEPTH`](crate::MAX_ARGUMENT_DEPTH) levels deep
+    /// (category `nested more than 64 levels deep`).
     #[error("the arguments could not be serialized ({category})")]
     Arguments {
         /// The kind of serialization failure (no value is included).

@@ -91,43 +91,74 @@ impl TryFrom<String> for Fingerprint {
 ///
 /// The key order is sorted here explicitly, so the result does not depend on
 /// whether `serde_json`'s `preserve_order` feature is enabled somewhere in the
-/// dependency graph.
+/// dependency graph. The value is walked with a stack of its own, so any
+/// depth is fine.
 pub fn canonical_json(value: &Value) -> Vec<u8> {
     let mut out = Vec::with_capacity(128);
     write_canonical(&mut out, value);
     out
 }
 
+/// Written with a stack of its own rather than by recursion, so that a value
+/// nested however deep cannot exhaust the thread's stack.
 fn write_canonical<W: std::io::Write>(out: &mut W, value: &Value) {
-    match value {
-        Value::Object(map) => {
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-            let _ = out.write_all(b"{");
-            for (index, (key, item)) in entries.into_iter().enumerate() {
-                if index > 0 {
-                    let _ = out.write_all(b",");
-                }
-                write_json_string(out, key);
-                let _ = out.write_all(b":");
-                write_canonical(out, item);
+    /// A container being written: what is left of it.
+    enum Open<'v> {
+        Object(std::vec::IntoIter<(&'v String, &'v Value)>),
+        Array(std::slice::Iter<'v, Value>),
+    }
+    let mut open: Vec<(Open<'_>, bool)> = Vec::new();
+    let mut next = Some(value);
+    loop {
+        match next.take() {
+            Some(Value::Object(map)) => {
+                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+                entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+                let _ = out.write_all(b"{");
+                open.push((Open::Object(entries.into_iter()), true));
             }
-            let _ = out.write_all(b"}");
-        }
-        Value::Array(items) => {
-            let _ = out.write_all(b"[");
-            for (index, item) in items.iter().enumerate() {
-                if index > 0 {
-                    let _ = out.write_all(b",");
-                }
-                write_canonical(out, item);
+            Some(Value::Array(items)) => {
+                let _ = out.write_all(b"[");
+                open.push((Open::Array(items.iter()), true));
             }
-            let _ = out.write_all(b"]");
+            // Scalars have one serialization in serde_json; writing into a
+            // Vec or a hasher cannot fail.
+            Some(scalar) => {
+                let _ = serde_json::to_writer(&mut *out, scalar);
+            }
+            None => {}
         }
-        // Scalars have one serialization in serde_json; writing into a Vec or a
-        // hasher cannot fail.
-        scalar => {
-            let _ = serde_json::to_writer(&mut *out, scalar);
+        let Some((container, first)) = open.last_mut() else {
+            return;
+        };
+        let comma = !std::mem::replace(first, false);
+        match container {
+            Open::Object(entries) => match entries.next() {
+                Some((key, item)) => {
+                    if comma {
+                        let _ = out.write_all(b",");
+                    }
+                    write_json_string(out, key);
+                    let _ = out.write_all(b":");
+                    next = Some(item);
+                }
+                None => {
+                    let _ = out.write_all(b"}");
+                    open.pop();
+                }
+            },
+            Open::Array(items) => match items.next() {
+                Some(item) => {
+                    if comma {
+                        let _ = out.write_all(b",");
+                    }
+                    next = Some(item);
+                }
+                None => {
+                    let _ = out.write_all(b"]");
+                    open.pop();
+                }
+            },
         }
     }
 }
@@ -158,6 +189,91 @@ mod tests {
         let value = json!({"b": [ {"z": 1, "a": null} ], "a": "x y", "é": 1, "Z": true});
         let text = String::from_utf8(canonical_json(&value)).unwrap_or_default();
         assert_eq!(text, r#"{"Z":true,"a":"x y","b":[{"a":null,"z":1}],"é":1}"#);
+    }
+
+    /// The straightforward recursive form, to compare with.
+    fn reference(value: &Value, out: &mut Vec<u8>) {
+        match value {
+            Value::Object(map) => {
+                let mut entries: Vec<_> = map.iter().collect();
+                entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+                out.push(b'{');
+                for (index, (key, item)) in entries.into_iter().enumerate() {
+                    if index > 0 {
+                        out.push(b',');
+                    }
+                    out.extend(serde_json::to_vec(key).unwrap());
+                    out.push(b':');
+                    reference(item, out);
+                }
+                out.push(b'}');
+            }
+            Value::Array(items) => {
+                out.push(b'[');
+                for (index, item) in items.iter().enumerate() {
+                    if index > 0 {
+                        out.push(b',');
+                    }
+                    reference(item, out);
+                }
+                out.push(b']');
+            }
+            scalar => out.extend(serde_json::to_vec(scalar).unwrap()),
+        }
+    }
+
+    #[test]
+    fn canonical_json_matches_the_recursive_form() {
+        let values = [
+            json!(null),
+            json!([]),
+            json!({}),
+            json!([[], {}, [[]], {"a": {}}]),
+            json!({"b": [1, 2.5, "x\"y", null, true], "a": {"d": [], "c": [{}]}, "": -0}),
+            json!([{"z": [1, [2, [3, {"y": "\u{1F600}"}]]]}, "tail"]),
+        ];
+        for value in values {
+            let mut expected = Vec::new();
+            reference(&value, &mut expected);
+            assert_eq!(canonical_json(&value), expected, "{value}");
+        }
+    }
+
+    #[test]
+    fn canonical_json_and_fingerprints_of_a_very_deep_value_fit_a_small_stack() {
+        let done = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(|| {
+                let depth = 100_000;
+                let mut value = json!(1);
+                for level in 0..depth {
+                    value = if level % 2 == 0 {
+                        Value::Array(vec![value])
+                    } else {
+                        Value::Object(serde_json::Map::from_iter([("k".to_owned(), value)]))
+                    };
+                }
+                let text = canonical_json(&value);
+                let _ = Fingerprint::of("deep", &value, &Identity::new("bot"));
+                // Taken apart by hand: `Value`'s own drop is recursive.
+                let mut stack = vec![value];
+                while let Some(value) = stack.pop() {
+                    match value {
+                        Value::Array(items) => stack.extend(items),
+                        Value::Object(map) => stack.extend(map.into_iter().map(|(_, v)| v)),
+                        _ => {}
+                    }
+                }
+                text
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(
+            done.len(),
+            100_000 / 2 * ("[".len() + "{\"k\":".len() + "]}".len()) + 1
+        );
+        assert!(done.starts_with(b"{\"k\":[{\"k\":[") && done.ends_with(b"]}]}"));
     }
 
     #[test]

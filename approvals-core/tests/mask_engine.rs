@@ -9,6 +9,9 @@ use proptest::prelude::{Just, ProptestConfig, any, prop, prop_assert, prop_oneof
 use proptest::strategy::Strategy as _;
 use serde_json::{Value, json};
 
+#[path = "support/mask_text.rs"]
+mod mask_text;
+
 fn engine() -> MaskingEngine {
     MaskingEngine::builder().pseudonym_key(b"test key").build()
 }
@@ -351,6 +354,46 @@ fn hostile_shapes_do_not_panic() {
             assert!(input.is_char_boundary(d.range.start) && input.is_char_boundary(d.range.end));
         }
     }
+}
+
+#[test]
+fn a_pem_header_cut_inside_a_multibyte_character_does_not_panic() {
+    // The header window is 64 bytes; here its end falls inside `Ü`.
+    let text = format!("-----BEGIN {}Ü PRIVATE KEY-----\nabc", "x".repeat(63));
+    let masked = engine().mask(&text);
+    assert!(masked.detections.is_empty(), "{:?}", masked.detections);
+    let text = format!("-----BEGIN {}Ü", "é".repeat(40));
+    assert!(engine().mask(&text).detections.is_empty());
+}
+
+#[test]
+fn the_benchmark_texts_hold_what_the_benchmark_says() {
+    let engine = engine();
+    // Sparse: about one line in ten holds an email or a client IP, and
+    // nothing else is masked (ids, timestamps, queries, versions stay).
+    let sparse = mask_text::text(1 << 20, mask_text::sparse_line);
+    let lines = sparse.lines().count();
+    let found = engine.detect(&sparse);
+    let per_line = found.len() as f64 / lines as f64;
+    assert!((0.07..0.13).contains(&per_line), "{per_line}");
+    assert!(
+        found
+            .iter()
+            .all(|d| matches!(d.kind, Kind::Email | Kind::IpAddress)),
+        "{:?}",
+        found
+            .iter()
+            .find(|d| !matches!(d.kind, Kind::Email | Kind::IpAddress))
+    );
+    let masked = engine.mask_str(&sparse);
+    assert!(masked.contains("version 1.19.29.233") && masked.contains("request_id="));
+    // Dense: every line holds values, two or more on average.
+    let dense = mask_text::text(64 << 10, mask_text::dense_line);
+    let lines = dense.lines().count();
+    for line in dense.lines().take(lines - 1) {
+        assert!(!engine.detect(line).is_empty(), "{line}");
+    }
+    assert!(engine.detect(&dense).len() >= 2 * lines);
 }
 
 #[tokio::test]

@@ -123,9 +123,9 @@ impl<A: Serialize> Approval<A> {
     }
 
     /// Whether the arguments serialize as they did when they were
-    /// fingerprinted.
+    /// fingerprinted (and, like then, within `MAX_ARGUMENT_DEPTH`).
     fn still_bound(&self, arguments: &A) -> bool {
-        serde_json::to_vec(arguments).is_ok_and(|bytes| *bytes == *self.binding)
+        super::depth::to_vec(arguments).is_ok_and(|bytes| *bytes == *self.binding)
     }
 
     /// Records the outcome (boxed by callers, so that the body's future is

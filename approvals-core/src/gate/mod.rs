@@ -4,7 +4,8 @@
 //! arguments, delivers the masked request to its channels, judges every vote,
 //! enforces the deadline, records each step in the audit trail, and hands
 //! back an [`Approval`] that runs the body once, with exactly the arguments
-//! that were approved.
+//! that were approved. Arguments nested more than [`MAX_ARGUMENT_DEPTH`]
+//! levels deep are refused first, with [`Error::Arguments`].
 //!
 //! ```
 //! use approvals_core::audit::MemoryAudit;
@@ -26,6 +27,7 @@
 //! ```
 
 mod approval;
+mod depth;
 mod registry;
 mod scope;
 
@@ -39,6 +41,7 @@ use futures::FutureExt as _;
 use serde::Serialize;
 
 pub use approval::Approval;
+pub use depth::MAX_ARGUMENT_DEPTH;
 pub use scope::{current, scope, scope_requester, set_default, set_default_requester};
 
 use self::registry::{Outcome, Pending, Registry};
@@ -157,6 +160,10 @@ impl Gate {
     /// with them. Every other conclusion is an [`Error`]: refused by policy,
     /// denied, expired, or any fault (fail closed). Dropping the returned
     /// future before it completes cancels the request and tells the channels.
+    ///
+    /// Arguments that do not serialize, or that nest more than
+    /// [`MAX_ARGUMENT_DEPTH`] levels deep, fail with [`Error::Arguments`]
+    /// before anything is recorded or delivered.
     pub async fn authorize<A: Serialize>(
         &self,
         request: ActionRequest<A>,
@@ -206,14 +213,13 @@ impl Gate {
             .or_else(scope::default_requester)
             .filter(|requester| !requester.as_str().is_empty())
             .ok_or(Error::NoRequester)?;
-        let arguments_error = |error: serde_json::Error| Error::Arguments {
-            category: serde_category(&error),
-        };
-        let value = serde_json::to_value(&arguments).map_err(arguments_error)?;
+        // Both serializations refuse arguments nested deeper than
+        // `MAX_ARGUMENT_DEPTH`, so that nothing below walks deeper.
+        let value = depth::to_value(&arguments).map_err(arguments_error)?;
         // The serialized form the body's arguments must still have when it
         // runs: compared byte for byte, which is cheaper than fingerprinting
         // them again.
-        let binding = serde_json::to_vec(&arguments)
+        let binding = depth::to_vec(&arguments)
             .map_err(arguments_error)?
             .into_boxed_slice();
         let fingerprint = Fingerprint::of(&action, &value, &requester);
@@ -644,6 +650,16 @@ fn mask_channel_error(masker: &dyn Masker, error: ChannelError) -> ChannelError 
         },
         other => other,
     }
+}
+
+/// The typed error for arguments that could not be serialized: the
+/// category names what went wrong, never a value.
+fn arguments_error(error: depth::Unserializable) -> Error {
+    let category = match error {
+        depth::Unserializable::TooDeep => depth::TOO_DEEP,
+        depth::Unserializable::Json(error) => serde_category(&error),
+    };
+    Error::Arguments { category }
 }
 
 fn serde_category(error: &serde_json::Error) -> &'static str {

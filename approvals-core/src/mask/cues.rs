@@ -247,160 +247,249 @@ const WORDS: &[(&[u8], Keyword)] = &[
     (b"mews", Keyword::StreetSuffix),
 ];
 
-/// [`WORDS`] sorted, for a binary search.
-fn index() -> &'static [(&'static [u8], Keyword)] {
-    static INDEX: std::sync::OnceLock<Vec<(&'static [u8], Keyword)>> = std::sync::OnceLock::new();
-    INDEX.get_or_init(|| {
-        let mut sorted = WORDS.to_vec();
-        sorted.sort_by_key(|(word, _)| *word);
-        sorted
-    })
-}
-
-/// A Bloom filter over (length, first byte, last byte) of [`WORDS`]: most
-/// words of a text are refused by one bit test, without a comparison.
-fn filter() -> &'static [u64; 64] {
-    static FILTER: std::sync::OnceLock<[u64; 64]> = std::sync::OnceLock::new();
-    FILTER.get_or_init(|| {
-        let mut bits = [0u64; 64];
-        for (word, _) in WORDS {
-            let slot = filter_slot(word);
-            bits[slot / 64] |= 1 << (slot % 64);
+/// The longest word in [`WORDS`].
+const MAX_LISTED: usize = {
+    let mut longest = 0;
+    let mut k = 0;
+    while k < WORDS.len() {
+        if WORDS[k].0.len() > longest {
+            longest = WORDS[k].0.len();
         }
-        bits
+        k += 1;
+    }
+    longest
+};
+
+/// [`WORDS`] laid out for a look-up without hashing or comparing most words:
+/// a bit per (length, first letter, last byte) says whether any listed word
+/// has that shape, and the words of each (length, first letter) sit together.
+/// Every listed word is lowercase and starts with a letter (a test checks).
+struct Table {
+    /// Indexed by `length * 26 + first letter`; bit `last letter` (26 for a
+    /// digit or `_`) is set when a listed word has that shape.
+    shapes: [u32; (MAX_LISTED + 1) * 26],
+    /// Where the words of each (length, first letter) start and end in
+    /// `words`.
+    buckets: [(u16, u16); (MAX_LISTED + 1) * 26],
+    words: Vec<(&'static [u8], Keyword)>,
+}
+
+fn table() -> &'static Table {
+    static TABLE: std::sync::OnceLock<Table> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut words = WORDS.to_vec();
+        words.sort_by_key(|(word, _)| (word.len(), word[0]));
+        let mut table = Table {
+            shapes: [0; (MAX_LISTED + 1) * 26],
+            buckets: [(0, 0); (MAX_LISTED + 1) * 26],
+            words,
+        };
+        for (at, (word, _)) in table.words.iter().enumerate() {
+            let bucket = bucket_of(word.len(), word[0]);
+            table.shapes[bucket] |= 1 << last_bit(word[word.len() - 1]);
+            let at = u16::try_from(at).unwrap_or(u16::MAX);
+            let (start, end) = &mut table.buckets[bucket];
+            if *start == *end {
+                *start = at;
+            }
+            *end = at.saturating_add(1);
+        }
+        table
     })
 }
 
-fn filter_slot(lower: &[u8]) -> usize {
-    slot_of(lower[0], lower[lower.len() - 1], lower.len())
+/// The bucket of a word of `len` bytes starting with the lowercase letter
+/// `first`.
+fn bucket_of(len: usize, first: u8) -> usize {
+    len * 26 + usize::from(first - b'a')
 }
 
-fn slot_of(first: u8, last: u8, len: usize) -> usize {
-    (usize::from(first).wrapping_mul(31)
-        ^ usize::from(last).wrapping_mul(131)
-        ^ len.wrapping_mul(7919))
-        % 4096
+fn last_bit(last: u8) -> u32 {
+    if last.is_ascii_lowercase() {
+        u32::from(last - b'a')
+    } else {
+        26
+    }
 }
 
-/// A cheap test, without copying the word, that lets through every word
-/// [`classify`] may accept: a keyword by the Bloom filter, a secret key by
-/// its last three letters, a phone key by `phone` at either end.
-fn may_be_keyword(original: &[u8]) -> bool {
+impl Table {
+    /// Whether a listed word may be `original` (any case), by its shape.
+    fn may_list(&self, original: &[u8]) -> bool {
+        let len = original.len();
+        let first = original[0].to_ascii_lowercase();
+        if len > MAX_LISTED || !first.is_ascii_lowercase() {
+            return false;
+        }
+        let last = original[len - 1].to_ascii_lowercase();
+        self.shapes[bucket_of(len, first)] & (1 << last_bit(last)) != 0
+    }
+
+    /// The listed word `lower` (lowercase, of a shape [`Self::may_list`]
+    /// lets through).
+    fn get(&self, lower: &[u8]) -> Option<Keyword> {
+        let (start, end) = self.buckets[bucket_of(lower.len(), lower[0])];
+        self.words[usize::from(start)..usize::from(end)]
+            .iter()
+            .find(|(word, _)| same(word, lower))
+            .map(|&(_, keyword)| keyword)
+    }
+}
+
+/// Byte-wise equality of two short words, inlined rather than a call to
+/// `memcmp`.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
+/// Three-letter endings, a bit each, indexed by the low five bits of each
+/// letter: the case needs no folding first (a digit or `_` may share a
+/// letter's bit, which only lets a word through to the exact check).
+struct Tails([u64; 512]);
+
+impl Tails {
+    /// The last three bytes of each of `words` (three bytes or more).
+    const fn of(words: &[&[u8]]) -> Self {
+        let mut bits = [0u64; 512];
+        let mut k = 0;
+        while k < words.len() {
+            let word = words[k];
+            let len = word.len();
+            let at = tail_index(word[len - 3], word[len - 2], word[len - 1]);
+            bits[at / 64] |= 1 << (at % 64);
+            k += 1;
+        }
+        Self(bits)
+    }
+
+    /// Whether `word` (at least three bytes) may end with one of them.
+    #[inline]
+    fn may_end(&self, word: &[u8]) -> bool {
+        let len = word.len();
+        let at = tail_index(word[len - 3], word[len - 2], word[len - 1]);
+        self.0[at / 64] & (1 << (at % 64)) != 0
+    }
+}
+
+const fn tail_index(a: u8, b: u8, c: u8) -> usize {
+    ((a as usize & 31) << 10) | ((b as usize & 31) << 5) | (c as usize & 31)
+}
+
+/// The endings of [`SECRET_SUFFIXES`].
+static SECRET_TAILS: Tails = Tails::of(&SECRET_SUFFIXES);
+
+static PHONE_TAILS: Tails = Tails::of(&[b"phone"]);
+
+/// What the word `original` announces, if anything. Most words are refused
+/// by their shape (length, first and last letters, last three letters),
+/// without being copied.
+#[inline]
+fn classify(original: &[u8], buffer: &mut [u8; MAX_KEYWORD]) -> Option<Keyword> {
     let len = original.len();
-    let first = original[0].to_ascii_lowercase();
-    let last = original[len - 1].to_ascii_lowercase();
-    let slot = slot_of(first, last, len);
-    if filter()[slot / 64] & (1 << (slot % 64)) != 0 {
-        return true;
+    let table = table();
+    let listed = table.may_list(original);
+    let secret = len >= 5 && SECRET_TAILS.may_end(original);
+    let phone = len > 5 && (original[0] | 0x20 == b'p' || PHONE_TAILS.may_end(original));
+    let compound = len > 8 && original.contains(&b'_');
+    if !(listed || secret || phone || compound) {
+        return None;
     }
-    if len < 5 {
-        return false;
+    for (slot, b) in buffer.iter_mut().zip(original) {
+        *slot = b.to_ascii_lowercase();
     }
-    let tail = [
-        original[len - 3].to_ascii_lowercase(),
-        original[len - 2].to_ascii_lowercase(),
-        last,
-    ];
-    matches!(
-        &tail,
-        b"ord" | b"swd" | b"pwd" | b"ase" | b"ret" | b"ken" | b"key" | b"als" | b"ial" | b"one"
-    ) || (first == b'p' && len > 5)
-        || (len > 8 && original.contains(&b'_') && compound_secret(original))
-}
-
-fn compound_secret(original: &[u8]) -> bool {
-    let has = |needle: &[u8]| {
-        original
-            .windows(needle.len())
-            .any(|w| w.eq_ignore_ascii_case(needle))
-    };
-    has(b"password") || has(b"secret")
-}
-
-fn classify(lower: &[u8], original: &[u8]) -> Option<Keyword> {
-    let capitalized = original.first().is_some_and(u8::is_ascii_uppercase);
-    let slot = filter_slot(lower);
-    if filter()[slot / 64] & (1 << (slot % 64)) != 0 {
-        let index = index();
-        let found = index
-            .binary_search_by_key(&lower, |(word, _)| word)
-            .ok()
-            .map(|at| index[at].1);
-        match found {
+    let lower = &buffer[..len];
+    if listed {
+        let capitalized = original[0].is_ascii_uppercase();
+        match table.get(lower) {
             Some(Keyword::Title | Keyword::StreetSuffix) if !capitalized => {}
             Some(keyword) => return Some(keyword),
             None => {}
         }
     }
-    if lower.len() >= 5 && secret_key(lower) {
+    if secret && secret_key(lower) || compound && compound_secret(lower) {
         return Some(Keyword::Secret);
     }
-    if lower.len() > 5 && (lower.ends_with(b"phone") || lower.starts_with(b"phone")) {
+    if phone && (lower.ends_with(b"phone") || lower.starts_with(b"phone")) {
         return Some(Keyword::Cue(Cue::Phone));
     }
     None
 }
 
+/// The endings of keys whose values are credentials.
+const SECRET_SUFFIXES: [&[u8]; 18] = [
+    b"password",
+    b"passwd",
+    b"pwd",
+    b"passphrase",
+    b"secret",
+    b"token",
+    b"apikey",
+    b"api_key",
+    b"accesskey",
+    b"access_key",
+    b"secretkey",
+    b"secret_key",
+    b"privatekey",
+    b"private_key",
+    b"credentials",
+    b"credential",
+    b"auth_key",
+    b"authkey",
+];
+
 /// Keys whose values are credentials: `password`, `db_password`,
-/// `clientSecret`, `aws_secret_access_key`, `x_auth_token`.
+/// `clientSecret`, `aws_secret_access_key`, `x_auth_token` (a word of at
+/// least five bytes that [`SECRET_TAILS`] lets through).
 fn secret_key(lower: &[u8]) -> bool {
-    const SUFFIXES: [&[u8]; 14] = [
-        b"password",
-        b"passwd",
-        b"pwd",
-        b"passphrase",
-        b"secret",
-        b"token",
-        b"apikey",
-        b"api_key",
-        b"accesskey",
-        b"access_key",
-        b"secretkey",
-        b"secret_key",
-        b"privatekey",
-        b"private_key",
-    ];
-    const MORE: [&[u8]; 4] = [b"credentials", b"credential", b"auth_key", b"authkey"];
-    let last = lower[lower.len() - 1];
-    if matches!(last, b'd' | b'e' | b't' | b'n' | b'y' | b's' | b'l')
-        && SUFFIXES
-            .iter()
-            .chain(MORE.iter())
-            .any(|s| lower.ends_with(s))
-    {
-        return true;
-    }
-    // Compound keys: `secret_key_base`, `password_hash`.
-    lower.len() > 8
-        && lower.contains(&b'_')
-        && (contains(lower, b"password") || contains(lower, b"secret"))
+    SECRET_SUFFIXES
+        .iter()
+        .any(|s| lower.len() >= s.len() && same(&lower[lower.len() - s.len()..], s))
+}
+
+/// Compound keys: `secret_key_base`, `password_hash` (a word of more than
+/// eight bytes with a `_`).
+fn compound_secret(lower: &[u8]) -> bool {
+    contains(lower, b"password") || contains(lower, b"secret")
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+    haystack.len() >= needle.len()
+        && (0..=haystack.len() - needle.len())
+            .any(|at| haystack[at] == needle[0] && same(&haystack[at..at + needle.len()], needle))
 }
 
 /// Checks the word `i..j` against the keyword table and runs what it
 /// announces. Returns where scanning resumes when it found something.
+///
+/// Inlined into the scanner's loop: most words are refused here, and only
+/// keywords pay for the call to what they announce.
+#[inline]
 pub(crate) fn keyword(scanner: &mut Scanner<'_>, i: usize, j: usize) -> Option<usize> {
     let len = j - i;
     if len > MAX_KEYWORD {
         return None;
     }
     let original = &scanner.bytes[i..j];
-    if !original[0].is_ascii_alphabetic() || !may_be_keyword(original) {
+    if !original[0].is_ascii_alphabetic() {
         return None;
     }
     let mut buffer = [0u8; MAX_KEYWORD];
-    for (slot, b) in buffer.iter_mut().zip(original) {
-        *slot = b.to_ascii_lowercase();
-    }
-    let lower = &buffer[..len];
-    let keyword = classify(lower, original)?;
+    let keyword = classify(original, &mut buffer)?;
+    announced(scanner, i, j, keyword, &buffer[..len])
+}
+
+/// Runs what the keyword `i..j` (`lower` in lowercase) announces.
+#[inline(never)]
+fn announced(
+    scanner: &mut Scanner<'_>,
+    i: usize,
+    j: usize,
+    keyword: Keyword,
+    lower: &[u8],
+) -> Option<usize> {
+    let original = &scanner.bytes[i..j];
     // `api-key`, `x-api-key`: a bare `key` counts after `api-` and the like.
     if matches!(keyword, Keyword::Secret) && lower == b"key" {
         let before = &scanner.bytes[i.saturating_sub(7)..i];
-        let lowered: Vec<u8> = before.iter().map(u8::to_ascii_lowercase).collect();
         let prefixed = [
             &b"api-"[..],
             b"api.",
@@ -410,7 +499,9 @@ pub(crate) fn keyword(scanner: &mut Scanner<'_>, i: usize, j: usize) -> Option<u
             b"signing-",
         ]
         .iter()
-        .any(|p| lowered.ends_with(p));
+        .any(|p| {
+            before.len() >= p.len() && before[before.len() - p.len()..].eq_ignore_ascii_case(p)
+        });
         if !prefixed {
             return None;
         }
@@ -1339,4 +1430,48 @@ fn birth_date(scanner: &mut Scanner<'_>, j: usize) -> Option<usize> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_word_is_found_in_any_case() {
+        let table = table();
+        for &(word, keyword) in WORDS {
+            assert!(word[0].is_ascii_lowercase(), "{word:?}");
+            assert!(
+                word.iter()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_'),
+                "{word:?}"
+            );
+            let upper = word.to_ascii_uppercase();
+            assert!(table.may_list(word) && table.may_list(&upper), "{word:?}");
+            assert_eq!(table.get(word), Some(keyword), "{word:?}");
+        }
+        assert_eq!(table.words.len(), WORDS.len());
+    }
+
+    #[test]
+    fn every_secret_suffix_passes_the_ending_filter_in_any_case() {
+        for suffix in SECRET_SUFFIXES {
+            assert!(SECRET_TAILS.may_end(suffix), "{suffix:?}");
+            assert!(
+                SECRET_TAILS.may_end(&suffix.to_ascii_uppercase()),
+                "{suffix:?}"
+            );
+        }
+        assert!(PHONE_TAILS.may_end(b"homePHONE"));
+        assert!(!SECRET_TAILS.may_end(b"status") && !PHONE_TAILS.may_end(b"status"));
+    }
+
+    #[test]
+    fn words_of_other_shapes_are_refused_without_a_look_up() {
+        let table = table();
+        for word in [&b"orders"[..], b"handler", b"x", b"query", b"_name"] {
+            assert!(!table.may_list(word), "{word:?}");
+        }
+        assert_eq!(table.get(b"cache"), None);
+    }
 }

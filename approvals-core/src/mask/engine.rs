@@ -217,7 +217,7 @@ impl MaskingEngineBuilder {
     /// engine but differ between processes.
     #[must_use]
     pub fn pseudonym_key(mut self, key: impl AsRef<[u8]>) -> Self {
-        self.key = Some(PseudonymKey(key.as_ref().to_vec()));
+        self.key = Some(PseudonymKey::new(key.as_ref()));
         self
     }
 

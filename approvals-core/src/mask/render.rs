@@ -1,65 +1,99 @@
 //! Writing a detected value as its strategy says.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
+use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use super::kind::Kind;
 use super::spec::Strategy;
 
-/// The secret under which pseudonyms are computed.
+/// The secret under which pseudonyms are computed, held as HMAC-SHA256
+/// keyed once: each pseudonym starts from a copy of the keyed state rather
+/// than hashing the key again.
 #[derive(Clone)]
-pub(crate) struct PseudonymKey(pub(crate) Vec<u8>);
+pub(crate) struct PseudonymKey(Hmac<Sha256>);
 
 impl PseudonymKey {
+    /// A key of any length (HMAC accepts them all).
+    pub(crate) fn new(key: &[u8]) -> Self {
+        Self(
+            <Hmac<Sha256> as KeyInit>::new_from_slice(key).unwrap_or_else(|_| {
+                // HMAC takes keys of any length, so this is never reached.
+                <Hmac<Sha256> as KeyInit>::new(&Default::default())
+            }),
+        )
+    }
+
     /// A random key: pseudonyms are stable for the life of the engine only.
     pub(crate) fn random() -> Self {
         let mut key = Vec::with_capacity(32);
         key.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
         key.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
-        Self(key)
+        Self::new(&key)
     }
 
-    /// The first six hex digits of HMAC-SHA256(key, kind || 0 || value).
-    fn tag(&self, kind: &str, value: &str) -> String {
-        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.0) else {
-            // HMAC accepts keys of any length; this branch is unreachable.
-            return "000000".to_owned();
-        };
+    /// Writes the first six hex digits of HMAC-SHA256(key, kind || 0 ||
+    /// value).
+    fn tag(&self, kind: &str, value: &str, out: &mut String) {
+        let mut mac = self.0.clone();
         mac.update(kind.as_bytes());
         mac.update(&[0]);
         mac.update(value.as_bytes());
         let digest = mac.finalize().into_bytes();
-        hex::encode(&digest[..3])
+        for byte in &digest[..3] {
+            let _ = write!(out, "{byte:02x}");
+        }
     }
 
     /// `EMAIL_9f2c1a`: the kind in capitals and the tag of the normalized
     /// value, so that `Jane@X.io` and `jane@x.io` get the same token.
     pub(crate) fn pseudonym(&self, prefix: &str, value: &str, out: &mut String) {
         let normalized = normalize(prefix, value);
-        let tag = self.tag(prefix, &normalized);
-        out.push_str(&prefix.to_ascii_uppercase());
+        out.extend(prefix.chars().map(|c| c.to_ascii_uppercase()));
         out.push('_');
-        out.push_str(&tag);
+        self.tag(prefix, &normalized, out);
     }
 }
 
-fn normalize(kind: &str, value: &str) -> String {
+fn normalize<'v>(kind: &str, value: &'v str) -> Cow<'v, str> {
     match kind {
-        "phone" | "credit_card" | "us_ssn" => value.chars().filter(char::is_ascii_digit).collect(),
-        "iban" => value
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .map(|c| c.to_ascii_uppercase())
-            .collect(),
-        "email" | "name" | "address" | "ip_address" => value
+        "phone" | "credit_card" | "us_ssn" => {
+            Cow::Owned(value.chars().filter(char::is_ascii_digit).collect())
+        }
+        "iban" => Cow::Owned(
+            value
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .map(|c| c.to_ascii_uppercase())
+                .collect(),
+        ),
+        "email" | "name" | "address" | "ip_address" => Cow::Owned(collapse_and_lower(value)),
+        _ => Cow::Borrowed(value),
+    }
+}
+
+/// Words separated by single spaces, in lowercase: in one pass for ASCII
+/// text (most values), else as `str::to_lowercase` has it (which lowers a
+/// final capital sigma as a final sigma).
+fn collapse_and_lower(value: &str) -> String {
+    if !value.is_ascii() {
+        return value
             .split_whitespace()
             .collect::<Vec<_>>()
             .join(" ")
-            .to_lowercase(),
-        _ => value.to_owned(),
+            .to_lowercase();
     }
+    let mut out = String::with_capacity(value.len());
+    for word in value.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.extend(word.chars().map(|c| c.to_ascii_lowercase()));
+    }
+    out
 }
 
 /// The generic label, for values masked without a kind.
@@ -186,13 +220,7 @@ mod tests {
 
     fn shown(kind: Kind, strategy: Strategy, value: &str) -> String {
         let mut out = String::new();
-        render(
-            &kind,
-            strategy,
-            value,
-            &PseudonymKey(b"k".to_vec()),
-            &mut out,
-        );
+        render(&kind, strategy, value, &PseudonymKey::new(b"k"), &mut out);
         out
     }
 
@@ -249,7 +277,44 @@ mod tests {
         assert_ne!(a, c);
         assert!(a.starts_with("EMAIL_") && a.len() == 12, "{a}");
         let mut other = String::new();
-        PseudonymKey(b"other".to_vec()).pseudonym("email", "jane@example.com", &mut other);
+        PseudonymKey::new(b"other").pseudonym("email", "jane@example.com", &mut other);
         assert_ne!(a, other);
+    }
+
+    #[test]
+    fn normalizing_collapses_spaces_and_lowers_case_in_ascii_and_beyond() {
+        for (value, expected) in [
+            ("  Jane \t DOE\n", "jane doe"),
+            ("Jane@Example.COM", "jane@example.com"),
+            ("ÉLODIE  Ümlaut", "élodie ümlaut"),
+            ("ΟΔΥΣΣΕΥΣ", "οδυσσευς"),
+            ("a\u{000B}b", "a b"),
+            ("", ""),
+        ] {
+            assert_eq!(normalize("name", value), expected, "{value:?}");
+            assert_eq!(
+                collapse_and_lower(value),
+                value
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .to_lowercase()
+            );
+        }
+    }
+
+    #[test]
+    fn a_pseudonym_is_the_hmac_of_kind_and_value_under_the_key() {
+        // Tokens must stay the same across versions for a given key: they
+        // are compared across runs and stored in audit trails.
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(b"a key").unwrap();
+        mac.update(b"email\0jane@example.com");
+        let expected = format!("EMAIL_{}", hex::encode(&mac.finalize().into_bytes()[..3]));
+        let key = PseudonymKey::new(b"a key");
+        for _ in 0..2 {
+            let mut token = String::new();
+            key.pseudonym("email", "Jane@Example.com", &mut token);
+            assert_eq!(token, expected);
+        }
     }
 }
