@@ -1115,24 +1115,24 @@ fn arbitrary_json() -> impl Strategy<Value = Value> {
     })
 }
 
+/// Regression: a caller that stops waiting while the message is still being
+/// posted left the message with live buttons, since the answer giving its
+/// `ts` was dropped with the caller's future.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cancelled_request_loses_its_buttons() {
+async fn a_request_cancelled_while_its_message_is_posted_still_loses_its_buttons() {
     let env = Env::start(Setup::default()).await;
+    env.fake.hold("chat.postMessage");
     let (run, id, _value) = env.ask(AGENT).await;
     run.abort();
     // The gate cancels the request when its caller stops waiting.
     while env.still_pending(&id) {
         tokio::task::yield_now().await;
     }
-    let update = loop {
-        env.approver.drain().await;
-        if let Some(update) = env.fake.calls_of("chat.update").pop() {
-            break update.body;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
+    env.fake.release("chat.postMessage");
+    let update = env.last_update().await;
     assert!(actions(&update).is_none());
     assert!(text_of(&update).contains("Cancelled"));
+    assert_eq!(env.fake.calls_of("chat.update").len(), 1);
     env.assert_clean();
 }
 

@@ -232,34 +232,44 @@ impl Approver for SlackApprover {
         } else {
             Vec::new()
         };
-        let message = blocks::request_message(
-            request,
-            &Extras {
-                escalated: &[],
-                mentions: &mentions,
-            },
-        );
-        // Registered before posting, so that a click racing the answer to
-        // `chat.postMessage` finds its request.
-        shared.deliveries().insert(Delivery {
+        let delivery = Delivery {
             request: Arc::new(request.clone()),
             votes,
             message: None,
             escalated: Vec::new(),
             mentions,
-            concluded: false,
-        });
-        match shared.client.post_message(&shared.channel, &message).await {
-            Ok(posted) => {
-                if let Some(delivery) = shared.deliveries().by_id.get_mut(&request.id) {
-                    delivery.message = Some(posted);
-                }
-                Ok(())
+            conclusion: None,
+        };
+        let message = delivery.render();
+        // Registered before posting, so that a click racing the answer to
+        // `chat.postMessage` finds its request.
+        shared.deliveries().insert(delivery);
+        // The post runs in a task of its own: if the caller stops waiting
+        // while it is under way, the message is still posted, so its answer
+        // is still needed to replace it with "cancelled".
+        let id = request.id.clone();
+        let task = Arc::clone(shared);
+        let post = shared.spawn_tracked(async move {
+            let posted = task.client.post_message(&task.channel, &message).await?;
+            let late = task.deliveries().posted(&id, posted.clone());
+            if let Some(concluded) = late {
+                task.update_later(id, posted, concluded);
             }
-            Err(error) => {
+            Ok::<_, SlackError>(())
+        });
+        let Some(post) = post else {
+            return Err(ChannelError::unavailable(CHANNEL, "no Tokio runtime"));
+        };
+        match post.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => {
                 tracing::warn!(request_id = %request.id, %error, "the Slack message could not be posted");
                 Err(channel_error(&error))
             }
+            Err(_) => Err(ChannelError::unavailable(
+                CHANNEL,
+                "posting the message stopped unexpectedly",
+            )),
         }
     }
 
@@ -274,16 +284,10 @@ impl Approver for SlackApprover {
                 return Ok(());
             };
             delivery.escalated.extend(added.iter().cloned());
-            delivery.message.clone().map(|posted| {
-                let message = blocks::request_message(
-                    request,
-                    &Extras {
-                        escalated: &delivery.escalated,
-                        mentions: &delivery.mentions,
-                    },
-                );
-                (posted, message)
-            })
+            match (&delivery.message, &delivery.conclusion) {
+                (Some(posted), None) => Some((posted.clone(), delivery.render())),
+                _ => None,
+            }
         };
         if let Some((posted, message)) = update {
             self.shared
@@ -297,24 +301,13 @@ impl Approver for SlackApprover {
         request: &ApprovalRequest,
         conclusion: &Conclusion,
     ) -> Result<(), ChannelError> {
-        let update =
-            self.shared
-                .deliveries()
-                .conclude(&request.id)
-                .map(|(posted, escalated, mentions)| {
-                    let message = blocks::concluded_message(
-                        request,
-                        conclusion,
-                        Timestamp::now(),
-                        &Extras {
-                            escalated: &escalated,
-                            mentions: &mentions,
-                        },
-                    );
-                    (posted, message)
-                });
+        let update = self
+            .shared
+            .deliveries()
+            .conclude(&request.id, conclusion.clone());
         // The gate waits for every channel before the caller resumes: the
-        // update goes to a task of its own.
+        // update goes to a task of its own. A message still being posted is
+        // updated when its answer arrives.
         if let Some((posted, message)) = update {
             self.shared
                 .update_later(request.id.clone(), posted, message);
@@ -356,15 +349,23 @@ impl Shared {
 
     /// Runs `work` after the current request has been answered.
     pub(crate) fn spawn_background(&self, work: impl Future<Output = ()> + Send + 'static) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        if self.spawn_tracked(work).is_none() {
             tracing::warn!("no Tokio runtime: Slack background work dropped");
-            return;
-        };
+        }
+    }
+
+    /// Runs `work` in a task that [`Background::drain`] waits for; `None`
+    /// outside a Tokio runtime.
+    fn spawn_tracked<T: Send + 'static>(
+        &self,
+        work: impl Future<Output = T> + Send + 'static,
+    ) -> Option<tokio::task::JoinHandle<T>> {
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
         let done = self.background.start();
-        runtime.spawn(async move {
+        Some(runtime.spawn(async move {
             let _done = done;
-            work.await;
-        });
+            work.await
+        }))
     }
 
     fn update_later(&self, id: RequestId, posted: PostedMessage, message: blocks::Message) {
@@ -426,7 +427,24 @@ pub(crate) struct Delivery {
     pub(crate) message: Option<PostedMessage>,
     escalated: Vec<Identity>,
     mentions: Vec<(Identity, String)>,
-    pub(crate) concluded: bool,
+    conclusion: Option<(Conclusion, Timestamp)>,
+}
+
+impl Delivery {
+    /// The message as it should read now: the request with its buttons, or
+    /// how it ended.
+    fn render(&self) -> blocks::Message {
+        let extras = Extras {
+            escalated: &self.escalated,
+            mentions: &self.mentions,
+        };
+        match &self.conclusion {
+            None => blocks::request_message(&self.request, &extras),
+            Some((conclusion, at)) => {
+                blocks::concluded_message(&self.request, conclusion, *at, &extras)
+            }
+        }
+    }
 }
 
 impl Deliveries {
@@ -435,32 +453,39 @@ impl Deliveries {
         self.by_id.insert(delivery.request.id.clone(), delivery);
     }
 
-    /// Marks `id` concluded and says where its message is, with what it
-    /// showed; forgets the oldest concluded requests past the capacity.
-    #[allow(clippy::type_complexity)]
+    /// Records where the message of `id` went; if the request ended while it
+    /// was being posted, returns the message that replaces it.
+    fn posted(&mut self, id: &RequestId, posted: PostedMessage) -> Option<blocks::Message> {
+        let delivery = self.by_id.get_mut(id)?;
+        delivery.message = Some(posted);
+        delivery.conclusion.as_ref()?;
+        Some(delivery.render())
+    }
+
+    /// Records how `id` ended; returns where its message is and what now
+    /// replaces it, if it was posted. Forgets the oldest concluded requests
+    /// past the capacity.
     fn conclude(
         &mut self,
         id: &RequestId,
-    ) -> Option<(PostedMessage, Vec<Identity>, Vec<(Identity, String)>)> {
+        conclusion: Conclusion,
+    ) -> Option<(PostedMessage, blocks::Message)> {
         let delivery = self.by_id.get_mut(id)?;
-        if delivery.concluded {
+        if delivery.conclusion.is_some() {
             return None;
         }
-        delivery.concluded = true;
-        let found = delivery.message.clone().map(|posted| {
-            (
-                posted,
-                delivery.escalated.clone(),
-                delivery.mentions.clone(),
-            )
-        });
+        delivery.conclusion = Some((conclusion, Timestamp::now()));
+        let update = delivery
+            .message
+            .clone()
+            .map(|posted| (posted, delivery.render()));
         self.concluded.push_back(id.clone());
         while self.concluded.len() > CONCLUDED_CAPACITY {
             if let Some(oldest) = self.concluded.pop_front() {
                 self.by_id.remove(&oldest);
             }
         }
-        found
+        update
     }
 
     /// The vote box for request `id`: its own, else the latest one.
