@@ -213,9 +213,7 @@ impl Gate {
         // The serialized form the body's arguments must still have when it
         // runs: compared byte for byte, which is cheaper than fingerprinting
         // them again.
-        let binding = serde_json::to_vec(&arguments)
-            .map_err(arguments_error)?
-            .into_boxed_slice();
+        let binding = approval::binding_of(&arguments).map_err(arguments_error)?;
         let fingerprint = Fingerprint::of(&action, &value, &requester);
         let masked = self
             .inner
