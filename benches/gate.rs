@@ -17,7 +17,8 @@
 //!   for comparison), ask the policy, make the id (`Gate::prepare`); build
 //!   and record the `requested` and `concluded` records (`Gate::open`);
 //!   serialize and compare the binding bytes, build the `executed` record
-//!   (`Approval::run`).
+//!   (`Approval::run`). The binding steps use a scratch buffer kept by the
+//!   thread, as the gate does.
 //!
 //! Run with `cargo bench --bench gate`.
 
@@ -29,6 +30,7 @@
 )]
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -75,6 +77,20 @@ impl AuditSink for Discard {
         black_box(record);
         Ok(())
     }
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// As the gate serializes arguments for their binding: in a buffer kept by
+/// the thread.
+fn with_scratch<R>(serialize: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    SCRATCH.with(|scratch| {
+        let mut bytes = scratch.borrow_mut();
+        bytes.clear();
+        serialize(&mut bytes)
+    })
 }
 
 fn allow_policy() -> Policy {
@@ -258,8 +274,14 @@ fn gate_parts(c: &mut Criterion) {
         b.iter(|| serde_json::to_value(black_box(&args)).unwrap());
     });
     group.bench_function("binding_bytes", |b| {
-        // `Gate::prepare`: the bytes the arguments must still serialize to.
-        b.iter(|| serde_json::to_vec(black_box(&args)).unwrap());
+        // `Gate::prepare`: the bytes the arguments must still serialize to,
+        // written in the thread's scratch buffer and copied out at their size.
+        b.iter(|| {
+            with_scratch(|bytes| {
+                serde_json::to_writer(&mut *bytes, black_box(&args)).unwrap();
+                Box::<[u8]>::from(bytes.as_slice())
+            })
+        });
     });
     group.bench_function("fingerprint", |b| {
         b.iter(|| Fingerprint::of(ACTION, black_box(&arguments), &bot));
@@ -331,9 +353,13 @@ fn gate_parts(c: &mut Criterion) {
         });
     });
     group.bench_function("binding_check", |b| {
-        // `Approval::run`: serialize again and compare with the bytes kept.
+        // `Approval::run`: serialize again in the scratch buffer and compare
+        // with the bytes kept.
         b.iter(|| {
-            serde_json::to_vec(black_box(&args)).is_ok_and(|bytes| bytes == *black_box(&binding))
+            with_scratch(|bytes| {
+                serde_json::to_writer(&mut *bytes, black_box(&args)).is_ok()
+                    && **bytes == *black_box(&binding)
+            })
         });
     });
     let audit = MemoryAudit::new();

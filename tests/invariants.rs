@@ -835,6 +835,85 @@ async fn allowed_by_policy_is_still_audited() {
     );
 }
 
+fn allowing_refunds() -> approvals::policy::Policy {
+    approvals::policy::Policy::new().rule(
+        approvals::policy::Rule::new("refunds")
+            .action("billing.refund")
+            .allow(),
+    )
+}
+
+/// The allowed path writes its records through its own code: each record
+/// says the same request, the rule and what policy decided, in order.
+#[tokio::test]
+async fn allowed_by_policy_records_the_request_its_conclusion_and_the_run_in_order() {
+    let audit = MemoryAudit::new();
+    let gate = gate_with(allowing_refunds(), MockApprover::approve_all(), &audit);
+    let approval = gate.authorize(request(250)).await.unwrap();
+    assert!(matches!(
+        approval.conclusion(),
+        Conclusion::AllowedByPolicy { rule: Some(rule) } if rule == "refunds"
+    ));
+    let fingerprint = approval.fingerprint();
+    let id = approval.request_id().clone();
+    // Both records are written before the approval is handed out.
+    assert_eq!(audit.len(), 2);
+    approval
+        .run(|_| async { Ok::<_, Error>(()) })
+        .await
+        .unwrap();
+
+    let records = audit.records();
+    assert_eq!(records.len(), 3);
+    assert!(records.iter().all(|record| record.request_id == id));
+    assert!(records.windows(2).all(|pair| pair[0].at <= pair[1].at));
+    assert!(matches!(
+        &records[0].event,
+        AuditEvent::Requested { verdict, rule: Some(rule), fingerprint: recorded, approvers, quorum: None, deadline: None, .. }
+            if verdict == "allow" && rule == "refunds" && *recorded == fingerprint && approvers.is_empty()
+    ));
+    assert!(matches!(
+        &records[1].event,
+        AuditEvent::Concluded { conclusion: Conclusion::AllowedByPolicy { rule: Some(rule) } } if rule == "refunds"
+    ));
+    assert!(matches!(
+        &records[2].event,
+        AuditEvent::Executed {
+            outcome: ExecutionOutcome::Ok
+        }
+    ));
+}
+
+/// Whichever record of the allowed path cannot be written, the body does not
+/// run unless the request and its conclusion both were.
+#[tokio::test]
+async fn failing_audit_at_any_step_of_the_allowed_path_stops_it() {
+    for accepted in 0..3 {
+        let audit = MemoryAudit::new();
+        audit.fail_after(accepted);
+        let gate = gate_with(allowing_refunds(), MockApprover::approve_all(), &audit);
+        let runs = Arc::new(AtomicUsize::new(0));
+        let result = run_counting(&gate, request(1), &runs).await;
+        if accepted < 2 {
+            assert_eq!(
+                runs.load(Ordering::SeqCst),
+                0,
+                "ran after {accepted} records"
+            );
+            assert!(
+                matches!(result, Err(Error::Audit(_))),
+                "accepted {accepted}: {result:?}"
+            );
+        } else {
+            // The outcome could not be recorded: logged, and the body's own
+            // result is returned.
+            assert_eq!(runs.load(Ordering::SeqCst), 1);
+            assert!(result.is_ok(), "{result:?}");
+        }
+        assert_eq!(audit.len(), usize::try_from(accepted).unwrap());
+    }
+}
+
 #[tokio::test]
 async fn refused_by_policy_never_asks_and_never_runs() {
     let audit = MemoryAudit::new();

@@ -101,7 +101,12 @@ pub struct RequestId(Arc<str>);
 impl RequestId {
     /// A new random id.
     pub fn random() -> Self {
-        Self(Arc::from(uuid::Uuid::new_v4().to_string()))
+        // Encoded on the stack and copied once into the shared string,
+        // rather than through `Display` into a `String` first.
+        let mut text = uuid::Uuid::encode_buffer();
+        Self(Arc::from(
+            &*uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text),
+        ))
     }
 
     /// An id as received from a channel (a button value, a URL path).
@@ -148,5 +153,13 @@ mod tests {
     #[test]
     fn request_ids_are_unique() {
         assert_ne!(RequestId::random(), RequestId::random());
+    }
+
+    #[test]
+    fn request_ids_are_lowercase_hyphenated_uuids() {
+        let id = RequestId::random();
+        let parsed = uuid::Uuid::parse_str(id.as_str()).map(|uuid| uuid.hyphenated().to_string());
+        assert_eq!(parsed.ok().as_deref(), Some(id.as_str()));
+        assert_eq!(id.as_str().len(), 36);
     }
 }

@@ -194,24 +194,43 @@ pub trait AuditSink: Send + Sync {
     async fn record(&self, record: &AuditRecord) -> Result<(), AuditError>;
 }
 
-#[async_trait]
+/// The future [`AuditSink::record`] returns, as `#[async_trait]` writes it.
+type RecordFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), AuditError>> + Send + 'a>>;
+
+// The forwarding impls hand back the inner sink's future as it is, rather
+// than boxing a future that awaits it: one allocation per record instead of
+// two, on the gate's every path.
 impl<T: AuditSink + ?Sized> AuditSink for &T {
-    async fn record(&self, record: &AuditRecord) -> Result<(), AuditError> {
-        (**self).record(record).await
+    fn record<'s, 'r, 'f>(&'s self, record: &'r AuditRecord) -> RecordFuture<'f>
+    where
+        's: 'f,
+        'r: 'f,
+        Self: 'f,
+    {
+        (**self).record(record)
     }
 }
 
-#[async_trait]
 impl<T: AuditSink + ?Sized> AuditSink for Box<T> {
-    async fn record(&self, record: &AuditRecord) -> Result<(), AuditError> {
-        (**self).record(record).await
+    fn record<'s, 'r, 'f>(&'s self, record: &'r AuditRecord) -> RecordFuture<'f>
+    where
+        's: 'f,
+        'r: 'f,
+        Self: 'f,
+    {
+        (**self).record(record)
     }
 }
 
-#[async_trait]
 impl<T: AuditSink + ?Sized> AuditSink for Arc<T> {
-    async fn record(&self, record: &AuditRecord) -> Result<(), AuditError> {
-        (**self).record(record).await
+    fn record<'s, 'r, 'f>(&'s self, record: &'r AuditRecord) -> RecordFuture<'f>
+    where
+        's: 'f,
+        'r: 'f,
+        Self: 'f,
+    {
+        (**self).record(record)
     }
 }
 

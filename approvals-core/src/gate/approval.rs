@@ -1,6 +1,7 @@
 //! A granted permission to run one call, once.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -125,7 +126,9 @@ impl<A: Serialize> Approval<A> {
     /// Whether the arguments serialize as they did when they were
     /// fingerprinted (and, like then, within `MAX_ARGUMENT_DEPTH`).
     fn still_bound(&self, arguments: &A) -> bool {
-        super::depth::to_vec(arguments).is_ok_and(|bytes| *bytes == *self.binding)
+        with_scratch(|bytes| {
+            super::depth::to_writer(arguments, bytes).is_ok() && **bytes == *self.binding
+        })
     }
 
     /// Records the outcome (boxed by callers, so that the body's future is
@@ -137,6 +140,46 @@ impl<A: Serialize> Approval<A> {
         if let Err(error) = self.registry.audit.record(&record).await {
             tracing::error!(request_id = %self.request_id, %error, "the outcome of a call could not be recorded");
         }
+    }
+}
+
+/// The serialized form of `arguments`, which they must still have when the
+/// body runs.
+pub(super) fn binding_of<A: Serialize>(
+    arguments: &A,
+) -> Result<Box<[u8]>, super::depth::Unserializable> {
+    with_scratch(|bytes| {
+        super::depth::to_writer(arguments, bytes)?;
+        Ok(Box::from(bytes.as_slice()))
+    })
+}
+
+/// A scratch buffer larger than this is not kept for the next call.
+const SCRATCH_KEPT: usize = 16 * 1024;
+
+thread_local! {
+    /// Where arguments are serialized for their binding: kept per thread, so
+    /// that the binding is one allocation of its exact size, and checking it
+    /// none.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `serialize` with an empty buffer: the thread's scratch buffer, or a
+/// new one when that is in use (a `Serialize` impl that runs a gated call) or
+/// gone (the thread is ending).
+fn with_scratch<R>(mut serialize: impl FnMut(&mut Vec<u8>) -> R) -> R {
+    let kept = SCRATCH.try_with(|scratch| {
+        let mut bytes = scratch.try_borrow_mut().ok()?;
+        bytes.clear();
+        let result = serialize(&mut bytes);
+        if bytes.capacity() > SCRATCH_KEPT {
+            *bytes = Vec::new();
+        }
+        Some(result)
+    });
+    match kept {
+        Ok(Some(result)) => result,
+        _ => serialize(&mut Vec::new()),
     }
 }
 
@@ -172,5 +215,47 @@ impl<A> std::fmt::Debug for Approval<A> {
             .field("fingerprint", &self.fingerprint)
             .field("conclusion", &self.conclusion)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_binding_is_the_serialization() {
+        let args = json!({"customer": "c_42", "cents": 250, "note": "x".repeat(100)});
+        let binding = binding_of(&args).unwrap();
+        assert_eq!(*binding, *serde_json::to_vec(&args).unwrap());
+        // The buffer is emptied between uses: a shorter value is not mixed
+        // with what the longer one left.
+        assert_eq!(*binding_of(&1u8).unwrap(), *b"1");
+    }
+
+    #[test]
+    fn a_large_serialization_is_not_kept_by_the_thread() {
+        let large = "y".repeat(SCRATCH_KEPT * 2);
+        assert_eq!(binding_of(&large).unwrap().len(), large.len() + 2);
+        SCRATCH.with(|scratch| assert!(scratch.borrow().capacity() <= SCRATCH_KEPT));
+    }
+
+    /// Serializes its inner value's binding while being serialized, as a
+    /// `Serialize` impl that makes a gated call would.
+    struct Reentrant(u32);
+
+    impl Serialize for Reentrant {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let inner =
+                binding_of(&self.0).map_err(|_| serde::ser::Error::custom("unserializable"))?;
+            serializer.serialize_bytes(&inner)
+        }
+    }
+
+    #[test]
+    fn serializing_inside_a_serialization_uses_its_own_buffer() {
+        let binding = binding_of(&Reentrant(7)).unwrap();
+        assert_eq!(*binding, *serde_json::to_vec(&Reentrant(7)).unwrap());
+        assert_eq!(&*binding, b"[55]");
     }
 }

@@ -72,13 +72,16 @@ pub(crate) fn to_value<T: Serialize + ?Sized>(arguments: &T) -> Result<Value, Un
     settle(result, &exceeded)
 }
 
-/// `arguments` as compact JSON text, refused if nested too deeply.
-pub(crate) fn to_vec<T: Serialize + ?Sized>(arguments: &T) -> Result<Vec<u8>, Unserializable> {
+/// Appends `arguments` as compact JSON text to `out`, refused if nested too
+/// deeply.
+pub(crate) fn to_writer<T: Serialize + ?Sized>(
+    arguments: &T,
+    out: &mut Vec<u8>,
+) -> Result<(), Unserializable> {
     let exceeded = Cell::new(false);
-    let mut out = Vec::with_capacity(128);
     let result =
-        Guarded::new(arguments, &exceeded).serialize(&mut serde_json::Serializer::new(&mut out));
-    settle(result, &exceeded).map(|()| out)
+        Guarded::new(arguments, &exceeded).serialize(&mut serde_json::Serializer::new(out));
+    settle(result, &exceeded)
 }
 
 /// Too deep wins over whatever the serialization returned: a `Serialize`
@@ -477,6 +480,11 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
+
+    fn to_vec<T: Serialize + ?Sized>(arguments: &T) -> Result<Vec<u8>, Unserializable> {
+        let mut out = Vec::new();
+        to_writer(arguments, &mut out).map(|()| out)
+    }
 
     fn nested(depth: usize) -> Value {
         let mut value = json!("leaf");
