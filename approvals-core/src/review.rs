@@ -224,6 +224,20 @@ impl Conclusion {
             Conclusion::Approved { .. } | Conclusion::AllowedByPolicy { .. }
         )
     }
+
+    /// The outcome's name, as serialized in its `outcome` tag
+    /// (`"approved"`, `"expired"`, ...).
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Conclusion::AllowedByPolicy { .. } => "allowed_by_policy",
+            Conclusion::RefusedByPolicy { .. } => "refused_by_policy",
+            Conclusion::Approved { .. } => "approved",
+            Conclusion::Denied { .. } => "denied",
+            Conclusion::Expired => "expired",
+            Conclusion::Cancelled => "cancelled",
+            Conclusion::Failed { .. } => "failed",
+        }
+    }
 }
 
 impl fmt::Display for Conclusion {
@@ -277,4 +291,34 @@ pub enum ExecutionOutcome {
         /// matched the fingerprint).
         reason: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_outcome_name_is_the_serialized_tag() {
+        let every = [
+            Conclusion::AllowedByPolicy { rule: None },
+            Conclusion::RefusedByPolicy {
+                rule: None,
+                reason: "no".to_owned(),
+            },
+            Conclusion::Approved { by: Vec::new() },
+            Conclusion::Denied {
+                by: Identity::new("a@example.com"),
+                reason: None,
+            },
+            Conclusion::Expired,
+            Conclusion::Cancelled,
+            Conclusion::Failed {
+                reason: "fault".to_owned(),
+            },
+        ];
+        for conclusion in every {
+            let tagged = serde_json::to_value(&conclusion).unwrap();
+            assert_eq!(tagged["outcome"], conclusion.outcome(), "{conclusion:?}");
+        }
+    }
 }

@@ -61,7 +61,7 @@ impl RequestView {
     ) -> Self {
         Self {
             id: request.id.clone(),
-            status: conclusion.map_or_else(|| "pending".to_owned(), status_of),
+            status: conclusion.map_or("pending", Conclusion::outcome).to_owned(),
             action: request.action.clone(),
             description: request.description.clone(),
             risk: request.risk,
@@ -80,14 +80,6 @@ impl RequestView {
             conclusion: conclusion.cloned(),
         }
     }
-}
-
-/// The status word for a conclusion: its `outcome` tag.
-pub(crate) fn status_of(conclusion: &Conclusion) -> String {
-    serde_json::to_value(conclusion)
-        .ok()
-        .and_then(|value| value.get("outcome")?.as_str().map(str::to_owned))
-        .unwrap_or_else(|| "concluded".to_owned())
 }
 
 /// One counted vote.
