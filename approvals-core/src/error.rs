@@ -81,13 +81,41 @@ pub enum Error {
     },
     /// The arguments could not be serialized, so they cannot be fingerprinted:
     /// `serde_json` refused them (category `data`, say, for a map with
-    /// non-string keys), or they nest more than
+    /// non-string keys), they nest more than
     /// [`MAX_ARGUMENT_DEPTH`](crate::MAX_ARGUMENT_DEPTH) levels deep
-    /// (category `nested more than 64 levels deep`).
+    /// (category `nested more than 64 levels deep`), they hold a NaN or an
+    /// infinity (category `a non-finite number (NaN or infinity)`), which
+    /// JSON would show as `null`, or a 128-bit integer past the 64-bit range
+    /// (category `an integer outside the 64-bit range`). Nothing is recorded.
     #[error("the arguments could not be serialized ({category})")]
     Arguments {
         /// The kind of serialization failure (no value is included).
         category: &'static str,
+    },
+    /// Too many requests are pending at once: the request was recorded and
+    /// concluded as failed without being delivered
+    /// ([`GateBuilder::max_pending`](crate::GateBuilder::max_pending)).
+    #[error("request {request_id} failed closed: {limit} requests are already pending")]
+    TooManyPending {
+        /// The request.
+        request_id: RequestId,
+        /// The limit in force.
+        limit: usize,
+    },
+    /// Two places in the code declare different requirements (risk,
+    /// approvers, quorum, timeout) under one action name, so a policy rule
+    /// written for one would govern the other. Nothing is recorded and the
+    /// call does not run; give one of them its own name.
+    #[error(
+        "action `{action}` is declared differently at {first} and at {second}; give each its own name"
+    )]
+    ConflictingDeclarations {
+        /// The action name both use.
+        action: String,
+        /// Where the action was first declared (`file:line:column`).
+        first: &'static str,
+        /// Where the conflicting declaration is.
+        second: &'static str,
     },
     /// The request ended closed for another fault.
     #[error("request {request_id} failed closed: {reason}")]

@@ -42,7 +42,7 @@ pub use request::{Action, ActionRequest, ArgumentMask, Risk, UnknownRisk};
 pub use review::{
     ApprovalRequest, Ballot, Choice, Conclusion, ExecutionOutcome, Refusal, VoteOutcome,
 };
-pub use time::Timestamp;
+pub use time::{Clock, SystemClock, Timestamp};
 
 /// Re-exported so that implementors of [`Approver`] and
 /// [`AuditSink`](audit::AuditSink) use the same version.

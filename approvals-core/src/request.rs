@@ -95,6 +95,7 @@ pub struct ActionRequest<A> {
     pub(crate) arguments: A,
     pub(crate) argument_masks: Vec<ArgumentMask>,
     pub(crate) requirement: Option<RequirementBuilder>,
+    pub(crate) declared_at: Option<&'static str>,
 }
 
 /// How one top-level argument is masked, whatever the masker would choose
@@ -124,6 +125,7 @@ impl<A> ActionRequest<A> {
             arguments,
             argument_masks: Vec::new(),
             requirement: None,
+            declared_at: None,
         }
     }
 
@@ -213,6 +215,21 @@ impl<A> ActionRequest<A> {
     #[must_use]
     pub fn requirement(mut self, requirement: RequirementBuilder) -> Self {
         self.requirement = Some(requirement);
+        self
+    }
+
+    /// Names the place in the code that declares this action
+    /// (`file:line:column`); `#[requires_approval]` sets it.
+    ///
+    /// The gate remembers, per action name, the first declaration it sees
+    /// with its risk and declared requirement. A call declared elsewhere
+    /// with a different risk or requirement under the same name fails with
+    /// [`Error::ConflictingDeclarations`](crate::Error::ConflictingDeclarations)
+    /// before anything is recorded: otherwise a policy rule written for one
+    /// action would govern the other.
+    #[must_use]
+    pub fn declared_at(mut self, site: &'static str) -> Self {
+        self.declared_at = Some(site);
         self
     }
 

@@ -136,6 +136,15 @@ pub enum Refusal {
     /// The vote could not be recorded in the audit trail, so it does not count.
     #[error("the vote could not be recorded, so it did not count")]
     NotRecorded,
+    /// The vote was judged after the request's deadline; the request has
+    /// expired.
+    #[error("the deadline for this request has passed")]
+    DeadlinePassed,
+    /// Too many votes named no pending request within a minute; this one
+    /// was neither judged nor recorded (see
+    /// [`GateBuilder::stray_vote_limit`](crate::GateBuilder::stray_vote_limit)).
+    #[error("too many votes for requests that are not pending; try again later")]
+    Throttled,
 }
 
 /// What the gate made of a vote.

@@ -45,6 +45,35 @@ impl Timestamp {
     }
 }
 
+/// Where the gate reads the time: for a request's deadline when it is
+/// opened, and to judge whether a vote arrived before it.
+///
+/// The default is [`SystemClock`]; tests inject their own with
+/// [`GateBuilder::clock`](crate::GateBuilder::clock). Timers that wake a
+/// waiting caller use Tokio's clock; the deadline rule uses this one, so a
+/// vote judged after the deadline never counts, however late the caller's
+/// timer fires on a busy runtime.
+pub trait Clock: Send + Sync {
+    /// The current time.
+    fn now(&self) -> Timestamp;
+}
+
+/// The system's wall clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+}
+
+impl<C: Clock + ?Sized> Clock for std::sync::Arc<C> {
+    fn now(&self) -> Timestamp {
+        (**self).now()
+    }
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", humantime::format_rfc3339_millis(self.0))

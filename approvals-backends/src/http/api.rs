@@ -160,6 +160,8 @@ pub(crate) fn refusal_status(refusal: Refusal) -> (StatusCode, &'static str) {
         Refusal::AlreadyVoted => (StatusCode::CONFLICT, "already_voted"),
         Refusal::ReasonRequired => (StatusCode::UNPROCESSABLE_ENTITY, "reason_required"),
         Refusal::NotRecorded => (StatusCode::SERVICE_UNAVAILABLE, "not_recorded"),
+        Refusal::DeadlinePassed => (StatusCode::CONFLICT, "deadline_passed"),
+        Refusal::Throttled => (StatusCode::TOO_MANY_REQUESTS, "throttled"),
     }
 }
 
@@ -459,6 +461,8 @@ mod tests {
             Refusal::AlreadyVoted,
             Refusal::ReasonRequired,
             Refusal::NotRecorded,
+            Refusal::DeadlinePassed,
+            Refusal::Throttled,
         ];
         let codes: std::collections::HashSet<_> =
             refusals.iter().map(|r| refusal_status(*r).1).collect();

@@ -22,6 +22,8 @@
 //! | fingerprint mismatch | `409` | `fingerprint_mismatch` |
 //! | reason required | `422` | `reason_required` |
 //! | vote could not be recorded | `503` | `not_recorded` |
+//! | judged after the deadline | `409` | `deadline_passed` |
+//! | too many votes on no pending request | `429` | `throttled` |
 //!
 //! Other errors: `400 malformed_body`, `401 unauthorized`, `404 not_found`,
 //! `405 method_not_allowed`, `413 body_too_large`, `415

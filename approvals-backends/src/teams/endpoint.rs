@@ -340,6 +340,8 @@ fn refusal(refusal: Refusal) -> Response<Bytes> {
         Refusal::AlreadyVoted => (409, "AlreadyVoted"),
         Refusal::ReasonRequired => (400, "ReasonRequired"),
         Refusal::NotRecorded => (503, "NotRecorded"),
+        Refusal::DeadlinePassed => (409, "DeadlinePassed"),
+        Refusal::Throttled => (429, "Throttled"),
     };
     invoke_error(status, code, &refusal.to_string())
 }

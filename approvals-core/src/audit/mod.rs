@@ -244,6 +244,10 @@ pub enum AuditError {
     /// The sink has been closed or its writer has stopped.
     #[error("the audit sink is closed")]
     Closed,
+    /// The sink panicked while writing; the record may or may not have been
+    /// written.
+    #[error("the audit sink panicked")]
+    Panicked,
     /// Any other failure of a custom sink.
     #[error("audit sink failed: {0}")]
     Other(#[source] Box<dyn std::error::Error + Send + Sync>),

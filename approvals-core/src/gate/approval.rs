@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use futures::FutureExt as _;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use super::registry::Registry;
 use crate::audit::{AuditEvent, AuditRecord};
@@ -15,17 +16,31 @@ use crate::{Conclusion, Error, ExecutionOutcome, Fingerprint, RequestId};
 
 /// Permission to run one call, once, with the arguments that were approved.
 ///
-/// [`run`](Approval::run) consumes the approval, so it cannot be used twice.
-/// Before the body starts, the arguments are serialized again and compared
-/// with their serialization when they were fingerprinted: if they changed
-/// since (through interior mutability), the body does not run. After the body ends, its outcome (ok, error or panic) is
-/// recorded. An approval dropped without running is recorded as not run.
+/// [`run`](Approval::run) and [`run_exact`](Approval::run_exact) consume the
+/// approval, so it cannot be used twice. After the body ends, its outcome
+/// (ok, error or panic) is recorded. An approval dropped without running is
+/// recorded as not run.
+///
+/// What the body is given:
+///
+/// - [`run`](Approval::run) hands the body the caller's own value, after
+///   serializing it again and comparing the bytes with the ones that were
+///   fingerprinted, masked, shown to policy and approved: if they differ
+///   (interior mutability, a `Serialize` impl that answers differently), the
+///   body does not run. What holds is that the value serialized to the
+///   approved bytes just before the body started; a value shared with other
+///   code (an `Arc<Mutex<_>>`) can still be changed by that code while the
+///   body runs.
+/// - [`run_exact`](Approval::run_exact), for arguments that are also
+///   `DeserializeOwned`, drops the caller's value and hands the body a new
+///   one deserialized from the approved bytes: what runs is exactly what was
+///   approved, shared state or not (a shared handle is then a new one, not
+///   the caller's).
 ///
 /// `Debug` never shows the arguments.
 #[must_use = "an approval does nothing until it is run"]
 pub struct Approval<A> {
-    registry: Arc<Registry>,
-    request_id: RequestId,
+    unrun: Unrun,
     fingerprint: Fingerprint,
     binding: Box<[u8]>,
     action: Cow<'static, str>,
@@ -35,8 +50,7 @@ pub struct Approval<A> {
 
 impl<A> Approval<A> {
     pub(super) fn new(
-        registry: Arc<Registry>,
-        request_id: RequestId,
+        unrun: Unrun,
         fingerprint: Fingerprint,
         binding: Box<[u8]>,
         action: Cow<'static, str>,
@@ -44,8 +58,7 @@ impl<A> Approval<A> {
         conclusion: Conclusion,
     ) -> Self {
         Self {
-            registry,
-            request_id,
+            unrun,
             fingerprint,
             binding,
             action,
@@ -56,7 +69,7 @@ impl<A> Approval<A> {
 
     /// The id of the request this approval concluded.
     pub fn request_id(&self) -> &RequestId {
-        &self.request_id
+        &self.unrun.request_id
     }
 
     /// The fingerprint the approval is bound to.
@@ -85,21 +98,106 @@ impl<A: Serialize> Approval<A> {
         Fut: Future<Output = Result<T, E>>,
         E: From<Error>,
     {
-        let Some(arguments) = self.arguments.take() else {
-            return Err(E::from(Error::Failed {
-                request_id: self.request_id.clone(),
-                reason: "the approval has no arguments left to run".to_owned(),
-            }));
+        let Some(arguments) = self.take_arguments() else {
+            return Err(E::from(self.no_arguments()));
         };
         if !self.still_bound(&arguments) {
-            Box::pin(self.record(ExecutionOutcome::NotRun {
-                reason: "the arguments no longer match the approved fingerprint".to_owned(),
-            }))
-            .await;
-            return Err(E::from(Error::BindingMismatch {
-                request_id: self.request_id.clone(),
-            }));
+            return Err(E::from(Box::pin(self.refuse_changed()).await));
         }
+        self.execute(arguments, body).await
+    }
+
+    /// Whether the arguments serialize as they did when they were
+    /// fingerprinted (and, like then, within `MAX_ARGUMENT_DEPTH`).
+    fn still_bound(&self, arguments: &A) -> bool {
+        with_scratch(|bytes| {
+            super::depth::to_writer(arguments, bytes).is_ok() && **bytes == *self.binding
+        })
+    }
+}
+
+impl<A: DeserializeOwned> Approval<A> {
+    /// Runs `body` with arguments deserialized from the approved bytes, and
+    /// records how it ended: the body runs with exactly what was approved,
+    /// whatever happened to the caller's value since (which is dropped).
+    ///
+    /// If the approved bytes do not deserialize back into `A` (a type whose
+    /// `Deserialize` does not accept what its `Serialize` writes), the body
+    /// does not run, the approval is recorded as not run, and the error is
+    /// [`Error::BindingMismatch`].
+    ///
+    /// A panic in the body is recorded as `panicked` and then resumed.
+    ///
+    /// ```
+    /// use approvals_core::audit::MemoryAudit;
+    /// use approvals_core::policy::{Policy, Rule};
+    /// use approvals_core::{ActionRequest, Error, Gate};
+    ///
+    /// #[derive(serde::Serialize, serde::Deserialize)]
+    /// struct Refund { customer: String, cents: u64 }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Error> {
+    /// let gate = Gate::builder()
+    ///     .policy(Policy::new().rule(Rule::new("refunds").action("billing.refund").allow()))
+    ///     .audit(MemoryAudit::new())
+    ///     .build();
+    /// let request = ActionRequest::new("billing.refund", Refund { customer: "c_42".into(), cents: 250 })
+    ///     .requester("agent:billing");
+    /// let approval = gate.authorize(request).await?;
+    /// let cents = approval.run_exact(|refund| async move { Ok::<_, Error>(refund.cents) }).await?;
+    /// assert_eq!(cents, 250);
+    /// # Ok(()) }
+    /// ```
+    pub async fn run_exact<F, Fut, T, E>(mut self, body: F) -> Result<T, E>
+    where
+        F: FnOnce(A) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: From<Error>,
+    {
+        let Some(arguments) = self.take_arguments() else {
+            return Err(E::from(self.no_arguments()));
+        };
+        drop(arguments);
+        let Ok(approved) = serde_json::from_slice::<A>(&self.binding) else {
+            return Err(E::from(Box::pin(self.refuse_changed()).await));
+        };
+        self.execute(approved, body).await
+    }
+}
+
+impl<A> Approval<A> {
+    /// Takes the arguments out to run them; from here on, this approval is
+    /// recorded by its run, not by its drop.
+    fn take_arguments(&mut self) -> Option<A> {
+        self.unrun.armed = false;
+        self.arguments.take()
+    }
+
+    fn no_arguments(&self) -> Error {
+        Error::Failed {
+            request_id: self.unrun.request_id.clone(),
+            reason: "the approval has no arguments left to run".to_owned(),
+        }
+    }
+
+    /// Records that the body did not run because its arguments are not the
+    /// approved ones, and says so.
+    async fn refuse_changed(&self) -> Error {
+        self.record(ExecutionOutcome::NotRun {
+            reason: "the arguments no longer match the approved fingerprint".to_owned(),
+        })
+        .await;
+        Error::BindingMismatch {
+            request_id: self.unrun.request_id.clone(),
+        }
+    }
+
+    /// Runs the body once with `arguments` and records how it ended.
+    async fn execute<F, Fut, T, E>(&self, arguments: A, body: F) -> Result<T, E>
+    where
+        F: FnOnce(A) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
         let started = std::panic::catch_unwind(AssertUnwindSafe(|| body(arguments)));
         let finished = match started {
             Ok(future) => AssertUnwindSafe(future).catch_unwind().await,
@@ -123,22 +221,15 @@ impl<A: Serialize> Approval<A> {
         }
     }
 
-    /// Whether the arguments serialize as they did when they were
-    /// fingerprinted (and, like then, within `MAX_ARGUMENT_DEPTH`).
-    fn still_bound(&self, arguments: &A) -> bool {
-        with_scratch(|bytes| {
-            super::depth::to_writer(arguments, bytes).is_ok() && **bytes == *self.binding
-        })
-    }
-
     /// Records the outcome (boxed by callers, so that the body's future is
     /// not made larger by the record's). The body has already run (or never will), so a
     /// failure here cannot stop anything: it is logged, and the body's own
     /// result is returned to the caller, who must learn what really happened.
     async fn record(&self, outcome: ExecutionOutcome) {
-        let record = AuditRecord::now(self.request_id.clone(), AuditEvent::Executed { outcome });
-        if let Err(error) = self.registry.audit.record(&record).await {
-            tracing::error!(request_id = %self.request_id, %error, "the outcome of a call could not be recorded");
+        let unrun = &self.unrun;
+        let record = AuditRecord::now(unrun.request_id.clone(), AuditEvent::Executed { outcome });
+        if let Err(error) = unrun.registry.record(&record).await {
+            tracing::error!(request_id = %unrun.request_id, %error, "the outcome of a call could not be recorded");
         }
     }
 }
@@ -183,9 +274,28 @@ fn with_scratch<R>(mut serialize: impl FnMut(&mut Vec<u8>) -> R) -> R {
     }
 }
 
-impl<A> Drop for Approval<A> {
+/// An allowed or approved call that has not run yet: dropped armed, it
+/// records the call as not run, so that every such call ends with an
+/// `executed` record, wherever its caller stopped.
+pub(super) struct Unrun {
+    registry: Arc<Registry>,
+    request_id: RequestId,
+    armed: bool,
+}
+
+impl Unrun {
+    pub(super) fn new(registry: Arc<Registry>, request_id: RequestId) -> Self {
+        Self {
+            registry,
+            request_id,
+            armed: true,
+        }
+    }
+}
+
+impl Drop for Unrun {
     fn drop(&mut self) {
-        if self.arguments.is_none() {
+        if !self.armed {
             return;
         }
         let registry = Arc::clone(&self.registry);
@@ -197,12 +307,18 @@ impl<A> Drop for Approval<A> {
                 },
             },
         );
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                if let Err(error) = registry.audit.record(&record).await {
-                    tracing::error!(%error, "an unused approval could not be recorded");
-                }
-            });
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    if let Err(error) = registry.record(&record).await {
+                        tracing::error!(%error, "an unused approval could not be recorded");
+                    }
+                });
+            }
+            Err(_) => tracing::warn!(
+                request_id = %self.request_id,
+                "an unused approval was dropped outside a Tokio runtime and is not recorded"
+            ),
         }
     }
 }
@@ -210,7 +326,7 @@ impl<A> Drop for Approval<A> {
 impl<A> std::fmt::Debug for Approval<A> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Approval")
-            .field("request_id", &self.request_id)
+            .field("request_id", &self.unrun.request_id)
             .field("action", &self.action)
             .field("fingerprint", &self.fingerprint)
             .field("conclusion", &self.conclusion)

@@ -11,7 +11,6 @@
 use std::cell::Cell;
 
 use serde::ser::{self, Serialize, Serializer};
-use serde_json::Value;
 
 /// How deeply the arguments of a gated call may nest: arrays and objects
 /// (and enum variants that serialize as objects) inside one another, the
@@ -55,43 +54,78 @@ const MAX_NESTING: usize = 4 * MAX_ARGUMENT_DEPTH;
 /// nested deeper than [`MAX_ARGUMENT_DEPTH`].
 pub(crate) const TOO_DEEP: &str = "nested more than 64 levels deep";
 
-/// Why arguments could not be serialized.
-#[derive(Debug)]
-pub(crate) enum Unserializable {
+/// The [`Error::Arguments`](crate::Error::Arguments) category of arguments
+/// holding a NaN or an infinity, which JSON cannot represent (`serde_json`
+/// would write `null`, and policy would judge `null`).
+pub(crate) const NON_FINITE: &str = "a non-finite number (NaN or infinity)";
+
+/// The [`Error::Arguments`](crate::Error::Arguments) category of arguments
+/// holding a 128-bit integer outside the 64-bit range, which a JSON reader
+/// would turn into an inexact float.
+pub(crate) const OUT_OF_RANGE: &str = "an integer outside the 64-bit range";
+
+/// A value the gate refuses to serialize, whatever the `Serialize`
+/// implementation does with the error it is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Limit {
     /// Nested deeper than [`MAX_ARGUMENT_DEPTH`] (or than the looser bound
     /// on calls that add no level).
     TooDeep,
+    /// A NaN or an infinity.
+    NonFinite,
+    /// A 128-bit integer that does not fit in 64 bits.
+    OutOfRange,
+}
+
+impl Limit {
+    /// The category named in [`Error::Arguments`](crate::Error::Arguments).
+    pub(crate) fn category(self) -> &'static str {
+        match self {
+            Limit::TooDeep => TOO_DEEP,
+            Limit::NonFinite => NON_FINITE,
+            Limit::OutOfRange => OUT_OF_RANGE,
+        }
+    }
+}
+
+/// Why arguments could not be serialized.
+#[derive(Debug)]
+pub(crate) enum Unserializable {
+    /// A limit of the gate was passed.
+    Refused(Limit),
     /// `serde_json` refused them.
     Json(serde_json::Error),
 }
 
 /// `arguments` as a JSON value, refused if nested too deeply.
-pub(crate) fn to_value<T: Serialize + ?Sized>(arguments: &T) -> Result<Value, Unserializable> {
-    let exceeded = Cell::new(false);
-    let result = Guarded::new(arguments, &exceeded).serialize(serde_json::value::Serializer);
-    settle(result, &exceeded)
+#[cfg(test)]
+pub(crate) fn to_value<T: Serialize + ?Sized>(
+    arguments: &T,
+) -> Result<serde_json::Value, Unserializable> {
+    let refused = Cell::new(None);
+    let result = Guarded::new(arguments, &refused).serialize(serde_json::value::Serializer);
+    settle(result, &refused)
 }
 
 /// Appends `arguments` as compact JSON text to `out`, refused if nested too
-/// deeply.
+/// deeply or if they hold a number JSON cannot carry exactly.
 pub(crate) fn to_writer<T: Serialize + ?Sized>(
     arguments: &T,
     out: &mut Vec<u8>,
 ) -> Result<(), Unserializable> {
-    let exceeded = Cell::new(false);
-    let result =
-        Guarded::new(arguments, &exceeded).serialize(&mut serde_json::Serializer::new(out));
-    settle(result, &exceeded)
+    let refused = Cell::new(None);
+    let result = Guarded::new(arguments, &refused).serialize(&mut serde_json::Serializer::new(out));
+    settle(result, &refused)
 }
 
-/// Too deep wins over whatever the serialization returned: a `Serialize`
-/// implementation may have swallowed the error.
+/// A passed limit wins over whatever the serialization returned: a
+/// `Serialize` implementation may have swallowed the error.
 fn settle<T>(
     result: Result<T, serde_json::Error>,
-    exceeded: &Cell<bool>,
+    refused: &Cell<Option<Limit>>,
 ) -> Result<T, Unserializable> {
-    if exceeded.get() {
-        return Err(Unserializable::TooDeep);
+    if let Some(limit) = refused.get() {
+        return Err(Unserializable::Refused(limit));
     }
     result.map_err(Unserializable::Json)
 }
@@ -102,22 +136,29 @@ fn settle<T>(
 struct Budget<'a> {
     depth: usize,
     nesting: usize,
-    exceeded: &'a Cell<bool>,
+    refused: &'a Cell<Option<Limit>>,
 }
 
 impl<'a> Budget<'a> {
+    /// Refuses the whole serialization for `limit`.
+    fn refuse<E: ser::Error>(self, limit: Limit) -> E {
+        if self.refused.get().is_none() {
+            self.refused.set(Some(limit));
+        }
+        E::custom(limit.category())
+    }
+
     /// Enters a value `levels` JSON levels below this one.
     fn enter<E: ser::Error>(self, levels: usize) -> Result<Self, E> {
         let depth = self.depth + levels;
         let nesting = self.nesting + 1;
         if depth > MAX_ARGUMENT_DEPTH || nesting > MAX_NESTING {
-            self.exceeded.set(true);
-            return Err(E::custom(TOO_DEEP));
+            return Err(self.refuse(Limit::TooDeep));
         }
         Ok(Self {
             depth,
             nesting,
-            exceeded: self.exceeded,
+            refused: self.refused,
         })
     }
 }
@@ -129,13 +170,13 @@ struct Guarded<'a, T: ?Sized> {
 }
 
 impl<'a, T: ?Sized> Guarded<'a, T> {
-    fn new(value: &'a T, exceeded: &'a Cell<bool>) -> Self {
+    fn new(value: &'a T, refused: &'a Cell<Option<Limit>>) -> Self {
         Self {
             value,
             budget: Budget {
                 depth: 0,
                 nesting: 0,
-                exceeded,
+                refused,
             },
         }
     }
@@ -194,18 +235,48 @@ impl<'a, S: Serializer> Serializer for Bounded<'a, S> {
         serialize_i16(i16),
         serialize_i32(i32),
         serialize_i64(i64),
-        serialize_i128(i128),
         serialize_u8(u8),
         serialize_u16(u16),
         serialize_u32(u32),
         serialize_u64(u64),
-        serialize_u128(u128),
-        serialize_f32(f32),
-        serialize_f64(f64),
         serialize_char(char),
         serialize_str(&str),
         serialize_bytes(&[u8]),
         serialize_unit_struct(&'static str),
+    }
+
+    /// Written as `i64` when it fits (as `serde_json` does), else refused.
+    fn serialize_i128(self, value: i128) -> Result<S::Ok, S::Error> {
+        match i64::try_from(value) {
+            Ok(value) => self.inner.serialize_i64(value),
+            Err(_) => Err(self.budget.refuse(Limit::OutOfRange)),
+        }
+    }
+
+    /// Written as `u64` when it fits (as `serde_json` does), else refused.
+    fn serialize_u128(self, value: u128) -> Result<S::Ok, S::Error> {
+        match u64::try_from(value) {
+            Ok(value) => self.inner.serialize_u64(value),
+            Err(_) => Err(self.budget.refuse(Limit::OutOfRange)),
+        }
+    }
+
+    /// NaN and the infinities are refused: JSON has no such numbers.
+    fn serialize_f32(self, value: f32) -> Result<S::Ok, S::Error> {
+        if value.is_finite() {
+            self.inner.serialize_f32(value)
+        } else {
+            Err(self.budget.refuse(Limit::NonFinite))
+        }
+    }
+
+    /// NaN and the infinities are refused: JSON has no such numbers.
+    fn serialize_f64(self, value: f64) -> Result<S::Ok, S::Error> {
+        if value.is_finite() {
+            self.inner.serialize_f64(value)
+        } else {
+            Err(self.budget.refuse(Limit::NonFinite))
+        }
     }
 
     fn serialize_none(self) -> Result<S::Ok, S::Error> {
@@ -519,8 +590,14 @@ mod tests {
     #[test]
     fn one_level_past_the_limit_is_refused() {
         let value = nested(MAX_ARGUMENT_DEPTH + 1);
-        assert!(matches!(to_value(&value), Err(Unserializable::TooDeep)));
-        assert!(matches!(to_vec(&value), Err(Unserializable::TooDeep)));
+        assert!(matches!(
+            to_value(&value),
+            Err(Unserializable::Refused(Limit::TooDeep))
+        ));
+        assert!(matches!(
+            to_vec(&value),
+            Err(Unserializable::Refused(Limit::TooDeep))
+        ));
     }
 
     #[derive(Serialize)]
@@ -563,11 +640,47 @@ mod tests {
                 },
             ],
             wrapper: Wrapper(Some(Box::new(Wrapper(None)))),
-            extra: BTreeMap::from([("big".to_owned(), i128::MAX)]),
+            extra: BTreeMap::from([("big".to_owned(), i128::from(i64::MIN))]),
             skipped: None,
         };
         assert_eq!(to_vec(&record).ok(), serde_json::to_vec(&record).ok());
         assert_eq!(to_value(&record).ok(), serde_json::to_value(&record).ok());
+    }
+
+    #[test]
+    fn numbers_json_cannot_carry_are_refused() {
+        let refused = |result: Result<Vec<u8>, Unserializable>| match result {
+            Err(Unserializable::Refused(limit)) => Some(limit),
+            _ => None,
+        };
+        for value in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            assert_eq!(refused(to_vec(&json_free(value))), Some(Limit::NonFinite));
+            assert_eq!(refused(to_vec(&[1.0, value])), Some(Limit::NonFinite));
+        }
+        assert_eq!(refused(to_vec(&f32::NAN)), Some(Limit::NonFinite));
+        assert_eq!(
+            refused(to_vec(&(u128::from(u64::MAX) + 1))),
+            Some(Limit::OutOfRange)
+        );
+        assert_eq!(
+            refused(to_vec(&(i128::from(i64::MIN) - 1))),
+            Some(Limit::OutOfRange)
+        );
+        // In range, they are written as serde_json writes them.
+        assert_eq!(
+            to_vec(&u128::from(u64::MAX)).ok(),
+            serde_json::to_vec(&u64::MAX).ok()
+        );
+        assert_eq!(to_vec(&-2.5f64).ok(), serde_json::to_vec(&-2.5f64).ok());
+    }
+
+    /// A float inside a struct, as arguments usually hold one.
+    fn json_free(amount: f64) -> impl Serialize {
+        #[derive(Serialize)]
+        struct Transfer {
+            amount: f64,
+        }
+        Transfer { amount }
     }
 
     #[test]
@@ -581,7 +694,10 @@ mod tests {
         }
         assert!(to_vec(&shape).is_ok());
         let shape = Shape::Newtype(Box::new(shape));
-        assert!(matches!(to_vec(&shape), Err(Unserializable::TooDeep)));
+        assert!(matches!(
+            to_vec(&shape),
+            Err(Unserializable::Refused(Limit::TooDeep))
+        ));
     }
 
     #[test]
@@ -592,7 +708,10 @@ mod tests {
         for _ in 0..MAX_NESTING {
             wrapper = Wrapper(Some(Box::new(wrapper)));
         }
-        assert!(matches!(to_vec(&wrapper), Err(Unserializable::TooDeep)));
+        assert!(matches!(
+            to_vec(&wrapper),
+            Err(Unserializable::Refused(Limit::TooDeep))
+        ));
         let mut wrapper = Wrapper(None);
         for _ in 0..MAX_NESTING / 2 - 1 {
             wrapper = Wrapper(Some(Box::new(wrapper)));
@@ -620,7 +739,13 @@ mod tests {
             }
         }
         let deep = Swallowing(nested(MAX_ARGUMENT_DEPTH + 1));
-        assert!(matches!(to_vec(&deep), Err(Unserializable::TooDeep)));
-        assert!(matches!(to_value(&deep), Err(Unserializable::TooDeep)));
+        assert!(matches!(
+            to_vec(&deep),
+            Err(Unserializable::Refused(Limit::TooDeep))
+        ));
+        assert!(matches!(
+            to_value(&deep),
+            Err(Unserializable::Refused(Limit::TooDeep))
+        ));
     }
 }

@@ -28,13 +28,15 @@
 
 mod approval;
 mod depth;
+mod finish;
 mod registry;
 mod scope;
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use futures::FutureExt as _;
@@ -44,11 +46,15 @@ pub use approval::Approval;
 pub use depth::MAX_ARGUMENT_DEPTH;
 pub use scope::{current, scope, scope_requester, set_default, set_default_requester};
 
-use self::registry::{Outcome, Pending, Registry};
+use self::approval::Unrun;
+use self::finish::Finish;
+use self::registry::{Limits, Outcome, Pending, Registry};
 use crate::approver::{Approver, ChannelError};
 use crate::audit::{AuditEvent, AuditRecord, AuditSink};
 use crate::mask::{MaskedView, Masker, MaskingEngine};
+use crate::policy::RequirementBuilder;
 use crate::policy::{Decision, Escalation, Policy, PolicyError, PolicyInput, Requirement, Verdict};
+use crate::time::{Clock, SystemClock};
 use crate::{
     ActionRequest, ApprovalRequest, Ballot, Conclusion, Error, Fingerprint, Identity, RequestId,
     Risk, Timestamp, VoteOutcome,
@@ -67,6 +73,16 @@ struct Inner {
     approvers: Vec<Arc<dyn Approver>>,
     default_requester: Option<Identity>,
     registry: Arc<Registry>,
+    /// The first declaration seen per action name (see
+    /// [`ActionRequest::declared_at`]).
+    declarations: Mutex<HashMap<String, Declaration>>,
+}
+
+/// What a place in the code declares for an action.
+struct Declaration {
+    site: &'static str,
+    risk: Risk,
+    requirement: Option<RequirementBuilder>,
 }
 
 impl std::fmt::Debug for Gate {
@@ -95,6 +111,8 @@ pub struct GateBuilder<S = ()> {
     masker: Arc<dyn Masker>,
     approvers: Vec<Arc<dyn Approver>>,
     default_requester: Option<Identity>,
+    clock: Arc<dyn Clock>,
+    limits: Limits,
     audit: S,
 }
 
@@ -106,6 +124,8 @@ impl Gate {
             masker: Arc::new(MaskingEngine::new()),
             approvers: Vec::new(),
             default_requester: None,
+            clock: Arc::new(SystemClock),
+            limits: Limits::default(),
             audit: (),
         }
     }
@@ -170,21 +190,21 @@ impl Gate {
     ) -> Result<Approval<A>, Error> {
         let Prepared {
             opening,
-            id,
             fingerprint,
             binding,
             action,
             arguments,
         } = self.prepare(request)?;
         // Recording the request is boxed and done before waiting begins, so
-        // that a pending request's future holds only what waiting needs.
-        let conclusion = match opening.await? {
-            Opened::Concluded(conclusion) => conclusion,
-            Opened::Pending(review, wait) => self.await_conclusion(review, wait).await?,
+        // that a pending request's future holds only what waiting needs. It
+        // finishes even if this future is dropped while it runs: what it
+        // returns then ends the request (cancelled, or allowed and not run).
+        let (conclusion, unrun) = match opening.await? {
+            Opened::Concluded(conclusion, unrun) => (conclusion, unrun),
+            Opened::Pending(waiting) => self.await_conclusion(waiting).await?,
         };
         Ok(Approval::new(
-            Arc::clone(&self.inner.registry),
-            id,
+            unrun,
             fingerprint,
             binding,
             action,
@@ -196,7 +216,7 @@ impl Gate {
     /// Everything before the first record, without awaiting: serializes,
     /// fingerprints and masks the arguments and asks the policy. Kept out of
     /// `authorize`'s future so that none of it takes room there.
-    fn prepare<A: Serialize>(&self, request: ActionRequest<A>) -> Result<Prepared<'_, A>, Error> {
+    fn prepare<A: Serialize>(&self, request: ActionRequest<A>) -> Result<Prepared<A>, Error> {
         let ActionRequest {
             action,
             description,
@@ -206,28 +226,40 @@ impl Gate {
             arguments,
             argument_masks,
             requirement,
+            declared_at,
         } = request;
+        if let Some(site) = declared_at {
+            self.check_declaration(&action, site, risk, requirement.as_ref())?;
+        }
         let requester = requester
             .or_else(scope::scoped_requester)
             .or_else(|| self.inner.default_requester.clone())
             .or_else(scope::default_requester)
             .filter(|requester| !requester.as_str().is_empty())
             .ok_or(Error::NoRequester)?;
-        // Both serializations refuse arguments nested deeper than
-        // `MAX_ARGUMENT_DEPTH`, so that nothing below walks deeper.
-        let value = depth::to_value(&arguments).map_err(arguments_error)?;
-        // The serialized form the body's arguments must still have when it
-        // runs: compared byte for byte, which is cheaper than fingerprinting
-        // them again.
+        // The arguments are serialized once: these bytes are what the
+        // fingerprint, the masked view and policy are made from, what a vote
+        // approves, and what the body's arguments must still serialize to
+        // when it runs (compared byte for byte). A `Serialize` impl that
+        // answers differently each time cannot show policy one value and
+        // run another. The serialization refuses arguments nested deeper
+        // than `MAX_ARGUMENT_DEPTH` and numbers JSON cannot carry exactly.
         let binding = approval::binding_of(&arguments).map_err(arguments_error)?;
+        let value: serde_json::Value =
+            serde_json::from_slice(&binding).map_err(|error| Error::Arguments {
+                category: serde_category(&error),
+            })?;
         let fingerprint = Fingerprint::of(&action, &value, &requester);
         let masked = self
             .inner
             .masker
             .mask_arguments(&action, &value, &argument_masks);
+        // Every free text a caller sets is masked: it reaches records and
+        // reviewers beside the masked arguments.
         let justification = justification
             .as_deref()
-            .map(|text| self.inner.masker.mask_text(text));
+            .map(|text| registry::safe_mask_text(self.inner.masker.as_ref(), text));
+        let description = mask_description(self.inner.masker.as_ref(), description);
         let decision = self
             .inner
             .policy
@@ -244,7 +276,7 @@ impl Gate {
             );
         let id = RequestId::random();
         let call = Call {
-            id: id.clone(),
+            id,
             action: action.clone(),
             description,
             risk,
@@ -253,6 +285,7 @@ impl Gate {
             masked,
             fingerprint,
         };
+        let gate = self.clone();
         Ok(Prepared {
             opening: match decision {
                 // The common path, with a future of its own: a third of the
@@ -261,13 +294,12 @@ impl Gate {
                     rule,
                     verdict: Verdict::Allow,
                     ..
-                }) => Box::pin(self.allow(
+                }) => Finish::new(gate.allow(
                     call.into_requested(Verdict::Allow.as_str(), rule.clone()),
                     rule,
                 )),
-                decision => Box::pin(self.open(call, decision)),
+                decision => Finish::new(gate.open(call, decision)),
             },
-            id,
             fingerprint,
             binding,
             action,
@@ -278,18 +310,18 @@ impl Gate {
     /// Records the request and applies the policy's decision: concluded at
     /// once, or pending and ready to be delivered.
     async fn open(
-        &self,
+        self,
         call: Call,
         decision: Result<Decision, PolicyError>,
     ) -> Result<Opened, Error> {
-        let audit = &self.inner.registry.audit;
+        let audit = &*self.inner.registry;
         let id = call.id.clone();
         let Decision { rule, verdict, .. } = match decision {
             Ok(decision) => decision,
             Err(error) => {
                 audit.record(&call.into_requested("error", None)).await?;
                 let failed = Conclusion::Failed {
-                    reason: self.inner.masker.mask_text(&format!("policy: {error}")),
+                    reason: audit.mask_text(&format!("policy: {error}")),
                 };
                 self.record_conclusion(&id, failed).await?;
                 return Err(Error::Policy(error));
@@ -304,7 +336,7 @@ impl Gate {
                 audit
                     .record(&call.into_requested("refuse", rule.clone()))
                     .await?;
-                let reason = self.inner.masker.mask_text(&reason);
+                let reason = audit.mask_text(&reason);
                 let refused = Conclusion::RefusedByPolicy {
                     rule: rule.clone(),
                     reason: reason.clone(),
@@ -313,7 +345,7 @@ impl Gate {
                 Err(Error::RefusedByPolicy { rule, reason })
             }
             Verdict::RequireApproval(requirement) => {
-                let requested_at = Timestamp::now();
+                let requested_at = audit.clock.now();
                 let deadline = requested_at.after(requirement.timeout);
                 let requested = call.requested(&requirement, deadline, rule.clone());
                 audit.record(&requested).await?;
@@ -329,11 +361,32 @@ impl Gate {
                     });
                 }
                 let review = Arc::new(call.into_review(&requirement, rule, requested_at, deadline));
-                let wait = Wait {
-                    timeout: requirement.timeout,
-                    escalation: requirement.escalation,
+                let Ok((pending, receiver)) = self.inner.registry.open(review) else {
+                    let limit = self.inner.registry.limits.max_pending;
+                    let failed = Conclusion::Failed {
+                        reason: format!("{limit} requests are already pending"),
+                    };
+                    self.record_conclusion(&id, failed).await?;
+                    return Err(Error::TooManyPending {
+                        request_id: id,
+                        limit,
+                    });
                 };
-                Ok(Opened::Pending(review, wait))
+                // From here on, the request ends as cancelled if nobody
+                // takes it up.
+                let guard = CancelOnDrop {
+                    gate: self.clone(),
+                    pending: Some(Arc::clone(&pending)),
+                };
+                Ok(Opened::Pending(Waiting {
+                    pending,
+                    receiver,
+                    guard,
+                    wait: Wait {
+                        timeout: requirement.timeout,
+                        escalation: requirement.escalation,
+                    },
+                }))
             }
         }
     }
@@ -345,12 +398,12 @@ impl Gate {
     /// once in the future rather than as an argument and again as a local.
     #[allow(clippy::manual_async_fn)]
     fn allow(
-        &self,
+        self,
         mut record: AuditRecord,
         rule: Option<String>,
-    ) -> impl Future<Output = Result<Opened, Error>> + Send + '_ {
+    ) -> impl Future<Output = Result<Opened, Error>> + Send + 'static {
         async move {
-            let audit = &self.inner.registry.audit;
+            let audit = &self.inner.registry;
             audit.record(&record).await?;
             let conclusion = Conclusion::AllowedByPolicy { rule };
             record.at = Timestamp::now();
@@ -359,7 +412,10 @@ impl Gate {
             };
             audit.record(&record).await.map_err(Error::Audit)?;
             match record.event {
-                AuditEvent::Concluded { conclusion } => Ok(Opened::Concluded(conclusion)),
+                AuditEvent::Concluded { conclusion } => Ok(Opened::Concluded(
+                    conclusion,
+                    Unrun::new(Arc::clone(&self.inner.registry), record.request_id),
+                )),
                 // Set just above; failing closed costs nothing here.
                 _ => Err(Error::Failed {
                     request_id: record.request_id,
@@ -370,16 +426,19 @@ impl Gate {
     }
 
     /// Delivers the request, then waits for votes, escalation or the deadline.
-    async fn await_conclusion(
-        &self,
-        review: Arc<ApprovalRequest>,
-        wait: Wait,
-    ) -> Result<Conclusion, Error> {
-        let (pending, mut receiver) = self.inner.registry.open(Arc::clone(&review));
-        let mut guard = CancelOnDrop {
-            gate: self.clone(),
-            pending: Some(Arc::clone(&pending)),
-        };
+    ///
+    /// Every step that changes the request (escalating, expiring, failing
+    /// it, telling the channels) finishes even if this future is dropped
+    /// half-way; the guard in `waiting` cancels the request if it is dropped
+    /// before it ends.
+    async fn await_conclusion(&self, waiting: Waiting) -> Result<(Conclusion, Unrun), Error> {
+        let Waiting {
+            pending,
+            mut receiver,
+            mut guard,
+            wait,
+        } = waiting;
+        let review = Arc::clone(&pending.request);
         let start = tokio::time::Instant::now();
         let deadline = start + wait.timeout;
 
@@ -387,8 +446,9 @@ impl Gate {
         // request's future holds only what waiting needs: with many requests
         // pending, that is most of their memory.
         if let Err(source) = Box::pin(self.deliver(&review)).await {
+            let failed = self.fail_delivery(&pending, source).await;
             guard.disarm();
-            return Err(Box::pin(self.fail_delivery(&review, &pending, source)).await);
+            return Err(failed);
         }
 
         let mut escalation = wait
@@ -406,49 +466,71 @@ impl Gate {
                 }
                 () = &mut timer => {}
             }
-            match escalation.take() {
-                Some((_, added)) => {
-                    Box::pin(self.escalate(&pending, added)).await;
-                    timer.as_mut().reset(deadline);
-                }
-                // The conclusion wakes the receiver, which the next turn reads.
-                None => Box::pin(self.conclude_now(&pending, Conclusion::Expired)).await,
+            if let Some((_, added)) = escalation.take() {
+                self.escalate(&pending, added).await;
+                timer.as_mut().reset(deadline);
+                continue;
             }
+            self.conclude_now(&pending, Conclusion::Expired).await;
+            // The request has ended, by this step or by one before it, and
+            // whoever ended it told this caller. Should that word ever be
+            // lost, the request's own state answers: the timer has fired
+            // and must not be awaited again.
+            break match receiver.try_recv() {
+                Ok(outcome) => outcome,
+                Err(_) => Ok(pending
+                    .state
+                    .lock()
+                    .await
+                    .conclusion
+                    .clone()
+                    .unwrap_or(Conclusion::Expired)),
+            };
         };
         guard.disarm();
-        Box::pin(self.announce(&review, &pending)).await;
-        match outcome {
+        let result = match outcome {
             Err(error) => Err(Error::Audit(error)),
             Ok(conclusion) => conclusion_to_result(conclusion, &review, wait.timeout),
-        }
-    }
-
-    /// Ends a request whose delivery failed, and says why.
-    async fn fail_delivery(
-        &self,
-        review: &ApprovalRequest,
-        pending: &Pending,
-        source: ChannelError,
-    ) -> Error {
-        let source = mask_channel_error(self.inner.masker.as_ref(), source);
-        let failed = Conclusion::Failed {
-            reason: source.to_string(),
         };
-        self.conclude_now(pending, failed).await;
-        self.announce(review, pending).await;
-        Error::Channel {
-            request_id: review.id.clone(),
-            source,
-        }
+        // An approval exists from the moment it is concluded: if this
+        // future is dropped before it is handed over, it is recorded as not
+        // run.
+        let result = result.map(|conclusion| {
+            let unrun = Unrun::new(Arc::clone(&self.inner.registry), review.id.clone());
+            (conclusion, unrun)
+        });
+        self.announce(&pending).await;
+        result
     }
 
-    /// Ends a pending request, unless a vote ended it first.
-    async fn conclude_now(&self, pending: &Pending, conclusion: Conclusion) {
-        let mut state = pending.state.lock().await;
-        self.inner
-            .registry
-            .conclude(pending, &mut state, conclusion)
-            .await;
+    /// Ends a request whose delivery failed, tells the channels, and says
+    /// why.
+    fn fail_delivery(&self, pending: &Arc<Pending>, source: ChannelError) -> Finish<Error> {
+        let gate = self.clone();
+        let pending = Arc::clone(pending);
+        Finish::new(async move {
+            let source = mask_channel_error(&gate.inner.registry, source);
+            let failed = Conclusion::Failed {
+                reason: source.to_string(),
+            };
+            gate.conclude_now(&pending, failed).await;
+            gate.announce(&pending).await;
+            Error::Channel {
+                request_id: pending.request.id.clone(),
+                source,
+            }
+        })
+    }
+
+    /// Ends a pending request, unless a vote ended it first. Runs to its end
+    /// once started.
+    fn conclude_now(&self, pending: &Arc<Pending>, conclusion: Conclusion) -> Finish<()> {
+        let registry = Arc::clone(&self.inner.registry);
+        let pending = Arc::clone(pending);
+        Finish::new(async move {
+            let mut state = pending.state.lock().await;
+            registry.conclude(&pending, &mut state, conclusion).await;
+        })
     }
 
     async fn deliver(&self, review: &ApprovalRequest) -> Result<(), ChannelError> {
@@ -472,52 +554,64 @@ impl Gate {
         Ok(())
     }
 
-    async fn escalate(&self, pending: &Pending, added: Vec<Identity>) {
-        let registry = &self.inner.registry;
-        let mut state = pending.state.lock().await;
-        if state.conclusion.is_some() {
-            return;
-        }
-        let added: Vec<Identity> = added
-            .into_iter()
-            .filter(|identity| !state.eligible.contains(identity))
-            .collect();
-        let record = AuditRecord::now(
-            pending.request.id.clone(),
-            AuditEvent::Escalated {
-                added: added.clone(),
-            },
-        );
-        if let Err(error) = registry.audit.record(&record).await {
-            registry
-                .conclude(
-                    pending,
-                    &mut state,
-                    Conclusion::Failed {
-                        reason: format!("the escalation could not be recorded: {error}"),
-                    },
-                )
-                .await;
-            return;
-        }
-        state.eligible.extend(added.iter().cloned());
-        drop(state);
-        self.tell_channels("an escalation", &pending.request.id, |approver| {
-            approver.escalated(&pending.request, &added)
+    /// Adds the escalation's approvers, records it and tells the channels.
+    /// Runs to its end once started.
+    fn escalate(&self, pending: &Arc<Pending>, added: Vec<Identity>) -> Finish<()> {
+        let gate = self.clone();
+        let pending = Arc::clone(pending);
+        Finish::new(async move {
+            let registry = &gate.inner.registry;
+            let mut state = pending.state.lock().await;
+            if state.conclusion.is_some() {
+                return;
+            }
+            let added: Vec<Identity> = added
+                .into_iter()
+                .filter(|identity| !state.eligible.contains(identity))
+                .collect();
+            let record = AuditRecord::now(
+                pending.request.id.clone(),
+                AuditEvent::Escalated {
+                    added: added.clone(),
+                },
+            );
+            if let Err(error) = registry.record(&record).await {
+                registry
+                    .conclude(
+                        &pending,
+                        &mut state,
+                        Conclusion::Failed {
+                            reason: format!("the escalation could not be recorded: {error}"),
+                        },
+                    )
+                    .await;
+                return;
+            }
+            state.eligible.extend(added.iter().cloned());
+            drop(state);
+            gate.tell_channels("an escalation", &pending.request.id, |approver| {
+                approver.escalated(&pending.request, &added)
+            })
+            .await;
         })
-        .await;
     }
 
     /// Tells every channel how the request ended, so it can update its
-    /// message. Failures are logged: the decision is already made.
-    async fn announce(&self, review: &ApprovalRequest, pending: &Pending) {
-        let Some(conclusion) = pending.state.lock().await.conclusion.clone() else {
-            return;
-        };
-        self.tell_channels("how a request ended", &review.id, |approver| {
-            approver.concluded(review, &conclusion)
+    /// message. Failures are logged: the decision is already made. Runs to
+    /// its end once started.
+    fn announce(&self, pending: &Arc<Pending>) -> Finish<()> {
+        let gate = self.clone();
+        let pending = Arc::clone(pending);
+        Finish::new(async move {
+            let Some(conclusion) = pending.state.lock().await.conclusion.clone() else {
+                return;
+            };
+            let review = &pending.request;
+            gate.tell_channels("how a request ended", &review.id, |approver| {
+                approver.concluded(review, &conclusion)
+            })
+            .await;
         })
-        .await;
     }
 
     /// Tells every channel of a change. The gate's decision is already made
@@ -540,10 +634,9 @@ impl Gate {
 
     /// Records how a request ended when it ended without being pending.
     async fn record_conclusion(&self, id: &RequestId, conclusion: Conclusion) -> Result<(), Error> {
-        let conclusion = registry::mask_conclusion(self.inner.masker.as_ref(), conclusion);
-        self.inner
-            .registry
-            .audit
+        let registry = &self.inner.registry;
+        let conclusion = registry::mask_conclusion(registry.masker(), conclusion);
+        registry
             .record(&AuditRecord::now(
                 id.clone(),
                 AuditEvent::Concluded { conclusion },
@@ -551,13 +644,49 @@ impl Gate {
             .await
             .map_err(Error::Audit)
     }
+
+    /// Refuses a declaration of `action` that differs from the first one
+    /// seen under that name.
+    fn check_declaration(
+        &self,
+        action: &str,
+        site: &'static str,
+        risk: Risk,
+        requirement: Option<&RequirementBuilder>,
+    ) -> Result<(), Error> {
+        let mut declarations = self
+            .inner
+            .declarations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match declarations.get(action) {
+            Some(first) if first.risk == risk && first.requirement.as_ref() == requirement => {
+                Ok(())
+            }
+            Some(first) => Err(Error::ConflictingDeclarations {
+                action: action.to_string(),
+                first: first.site,
+                second: site,
+            }),
+            None => {
+                declarations.insert(
+                    action.to_owned(),
+                    Declaration {
+                        site,
+                        risk,
+                        requirement: requirement.cloned(),
+                    },
+                );
+                Ok(())
+            }
+        }
+    }
 }
 
-/// A prepared call: the future that records and opens it, and what the
+/// A prepared call: the step that records and opens it, and what the
 /// approval will need.
-struct Prepared<'g, A> {
-    opening: futures::future::BoxFuture<'g, Result<Opened, Error>>,
-    id: RequestId,
+struct Prepared<A> {
+    opening: Finish<Result<Opened, Error>>,
     fingerprint: Fingerprint,
     binding: Box<[u8]>,
     action: Cow<'static, str>,
@@ -566,10 +695,20 @@ struct Prepared<'g, A> {
 
 /// How [`Gate::open`] left a request.
 enum Opened {
-    /// Allowed by policy: no one needs to be asked.
-    Concluded(Conclusion),
-    /// Recorded and waiting to be delivered.
-    Pending(Arc<ApprovalRequest>, Wait),
+    /// Allowed by policy: no one needs to be asked. The guard records the
+    /// call as not run if no approval is made of it.
+    Concluded(Conclusion, Unrun),
+    /// Recorded, registered, and waiting to be delivered.
+    Pending(Waiting),
+}
+
+/// A registered request and what waiting for it needs.
+struct Waiting {
+    pending: Arc<Pending>,
+    receiver: tokio::sync::oneshot::Receiver<Outcome>,
+    /// Cancels the request if it is dropped before it ends.
+    guard: CancelOnDrop,
+    wait: Wait,
 }
 
 /// What waiting for a conclusion needs of the requirement.
@@ -694,17 +833,31 @@ fn conclusion_to_result(
 
 /// A channel's error with its free-text message masked: channels may quote
 /// what a service answered, and that text reaches records and callers.
-fn mask_channel_error(masker: &dyn Masker, error: ChannelError) -> ChannelError {
+fn mask_channel_error(registry: &Registry, error: ChannelError) -> ChannelError {
     match error {
         ChannelError::Unavailable { channel, message } => ChannelError::Unavailable {
             channel,
-            message: masker.mask_text(&message),
+            message: registry.mask_text(&message),
         },
         ChannelError::Rejected { channel, message } => ChannelError::Rejected {
             channel,
-            message: masker.mask_text(&message),
+            message: registry.mask_text(&message),
         },
         other => other,
+    }
+}
+
+/// The description masked like every other free text; kept as it is (and
+/// unallocated, when it is a literal) when there is nothing to mask.
+fn mask_description(masker: &dyn Masker, description: Cow<'static, str>) -> Cow<'static, str> {
+    if description.is_empty() {
+        return description;
+    }
+    let masked = registry::safe_mask_text(masker, &description);
+    if masked == *description {
+        description
+    } else {
+        Cow::Owned(masked)
     }
 }
 
@@ -712,7 +865,7 @@ fn mask_channel_error(masker: &dyn Masker, error: ChannelError) -> ChannelError 
 /// category names what went wrong, never a value.
 fn arguments_error(error: depth::Unserializable) -> Error {
     let category = match error {
-        depth::Unserializable::TooDeep => depth::TOO_DEEP,
+        depth::Unserializable::Refused(limit) => limit.category(),
         depth::Unserializable::Json(error) => serde_category(&error),
     };
     Error::Arguments { category }
@@ -747,7 +900,7 @@ impl Drop for CancelOnDrop {
         let gate = self.gate.clone();
         let cancel = async move {
             gate.conclude_now(&pending, Conclusion::Cancelled).await;
-            gate.announce(&pending.request, &pending).await;
+            gate.announce(&pending).await;
         };
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
@@ -791,6 +944,39 @@ impl<S> GateBuilder<S> {
         self
     }
 
+    /// Sets the clock that deadlines are set and votes judged by (default:
+    /// [`SystemClock`]). A vote judged at or after its request's deadline
+    /// never counts: it is refused with
+    /// [`Refusal::DeadlinePassed`](crate::Refusal::DeadlinePassed) and the
+    /// request expires at once.
+    #[must_use]
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Bounds how many requests may be pending at once (default 10,000).
+    /// A request past the bound is recorded and concluded as failed, and
+    /// the call fails closed with [`Error::TooManyPending`].
+    #[must_use]
+    pub fn max_pending(mut self, limit: usize) -> Self {
+        self.limits.max_pending = limit;
+        self
+    }
+
+    /// Bounds how many votes naming no pending request (unknown ids, or
+    /// requests already concluded) are judged and recorded per minute
+    /// (default 600). Past it, such votes are refused with
+    /// [`Refusal::Throttled`](crate::Refusal::Throttled) without a record,
+    /// and one warning is logged, so that a flood of made-up ids cannot
+    /// grow the audit trail without bound. Votes on pending requests are
+    /// never throttled.
+    #[must_use]
+    pub fn stray_vote_limit(mut self, per_minute: u32) -> Self {
+        self.limits.stray_votes_per_minute = per_minute;
+        self
+    }
+
     /// Sets the audit sink (required).
     pub fn audit(self, audit: impl AuditSink + 'static) -> GateBuilder<Arc<dyn AuditSink>> {
         GateBuilder {
@@ -798,6 +984,8 @@ impl<S> GateBuilder<S> {
             masker: self.masker,
             approvers: self.approvers,
             default_requester: self.default_requester,
+            clock: self.clock,
+            limits: self.limits,
             audit: Arc::new(audit),
         }
     }
@@ -809,10 +997,16 @@ impl GateBuilder<Arc<dyn AuditSink>> {
         Gate {
             inner: Arc::new(Inner {
                 policy: RwLock::new(Arc::new(self.policy)),
-                registry: Arc::new(Registry::new(self.audit, Arc::clone(&self.masker))),
+                registry: Arc::new(Registry::new(
+                    self.audit,
+                    Arc::clone(&self.masker),
+                    self.clock,
+                    self.limits,
+                )),
                 masker: self.masker,
                 approvers: self.approvers,
                 default_requester: self.default_requester,
+                declarations: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -831,9 +1025,13 @@ pub struct VoteBox {
 impl VoteBox {
     /// Casts a vote and says whether it counted, and if not, why.
     ///
-    /// Every ballot is recorded, counted or not.
+    /// Every ballot is recorded, counted or not (but for votes past the
+    /// [`stray_vote_limit`](GateBuilder::stray_vote_limit)). Once cast, a
+    /// vote is judged, recorded and applied to the end even if the future
+    /// is dropped (an HTTP client that disconnects, say).
     pub async fn cast(&self, ballot: Ballot) -> VoteOutcome {
-        self.registry.cast(ballot).await
+        let registry = Arc::clone(&self.registry);
+        Finish::new(async move { registry.cast(ballot).await }).await
     }
 
     /// The requests waiting for votes (masked).

@@ -1,12 +1,15 @@
 //! Pending requests, votes and conclusions: the rules of the gate.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
 use crate::audit::{AuditError, AuditEvent, AuditRecord, AuditSink};
 use crate::mask::Masker;
+use crate::time::Clock;
 use crate::{
     ApprovalRequest, Ballot, Choice, Conclusion, Identity, Refusal, RequestId, VoteOutcome,
 };
@@ -24,9 +27,48 @@ pub(crate) struct Registry {
     pub(crate) audit: Arc<dyn AuditSink>,
     /// Masks the free text that votes and conclusions carry.
     masker: Arc<dyn Masker>,
+    /// Where deadlines are set and votes are judged against them.
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) limits: Limits,
     pending: Mutex<HashMap<RequestId, Arc<Pending>>>,
     recent: Mutex<Recent>,
+    stray: Mutex<StrayVotes>,
 }
+
+/// The bounds on what callers and voters can make the gate hold or write.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// Requests pending at once.
+    pub(crate) max_pending: usize,
+    /// Votes naming no pending request that are judged and recorded per
+    /// minute.
+    pub(crate) stray_votes_per_minute: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_pending: DEFAULT_MAX_PENDING,
+            stray_votes_per_minute: DEFAULT_STRAY_VOTES_PER_MINUTE,
+        }
+    }
+}
+
+/// The default bound on requests pending at once.
+pub(crate) const DEFAULT_MAX_PENDING: usize = 10_000;
+
+/// The default bound on votes for requests that are not pending, per minute.
+pub(crate) const DEFAULT_STRAY_VOTES_PER_MINUTE: u32 = 600;
+
+/// Counts the votes naming no pending request in the current minute.
+struct StrayVotes {
+    window: Instant,
+    count: u32,
+}
+
+/// The request is not registered: too many are pending.
+#[derive(Debug)]
+pub(crate) struct Full;
 
 /// One request awaiting its conclusion.
 pub(crate) struct Pending {
@@ -51,21 +93,33 @@ struct Recent {
 }
 
 impl Registry {
-    pub(crate) fn new(audit: Arc<dyn AuditSink>, masker: Arc<dyn Masker>) -> Self {
+    pub(crate) fn new(
+        audit: Arc<dyn AuditSink>,
+        masker: Arc<dyn Masker>,
+        clock: Arc<dyn Clock>,
+        limits: Limits,
+    ) -> Self {
         Self {
             audit,
             masker,
+            clock,
+            limits,
             pending: Mutex::new(HashMap::new()),
             recent: Mutex::new(Recent::default()),
+            stray: Mutex::new(StrayVotes {
+                window: Instant::now(),
+                count: 0,
+            }),
         }
     }
 
     /// Registers a request whose `requested` record is written; votes for it
-    /// are accepted from now on.
+    /// are accepted from now on. Refused when `max_pending` requests are
+    /// already pending.
     pub(crate) fn open(
         &self,
         request: Arc<ApprovalRequest>,
-    ) -> (Arc<Pending>, oneshot::Receiver<Outcome>) {
+    ) -> Result<(Arc<Pending>, oneshot::Receiver<Outcome>), Full> {
         let (sender, receiver) = oneshot::channel();
         let pending = Arc::new(Pending {
             state: tokio::sync::Mutex::new(PendingState {
@@ -77,8 +131,43 @@ impl Registry {
             }),
             request,
         });
-        lock(&self.pending).insert(pending.request.id.clone(), Arc::clone(&pending));
-        (pending, receiver)
+        let mut requests = lock(&self.pending);
+        if requests.len() >= self.limits.max_pending {
+            return Err(Full);
+        }
+        requests.insert(pending.request.id.clone(), Arc::clone(&pending));
+        drop(requests);
+        Ok((pending, receiver))
+    }
+
+    /// Whether one more vote naming no pending request may be judged and
+    /// recorded this minute.
+    fn admit_stray_vote(&self) -> bool {
+        let mut stray = lock(&self.stray);
+        if stray.window.elapsed() >= Duration::from_secs(60) {
+            stray.window = Instant::now();
+            stray.count = 0;
+        }
+        stray.count = stray.count.saturating_add(1);
+        let admitted = stray.count <= self.limits.stray_votes_per_minute;
+        if stray.count == self.limits.stray_votes_per_minute.saturating_add(1) {
+            tracing::warn!(
+                limit = self.limits.stray_votes_per_minute,
+                "votes for requests that are not pending are refused unrecorded until the minute ends"
+            );
+        }
+        admitted
+    }
+
+    /// The masker of free text.
+    pub(crate) fn masker(&self) -> &dyn Masker {
+        self.masker.as_ref()
+    }
+
+    /// `text` masked; a masker that panics yields a fixed placeholder, so
+    /// that the step masking it still ends.
+    pub(crate) fn mask_text(&self, text: &str) -> String {
+        safe_mask_text(self.masker.as_ref(), text)
     }
 
     pub(crate) fn get(&self, id: &RequestId) -> Option<Arc<Pending>> {
@@ -118,7 +207,6 @@ impl Registry {
         state.conclusion = Some(conclusion.clone());
         let id = pending.request.id.clone();
         let written = self
-            .audit
             .record(&AuditRecord::now(
                 id.clone(),
                 AuditEvent::Concluded {
@@ -164,9 +252,14 @@ impl Registry {
             reason: Some(reason),
         } = &mut ballot.choice
         {
-            *reason = self.masker.mask_text(reason);
+            *reason = self.mask_text(reason);
         }
         let Some(pending) = self.get(&ballot.request_id) else {
+            if !self.admit_stray_vote() {
+                return VoteOutcome::Refused {
+                    refusal: Refusal::Throttled,
+                };
+            }
             let refusal = if self.was_concluded(&ballot.request_id) {
                 Refusal::AlreadyConcluded
             } else {
@@ -181,7 +274,7 @@ impl Registry {
         };
         let request = &pending.request;
         let mut state = pending.state.lock().await;
-        let refusal = judge(request, &state, &ballot);
+        let refusal = judge(request, &state, &ballot, &*self.clock);
         if let Err(error) = self.record_vote(&ballot, refusal).await {
             if refusal.is_none() {
                 // A vote that should have counted but left no record must not
@@ -200,6 +293,12 @@ impl Registry {
             };
         }
         if let Some(refusal) = refusal {
+            if refusal == Refusal::DeadlinePassed {
+                // The deadline is the gate's rule, not only the caller's
+                // timer: the request ends now, whoever is late.
+                self.conclude(&pending, &mut state, Conclusion::Expired)
+                    .await;
+            }
             return VoteOutcome::Refused { refusal };
         }
         state.voted.insert(ballot.voter.clone());
@@ -240,26 +339,32 @@ impl Registry {
         ballot: &Ballot,
         refusal: Option<Refusal>,
     ) -> Result<(), AuditError> {
-        self.audit
-            .record(&AuditRecord::now(
-                ballot.request_id.clone(),
-                AuditEvent::Vote {
-                    voter: ballot.voter.clone(),
-                    choice: ballot.choice.clone(),
-                    channel: ballot.channel.clone(),
-                    fingerprint: ballot.fingerprint,
-                    counted: refusal.is_none(),
-                    refusal,
-                },
-            ))
-            .await
+        self.record(&AuditRecord::now(
+            ballot.request_id.clone(),
+            AuditEvent::Vote {
+                voter: ballot.voter.clone(),
+                choice: ballot.choice.clone(),
+                channel: ballot.channel.clone(),
+                fingerprint: ballot.fingerprint,
+                counted: refusal.is_none(),
+                refusal,
+            },
+        ))
+        .await
     }
 }
 
 /// The rules a vote must pass to count, in the order they are checked.
-fn judge(request: &ApprovalRequest, state: &PendingState, ballot: &Ballot) -> Option<Refusal> {
+fn judge(
+    request: &ApprovalRequest,
+    state: &PendingState,
+    ballot: &Ballot,
+    clock: &dyn Clock,
+) -> Option<Refusal> {
     if state.conclusion.is_some() {
         Some(Refusal::AlreadyConcluded)
+    } else if clock.now() >= request.deadline {
+        Some(Refusal::DeadlinePassed)
     } else if ballot.fingerprint != request.fingerprint {
         Some(Refusal::FingerprintMismatch)
     } else if ballot.voter == request.requester {
@@ -285,17 +390,27 @@ pub(crate) fn mask_conclusion(masker: &dyn Masker, conclusion: Conclusion) -> Co
             reason: Some(reason),
         } => Conclusion::Denied {
             by,
-            reason: Some(masker.mask_text(&reason)),
+            reason: Some(safe_mask_text(masker, &reason)),
         },
         Conclusion::Failed { reason } => Conclusion::Failed {
-            reason: masker.mask_text(&reason),
+            reason: safe_mask_text(masker, &reason),
         },
         Conclusion::RefusedByPolicy { rule, reason } => Conclusion::RefusedByPolicy {
             rule,
-            reason: masker.mask_text(&reason),
+            reason: safe_mask_text(masker, &reason),
         },
         other => other,
     }
+}
+
+/// What stands for a text the masker panicked on.
+const MASKING_FAILED: &str = "[masking failed]";
+
+/// `text` masked, or a fixed placeholder if the masker panics: the text is
+/// then withheld, and the step that needed it still ends.
+pub(crate) fn safe_mask_text(masker: &dyn Masker, text: &str) -> String {
+    std::panic::catch_unwind(AssertUnwindSafe(|| masker.mask_text(text)))
+        .unwrap_or_else(|_| MASKING_FAILED.to_owned())
 }
 
 fn quorum_len(quorum: u32) -> usize {
