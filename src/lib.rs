@@ -109,9 +109,9 @@
 
 pub use approvals_core::{
     Action, ActionRequest, Approval, ApprovalRequest, Approver, ArgumentMask, Ballot, ChannelError,
-    Choice, Conclusion, Error, ExecutionOutcome, Fingerprint, Gate, GateBuilder, Identity,
-    MAX_ARGUMENT_DEPTH, Refusal, RequestId, Risk, Timestamp, UnknownRisk, VoteBox, VoteOutcome,
-    async_trait, audit, canonical_json, mask, policy,
+    Choice, Clock, Conclusion, Error, ExecutionOutcome, Fingerprint, Gate, GateBuilder, Identity,
+    MAX_ARGUMENT_DEPTH, Refusal, RequestId, Risk, SystemClock, Timestamp, UnknownRisk, VoteBox,
+    VoteOutcome, async_trait, audit, canonical_json, mask, policy,
 };
 
 pub use approvals_core::gate::{

@@ -76,6 +76,9 @@ struct Inner {
     /// The first declaration seen per action name (see
     /// [`ActionRequest::declared_at`]).
     declarations: Mutex<HashMap<String, Declaration>>,
+    /// How long a channel is given to take note of an escalation or a
+    /// conclusion.
+    channel_timeout: Duration,
 }
 
 /// What a place in the code declares for an action.
@@ -113,6 +116,7 @@ pub struct GateBuilder<S = ()> {
     default_requester: Option<Identity>,
     clock: Arc<dyn Clock>,
     limits: Limits,
+    channel_timeout: Duration,
     audit: S,
 }
 
@@ -126,6 +130,7 @@ impl Gate {
             default_requester: None,
             clock: Arc::new(SystemClock),
             limits: Limits::default(),
+            channel_timeout: DEFAULT_CHANNEL_TIMEOUT,
             audit: (),
         }
     }
@@ -444,48 +449,27 @@ impl Gate {
 
         // Work off the waiting path is boxed, so that the state of a pending
         // request's future holds only what waiting needs: with many requests
-        // pending, that is most of their memory.
-        if let Err(source) = Box::pin(self.deliver(&review)).await {
-            let failed = self.fail_delivery(&pending, source).await;
-            guard.disarm();
-            return Err(failed);
-        }
-
-        let mut escalation = wait
-            .escalation
-            .filter(|escalation| escalation.after < wait.timeout)
-            .map(|escalation| (start + escalation.after, escalation.approvers));
-        // One timer: first for the escalation, if any, then for the deadline.
-        let timer = tokio::time::sleep_until(escalation.as_ref().map_or(deadline, |(at, _)| *at));
-        tokio::pin!(timer);
-        let outcome: Outcome = loop {
-            tokio::select! {
-                biased;
-                outcome = &mut receiver => {
-                    break outcome.unwrap_or_else(|_| Ok(Conclusion::Cancelled));
-                }
-                () = &mut timer => {}
+        // pending, that is most of their memory. Delivery is bounded by the
+        // deadline, and a conclusion reached while it runs (a vote through a
+        // channel that has delivered) ends the wait at once.
+        let delivery = Box::pin(tokio::time::timeout_at(deadline, self.deliver(&review)));
+        let delivered = tokio::select! {
+            biased;
+            outcome = &mut receiver => Err(outcome.unwrap_or_else(|_| Ok(Conclusion::Cancelled))),
+            delivered = delivery => Ok(delivered),
+        };
+        let outcome: Outcome = match delivered {
+            Ok(Ok(Ok(()))) => {
+                Box::pin(self.wait_for_votes(&pending, &mut receiver, &wait, start, deadline)).await
             }
-            if let Some((_, added)) = escalation.take() {
-                self.escalate(&pending, added).await;
-                timer.as_mut().reset(deadline);
-                continue;
+            Ok(Ok(Err(source))) => {
+                let failed = self.fail_delivery(&pending, source).await;
+                guard.disarm();
+                return Err(failed);
             }
-            self.conclude_now(&pending, Conclusion::Expired).await;
-            // The request has ended, by this step or by one before it, and
-            // whoever ended it told this caller. Should that word ever be
-            // lost, the request's own state answers: the timer has fired
-            // and must not be awaited again.
-            break match receiver.try_recv() {
-                Ok(outcome) => outcome,
-                Err(_) => Ok(pending
-                    .state
-                    .lock()
-                    .await
-                    .conclusion
-                    .clone()
-                    .unwrap_or(Conclusion::Expired)),
-            };
+            // The deadline passed while a channel was still delivering.
+            Ok(Err(_)) => Box::pin(self.expire(&pending, &mut receiver)).await,
+            Err(outcome) => outcome,
         };
         guard.disarm();
         let result = match outcome {
@@ -501,6 +485,65 @@ impl Gate {
         });
         self.announce(&pending).await;
         result
+    }
+
+    /// Waits for the votes to end the request, escalating on time, and ends
+    /// it as expired at the deadline.
+    async fn wait_for_votes(
+        &self,
+        pending: &Arc<Pending>,
+        receiver: &mut tokio::sync::oneshot::Receiver<Outcome>,
+        wait: &Wait,
+        start: tokio::time::Instant,
+        deadline: tokio::time::Instant,
+    ) -> Outcome {
+        let mut escalation = wait
+            .escalation
+            .as_ref()
+            .filter(|escalation| escalation.after < wait.timeout)
+            .map(|escalation| (start + escalation.after, escalation.approvers.clone()));
+        // One timer: first for the escalation, if any, then for the deadline.
+        let timer = tokio::time::sleep_until(escalation.as_ref().map_or(deadline, |(at, _)| *at));
+        tokio::pin!(timer);
+        loop {
+            tokio::select! {
+                biased;
+                outcome = &mut *receiver => {
+                    return outcome.unwrap_or_else(|_| Ok(Conclusion::Cancelled));
+                }
+                () = &mut timer => {}
+            }
+            if let Some((_, added)) = escalation.take() {
+                self.escalate(pending, added).await;
+                timer.as_mut().reset(deadline);
+                continue;
+            }
+            return self.expire(pending, receiver).await;
+        }
+    }
+
+    /// Ends the request as expired (unless something ended it first) and
+    /// returns how it ended.
+    async fn expire(
+        &self,
+        pending: &Arc<Pending>,
+        receiver: &mut tokio::sync::oneshot::Receiver<Outcome>,
+    ) -> Outcome {
+        self.conclude_now(pending, Conclusion::Expired).await;
+        // The request has ended, by this step or by one before it, and
+        // whoever ended it told this caller. Should that word ever be lost,
+        // the request's own state answers: the deadline has passed and is
+        // not awaited again.
+        match receiver.try_recv() {
+            Ok(outcome) => outcome,
+            Err(_) => Ok(pending
+                .state
+                .lock()
+                .await
+                .conclusion
+                .clone()
+                .unwrap_or(Conclusion::Expired)),
+        }
     }
 
     /// Ends a request whose delivery failed, tells the channels, and says
@@ -614,15 +657,21 @@ impl Gate {
         })
     }
 
-    /// Tells every channel of a change. The gate's decision is already made
-    /// and recorded, so a channel that fails or panics is only logged.
+    /// Tells every channel of a change, all at once, each within the
+    /// channel timeout. The gate's decision is already made and recorded,
+    /// so a channel that fails, panics or does not answer in time is only
+    /// logged.
     async fn tell_channels<'a, F>(&'a self, what: &str, id: &RequestId, tell: F)
     where
         F: Fn(&'a Arc<dyn Approver>) -> futures::future::BoxFuture<'a, Result<(), ChannelError>>,
     {
-        for approver in &self.inner.approvers {
-            let told = AssertUnwindSafe(tell(approver)).catch_unwind().await;
-            if !matches!(told, Ok(Ok(()))) {
+        let bound = self.inner.channel_timeout;
+        let told = self.inner.approvers.iter().map(|approver| {
+            let telling = AssertUnwindSafe(tell(approver)).catch_unwind();
+            async move { (approver, tokio::time::timeout(bound, telling).await) }
+        });
+        for (approver, told) in futures::future::join_all(told).await {
+            if !matches!(told, Ok(Ok(Ok(())))) {
                 tracing::warn!(
                     channel = approver.name(),
                     request_id = %id,
@@ -682,6 +731,9 @@ impl Gate {
         }
     }
 }
+
+/// How long a channel is given, by default, to take note of a change.
+const DEFAULT_CHANNEL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A prepared call: the step that records and opens it, and what the
 /// approval will need.
@@ -977,6 +1029,18 @@ impl<S> GateBuilder<S> {
         self
     }
 
+    /// Bounds how long each channel is given to take note of an escalation
+    /// or of how a request ended (default 10 seconds). Channels are told all
+    /// at once; one that fails, panics or takes longer is logged and no
+    /// longer waited for, so a caller's answer comes at most this long after
+    /// its request ends. (Delivering a request is bounded by the request's
+    /// own deadline.)
+    #[must_use]
+    pub fn channel_timeout(mut self, timeout: Duration) -> Self {
+        self.channel_timeout = timeout;
+        self
+    }
+
     /// Sets the audit sink (required).
     pub fn audit(self, audit: impl AuditSink + 'static) -> GateBuilder<Arc<dyn AuditSink>> {
         GateBuilder {
@@ -986,6 +1050,7 @@ impl<S> GateBuilder<S> {
             default_requester: self.default_requester,
             clock: self.clock,
             limits: self.limits,
+            channel_timeout: self.channel_timeout,
             audit: Arc::new(audit),
         }
     }
@@ -1007,6 +1072,7 @@ impl GateBuilder<Arc<dyn AuditSink>> {
                 approvers: self.approvers,
                 default_requester: self.default_requester,
                 declarations: Mutex::new(HashMap::new()),
+                channel_timeout: self.channel_timeout,
             }),
         }
     }
