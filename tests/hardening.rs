@@ -269,7 +269,7 @@ async fn a_caller_dropped_at_any_await_point_leaves_exactly_one_conclusion() {
                 .is_some();
             settle().await;
             assert_every_request_ended(&audit.inner);
-            if pending_path && audit.inner.len() > 0 {
+            if pending_path && !audit.inner.is_empty() {
                 // Nobody votes: the request ends cancelled when its caller
                 // goes, or expired if the paused clock reached its deadline
                 // first.
