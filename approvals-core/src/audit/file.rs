@@ -841,8 +841,8 @@ pub enum VerifyError {
         /// The sequence number that belongs there.
         expected: u64,
     },
-    /// The last line is incomplete: no newline, or not a record. This is
-    /// what a crash during a write leaves; [`JsonlAudit`] repairs it on open.
+    /// The last line is incomplete: it has no newline. This is what a crash
+    /// during a write leaves; [`JsonlAudit`] moves it aside on open.
     #[error(
         "record {seq} (line {line}) was cut: the last {bytes} bytes of the log are not a complete record"
     )]
@@ -856,7 +856,8 @@ pub enum VerifyError {
         /// How long it is.
         bytes: u64,
     },
-    /// A line before the last is not a record of this format.
+    /// A complete line (ended by its newline, the last one included) is not
+    /// a record of this format.
     #[error("line {line} is not an audit record (record {seq} belongs there): {reason}")]
     Malformed {
         /// The line.
@@ -1045,25 +1046,22 @@ impl Scanner {
             self.line += 1;
             let line = self.line;
             let expected = self.seq + 1;
-            let cut = VerifyError::Cut {
-                line,
-                seq: expected,
-                offset: self.offset,
-                bytes: read as u64,
-            };
+            // Only a missing newline marks a crash: the writer ends every
+            // line with one, in the same write. A complete line that is not
+            // a record was made so by something else, even the last.
             let Some((&b'\n', content)) = text.split_last() else {
-                return Err(cut);
+                return Err(VerifyError::Cut {
+                    line,
+                    seq: expected,
+                    offset: self.offset,
+                    bytes: read as u64,
+                });
             };
-            let last = reader.fill_buf()?.is_empty();
             let Some(body) = self.parse(content) else {
-                return Err(if last {
-                    cut
-                } else {
-                    VerifyError::Malformed {
-                        line,
-                        seq: expected,
-                        reason: "not a JSON object of the form {\"hash\",\"prev\",\"record\",\"seq\"}",
-                    }
+                return Err(VerifyError::Malformed {
+                    line,
+                    seq: expected,
+                    reason: "not a JSON object of the form {\"hash\",\"prev\",\"record\",\"seq\"}",
                 });
             };
             let hash = self.key.digest(&content[BODY_START..]);
@@ -1404,15 +1402,16 @@ mod tests {
                     changed[position] = replacement;
                     let line = line_of[position];
                     let error = check(&changed, key).unwrap_err();
-                    // Changing the newline before the last line merges the
-                    // two, making this line the last.
-                    let last = line == split(&changed).len() as u64;
+                    // Only the final newline's loss is a crash's mark.
+                    let final_newline = position == bytes.len() - 1;
                     let named = match error {
                         VerifyError::Changed { line: at, seq } => at == line && seq == line,
                         VerifyError::Malformed { line: at, seq, .. } => {
-                            !last && at == line && seq == line
+                            !final_newline && at == line && seq == line
                         }
-                        VerifyError::Cut { line: at, seq, .. } => last && at == line && seq == line,
+                        VerifyError::Cut { line: at, seq, .. } => {
+                            final_newline && at == line && seq == line
+                        }
                         _ => false,
                     };
                     assert!(named, "byte {position} of line {line}: {error}");
@@ -1543,11 +1542,12 @@ mod tests {
         // A whole number of lines is a valid, shorter chain.
         assert_eq!(cut_at(before_last).unwrap().records, 4);
 
+        // A complete last line that is not a record is no crash's leftover.
         let mut garbage_last = lines[..4].concat();
         garbage_last.extend_from_slice(b"{\"hash\":\0\0\0\0\n");
         assert!(matches!(
             check(&garbage_last, None),
-            Err(VerifyError::Cut {
+            Err(VerifyError::Malformed {
                 line: 5,
                 seq: 5,
                 ..
@@ -1665,7 +1665,7 @@ mod tests {
         let tails: [&[u8]; 3] = [
             b"{\"hash\":\"0123",
             b"\0\0\0\0\0\0\0\0",
-            b"{\"hash\":\"garbage that a torn write left\"}\n",
+            b"{\"hash\":\"garbage that a torn write left\"}",
         ];
         for tail in tails {
             let dir = tempfile::tempdir().unwrap();
