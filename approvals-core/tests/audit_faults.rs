@@ -1,13 +1,25 @@
-//! Faults the hash-chained audit log must refuse or survive.
+//! Faults the hash-chained audit log must refuse or survive: a second writer
+//! and a tampered last line.
+//!
+//! Tests that need a second process run this test binary again, selecting
+//! the same test with `--exact` and giving it a role in an environment
+//! variable (see [`Child`]).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 use approvals_core::audit::{
-    AuditEvent, AuditRecord, AuditSink, JsonlAudit, OpenError, VerifyError, verify,
+    AuditError, AuditEvent, AuditRecord, AuditSink, JsonlAudit, OpenError, VerifyError, verify,
+    verify_with_head,
 };
 use approvals_core::{Identity, RequestId};
+
+/// The role a child process plays, when this binary runs as one.
+const ROLE: &str = "APPROVALS_AUDIT_FAULTS_ROLE";
+/// The log a child process works on.
+const LOG: &str = "APPROVALS_AUDIT_FAULTS_LOG";
 
 /// A record of about `size` bytes once written.
 fn record(size: usize) -> AuditRecord {
@@ -45,6 +57,114 @@ fn files_in(dir: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// This test binary, run again to play `role` in the test named `test`.
+struct Child;
+
+impl Child {
+    /// The log to work on, if this process was started to play `role`.
+    fn role(role: &str) -> Option<PathBuf> {
+        let playing = std::env::var(ROLE).ok()?;
+        (playing == role).then(|| PathBuf::from(std::env::var_os(LOG).unwrap()))
+    }
+
+    fn command(test: &str, role: &str, log: &Path) -> Command {
+        let mut command = Command::new(std::env::current_exe().unwrap());
+        command
+            .args([test, "--exact", "--nocapture", "--test-threads=1"])
+            .env(ROLE, role)
+            .env(LOG, log)
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// Runs the child to its end; its test passing is the child's verdict.
+    fn run(test: &str, role: &str, log: &Path) {
+        let output = Self::command(test, role, log)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "the child playing {role} failed:\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        // A filter that matched no test would pass too: check it ran.
+        assert!(
+            String::from_utf8_lossy(&output.stdout).contains("1 passed"),
+            "the child playing {role} did not run its test"
+        );
+    }
+}
+
+/// Two writers on one file used to continue the same chain from where each
+/// found it, overwriting each other's acknowledged records in a file that
+/// still verified. Now the second open is refused, in this process or
+/// another, until the first writer is closed.
+#[test]
+fn a_second_writer_on_one_file_is_refused() {
+    const TEST: &str = "a_second_writer_on_one_file_is_refused";
+    if let Some(log) = Child::role("refused") {
+        let error = JsonlAudit::open(&log).unwrap_err();
+        assert!(matches!(error, OpenError::Locked { .. }), "{error}");
+        // Reading needs no lock.
+        assert_eq!(verify(&log, None).unwrap().records, 2);
+        return;
+    }
+    if let Some(log) = Child::role("writer") {
+        runtime().block_on(async {
+            let audit = JsonlAudit::open(&log).unwrap();
+            assert_eq!(audit.head().unwrap().0, 3);
+            audit.record(&record(300)).await.unwrap();
+            audit.close().await.unwrap();
+        });
+        return;
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let rt = runtime();
+    let first = JsonlAudit::open(&path).unwrap();
+    rt.block_on(async {
+        first.record(&record(300)).await.unwrap();
+        first.record(&record(300)).await.unwrap();
+    });
+    let head = first.head().unwrap();
+
+    let error = JsonlAudit::open(&path).unwrap_err();
+    assert!(
+        matches!(&error, OpenError::Locked { path: locked } if *locked == path),
+        "{error}"
+    );
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "the audit log {} is already open for writing by another process or sink",
+            path.display()
+        )
+    );
+    assert!(matches!(AuditError::from(error), AuditError::Other(_)));
+    Child::run(TEST, "refused", &path);
+
+    // The first writer is unaffected, and the refused opens left no trace.
+    rt.block_on(first.record(&record(300))).unwrap();
+    assert_eq!(files_in(dir.path()), ["audit.jsonl"]);
+    verify_with_head(&path, None, (head.0, &head.1)).unwrap();
+
+    // Closing releases the lock at once: another process continues the chain.
+    rt.block_on(first.close()).unwrap();
+    Child::run(TEST, "writer", &path);
+    let report = verify(&path, None).unwrap();
+    assert_eq!(report.records, 4);
+
+    // So does dropping, within this process.
+    let second = JsonlAudit::open(&path).unwrap();
+    assert_eq!(second.head(), report.head);
+    drop(second);
+    drop(JsonlAudit::open(&path).unwrap());
 }
 
 /// A complete last line that did not parse used to be taken for a crash's
