@@ -938,7 +938,8 @@ pub enum VerifyError {
     /// The last line is incomplete: it has no newline. This is what a crash
     /// during a write leaves; [`JsonlAudit`] moves it aside on open.
     #[error(
-        "record {seq} (line {line}) was cut: the last {bytes} bytes of the log are not a complete record"
+        "record {seq} (line {line}) was cut: the last {bytes} bytes of the log are a line without its newline, \
+         which a crash while writing leaves (opening the log to write sets it aside)"
     )]
     Cut {
         /// The line.
@@ -1629,7 +1630,8 @@ mod tests {
         assert_eq!(
             cut_at(bytes.len() - 1).unwrap_err().to_string(),
             format!(
-                "record 5 (line 5) was cut: the last {} bytes of the log are not a complete record",
+                "record 5 (line 5) was cut: the last {} bytes of the log are a line without its newline, \
+                 which a crash while writing leaves (opening the log to write sets it aside)",
                 lines[4].len() - 1
             )
         );
