@@ -112,12 +112,17 @@ impl JsonlAuditBuilder {
         self
     }
 
-    /// Opens the log, creating it if missing, verifies the existing chain,
-    /// and starts the writer that continues it.
+    /// Opens the log, creating it if missing, takes its lock, verifies the
+    /// existing chain, and starts the writer that continues it.
     ///
-    /// A last line cut short by a crash is moved to a side file and removed
-    /// (see [`JsonlAudit::recovered`]); any other break in the chain fails
-    /// the open, so that nothing is ever appended to a tampered log.
+    /// Fails with [`OpenError::Locked`] while another `JsonlAudit`, in this
+    /// process or another, has the file open. A last line without its
+    /// newline, which is what a crash during a write leaves, is moved to a
+    /// side file and removed (see [`JsonlAudit::recovered`]). Any other break
+    /// in the chain, a complete last line that does not parse or whose hash
+    /// does not match included, fails the open with [`OpenError::Broken`]
+    /// and leaves the file as it was, so that nothing is ever appended to a
+    /// tampered log.
     pub fn open(self) -> Result<JsonlAudit, OpenError> {
         let key = match &self.key {
             Some(key) if key.is_empty() => return Err(OpenError::EmptyKey),
@@ -129,6 +134,11 @@ impl JsonlAuditBuilder {
             source,
         };
         let (file, created) = open_log(&self.path).map_err(io_error)?;
+        // Taken before anything is read, so that a writer never takes the
+        // line another is writing for a crash's leftovers.
+        if !lock(&file).map_err(io_error)? {
+            return Err(OpenError::Locked { path: self.path });
+        }
         if created {
             sync_parent(&self.path).map_err(io_error)?;
         }
@@ -206,6 +216,14 @@ pub enum OpenError {
         /// The first bad record.
         source: VerifyError,
     },
+    /// Another [`JsonlAudit`], in this process or another, has the log open
+    /// for writing. Two writers would each continue the chain from where
+    /// they found it and overwrite or fork each other's records.
+    #[error("the audit log {} is already open for writing by another process or sink", path.display())]
+    Locked {
+        /// The log.
+        path: PathBuf,
+    },
     /// An empty HMAC key was configured, which would protect nothing.
     #[error("the HMAC key for the audit log is empty")]
     EmptyKey,
@@ -227,9 +245,6 @@ impl From<OpenError> for AuditError {
 /// is gone: a failed write never leaves a partial line or a gap in the
 /// chain.
 ///
-/// Only one `JsonlAudit` may write a given file at a time. Dropping it
-/// finishes the queued records and stops the writer.
-///
 /// ```
 /// use approvals_core::audit::{verify, AuditEvent, AuditRecord, AuditSink, Fsync, JsonlAudit};
 /// use approvals_core::RequestId;
@@ -247,6 +262,49 @@ impl From<OpenError> for AuditError {
 /// assert_eq!(report.head, head);
 /// # Ok(()) }
 /// ```
+///
+/// # One writer per file
+///
+/// Opening takes an exclusive lock on the file (`flock` on Unix, `LockFileEx`
+/// on Windows), held until the `JsonlAudit` is closed or dropped: a second
+/// `JsonlAudit` on the same file, in this process or another, fails with
+/// [`OpenError::Locked`] instead of writing records that overwrite or fork
+/// the first one's. On Unix the lock is advisory: it stops other
+/// `JsonlAudit`s, not every program that can write the file; the file is
+/// opened in append mode, so that such a program's lines break the chain,
+/// where [`verify`] finds them, rather than silently replace acknowledged
+/// records. On Windows it is mandatory, and other handles cannot read the
+/// file while it is held, [`verify`]'s included. Readers on Unix need no
+/// lock: [`verify`] may run while the log is written, and at worst finds the
+/// last line incomplete ([`VerifyError::Cut`]).
+///
+/// [`close`](JsonlAudit::close) and dropping finish the queued records, stop
+/// the writer and close the file before they return. A child process forked
+/// by another thread at that moment shares the file, and so the lock, until
+/// it starts its program; `open` waits up to a quarter of a second for a
+/// lock to be released before it fails.
+///
+/// # Crashes and tampering
+///
+/// Every line is written with its newline, in the same write. If the process
+/// dies (or the machine loses power) while writing, the file may end with a
+/// line that has no newline, after complete lines of records that were
+/// written but not yet acknowledged (valid records, which stay). Lines
+/// acknowledged before are never affected (with [`Fsync::Never`], a power
+/// loss may lose them, as said there). The next
+/// [`open`](JsonlAuditBuilder::open) moves that incomplete line to a side
+/// file, reports it in [`recovered`](JsonlAudit::recovered), and continues
+/// the chain from the last complete record; [`verify`] reports it as
+/// [`VerifyError::Cut`] until then.
+///
+/// Only a missing newline is taken for a crash. A complete line that does
+/// not parse as a record, or whose hash does not match, is a change made
+/// after it was written, even on the last line: the open fails with
+/// [`OpenError::Broken`], naming the line ([`VerifyError::line`]), and
+/// nothing on disk is moved or changed. (A write torn by a power loss on a
+/// file system that can leave unwritten blocks inside a file's length would
+/// also fail the open this way, for someone to look at: the log fails
+/// closed rather than guess.)
 ///
 /// # File format
 ///
@@ -339,8 +397,9 @@ impl JsonlAudit {
         done.await.unwrap_or(Err(AuditError::Closed))
     }
 
-    /// Writes and syncs every record accepted so far, then stops the writer.
-    /// Later records fail with [`AuditError::Closed`].
+    /// Writes and syncs every record accepted so far, then stops the writer
+    /// and closes the file, releasing its lock. Later records fail with
+    /// [`AuditError::Closed`].
     pub async fn close(&self) -> Result<(), AuditError> {
         let (ack, done) = oneshot::channel();
         self.send(Command::Control(Control::Close(ack)))?;
@@ -429,9 +488,13 @@ trait Storage {
     fn truncate(&mut self, len: u64) -> io::Result<()>;
 }
 
-// The file is written at its cursor, kept at the end of the last good line,
-// rather than opened in append mode: Windows refuses to truncate a file opened
-// for appending, and truncating is how a failed write is undone.
+// On Unix the file is opened in append mode, so that every write lands at the
+// end whatever else has happened to the file: a writer that ignored the lock
+// would add lines that break the chain rather than silently overwrite
+// acknowledged ones. Windows refuses to truncate a file opened for appending,
+// and truncating is how a failed write is undone, so there the file is
+// written at its cursor, kept at the end of the last good line; its lock is
+// mandatory, so no other handle writes in between.
 impl Storage for File {
     fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.write_all(bytes)
@@ -513,7 +576,11 @@ impl<S: Storage> Writer<S> {
                     let _ = ack.send(self.sync_now());
                 }
                 Some(Control::Close(ack)) => {
-                    let _ = ack.send(self.sync_now());
+                    let result = self.sync_now();
+                    // The file, and its lock, go before the caller hears that
+                    // the log is closed, so that it can be reopened at once.
+                    drop(self);
+                    let _ = ack.send(result);
                     return;
                 }
                 None => {}
@@ -635,10 +702,37 @@ impl<S: Storage> Writer<S> {
     }
 }
 
-/// Opens for reading and writing; `true` if the file was created.
+/// How long [`lock`] waits for a lock held by someone else.
+///
+/// A process that forks while its writer closes the file (any thread
+/// spawning a command) hands its child a share of the file, and so of the
+/// lock, until the child starts its program, a matter of milliseconds.
+/// Reopening right after a close must not fail because of that.
+const LOCK_WAIT: Duration = Duration::from_millis(250);
+
+/// Takes the exclusive lock on the log; `false` if another writer holds it.
+fn lock(file: &File) -> io::Result<bool> {
+    let deadline = Instant::now() + LOCK_WAIT;
+    loop {
+        // `fs4` does what std's `File::try_lock` does (`flock`, `LockFileEx`)
+        // on compilers before 1.89, which the workspace still supports.
+        match <File as fs4::FileExt>::try_lock(file) {
+            Ok(()) => return Ok(true),
+            Err(fs4::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(fs4::TryLockError::WouldBlock) => return Ok(false),
+            Err(fs4::TryLockError::Error(error)) => return Err(error),
+        }
+    }
+}
+
+/// Opens for reading and appending; `true` if the file was created.
 fn open_log(path: &Path) -> io::Result<(File, bool)> {
     let mut options = OpenOptions::new();
     options.read(true).write(true);
+    #[cfg(unix)]
+    options.append(true);
     match options.clone().create_new(true).open(path) {
         Ok(file) => Ok((file, true)),
         Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
@@ -841,10 +935,11 @@ pub enum VerifyError {
         /// The sequence number that belongs there.
         expected: u64,
     },
-    /// The last line is incomplete: no newline, or not a record. This is
-    /// what a crash during a write leaves; [`JsonlAudit`] repairs it on open.
+    /// The last line is incomplete: it has no newline. This is what a crash
+    /// during a write leaves; [`JsonlAudit`] moves it aside on open.
     #[error(
-        "record {seq} (line {line}) was cut: the last {bytes} bytes of the log are not a complete record"
+        "record {seq} (line {line}) was cut: the last {bytes} bytes of the log are a line without its newline, \
+         which a crash while writing leaves (opening the log to write sets it aside)"
     )]
     Cut {
         /// The line.
@@ -856,7 +951,8 @@ pub enum VerifyError {
         /// How long it is.
         bytes: u64,
     },
-    /// A line before the last is not a record of this format.
+    /// A complete line (ended by its newline, the last one included) is not
+    /// a record of this format.
     #[error("line {line} is not an audit record (record {seq} belongs there): {reason}")]
     Malformed {
         /// The line.
@@ -1045,25 +1141,22 @@ impl Scanner {
             self.line += 1;
             let line = self.line;
             let expected = self.seq + 1;
-            let cut = VerifyError::Cut {
-                line,
-                seq: expected,
-                offset: self.offset,
-                bytes: read as u64,
-            };
+            // Only a missing newline marks a crash: the writer ends every
+            // line with one, in the same write. A complete line that is not
+            // a record was made so by something else, even the last.
             let Some((&b'\n', content)) = text.split_last() else {
-                return Err(cut);
+                return Err(VerifyError::Cut {
+                    line,
+                    seq: expected,
+                    offset: self.offset,
+                    bytes: read as u64,
+                });
             };
-            let last = reader.fill_buf()?.is_empty();
             let Some(body) = self.parse(content) else {
-                return Err(if last {
-                    cut
-                } else {
-                    VerifyError::Malformed {
-                        line,
-                        seq: expected,
-                        reason: "not a JSON object of the form {\"hash\",\"prev\",\"record\",\"seq\"}",
-                    }
+                return Err(VerifyError::Malformed {
+                    line,
+                    seq: expected,
+                    reason: "not a JSON object of the form {\"hash\",\"prev\",\"record\",\"seq\"}",
                 });
             };
             let hash = self.key.digest(&content[BODY_START..]);
@@ -1404,15 +1497,16 @@ mod tests {
                     changed[position] = replacement;
                     let line = line_of[position];
                     let error = check(&changed, key).unwrap_err();
-                    // Changing the newline before the last line merges the
-                    // two, making this line the last.
-                    let last = line == split(&changed).len() as u64;
+                    // Only the final newline's loss is a crash's mark.
+                    let final_newline = position == bytes.len() - 1;
                     let named = match error {
                         VerifyError::Changed { line: at, seq } => at == line && seq == line,
                         VerifyError::Malformed { line: at, seq, .. } => {
-                            !last && at == line && seq == line
+                            !final_newline && at == line && seq == line
                         }
-                        VerifyError::Cut { line: at, seq, .. } => last && at == line && seq == line,
+                        VerifyError::Cut { line: at, seq, .. } => {
+                            final_newline && at == line && seq == line
+                        }
                         _ => false,
                     };
                     assert!(named, "byte {position} of line {line}: {error}");
@@ -1536,18 +1630,20 @@ mod tests {
         assert_eq!(
             cut_at(bytes.len() - 1).unwrap_err().to_string(),
             format!(
-                "record 5 (line 5) was cut: the last {} bytes of the log are not a complete record",
+                "record 5 (line 5) was cut: the last {} bytes of the log are a line without its newline, \
+                 which a crash while writing leaves (opening the log to write sets it aside)",
                 lines[4].len() - 1
             )
         );
         // A whole number of lines is a valid, shorter chain.
         assert_eq!(cut_at(before_last).unwrap().records, 4);
 
+        // A complete last line that is not a record is no crash's leftover.
         let mut garbage_last = lines[..4].concat();
         garbage_last.extend_from_slice(b"{\"hash\":\0\0\0\0\n");
         assert!(matches!(
             check(&garbage_last, None),
-            Err(VerifyError::Cut {
+            Err(VerifyError::Malformed {
                 line: 5,
                 seq: 5,
                 ..
@@ -1665,7 +1761,7 @@ mod tests {
         let tails: [&[u8]; 3] = [
             b"{\"hash\":\"0123",
             b"\0\0\0\0\0\0\0\0",
-            b"{\"hash\":\"garbage that a torn write left\"}\n",
+            b"{\"hash\":\"garbage that a torn write left\"}",
         ];
         for tail in tails {
             let dir = tempfile::tempdir().unwrap();
