@@ -7,7 +7,7 @@
 //! version so that the two always agree.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
@@ -182,6 +182,121 @@ pub fn justification(justification: impl Into<String>) -> String {
     justification.into()
 }
 
+/// The default action name of one gated function (one without `name = …`),
+/// worked out on its first call and kept.
+///
+/// The expansion declares an empty function, `__approvals_action`, in the
+/// gated function's body and passes it to [`name`](Self::name): the
+/// marker's type name is the gated function's own path followed by the
+/// marker's name, which Rust writes with the `Self` type, and the trait for
+/// a trait impl. A `static` per gated function keeps the result: it does not
+/// depend on generic parameters, which the marker cannot see.
+pub struct DefaultAction(OnceLock<Box<str>>);
+
+/// The name of the empty function the expansion declares in a gated body.
+const DEFAULT_ACTION_MARKER: &str = "__approvals_action";
+
+impl DefaultAction {
+    /// Not yet worked out.
+    #[inline]
+    pub const fn new() -> Self {
+        Self(OnceLock::new())
+    }
+
+    /// The action name of the function that declared `marker`.
+    #[inline]
+    pub fn name<F: Fn()>(&'static self, marker: F) -> &'static str {
+        let _ = marker;
+        self.0
+            .get_or_init(|| default_action_name(std::any::type_name::<F>()).into_boxed_str())
+    }
+}
+
+impl Default for DefaultAction {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The default action name from the type name of the marker declared in a
+/// gated function's body:
+///
+/// - free function: `my_app::tools::export` (its module path and name);
+/// - inherent method: `my_app::tools::Search::call` (the `Self` type's path,
+///   with `_` for the parameters of a generic impl: `my_app::tools::Cache<_>::get`);
+/// - method of a trait impl: `my_app::tools::<Search as Tool>::call`, the
+///   `Self` type's module first (so that `my_app::tools::*` covers it), then
+///   Rust's qualified form; the trait by its full path unless it is in that
+///   same module (`my_app::tools::<Search as rig::tool::Tool>::call`);
+///   a `Self` type that is not a path stays in Rust's form
+///   (`<[u8; 4] as my_app::tools::Tool>::call`);
+/// - default method of a trait: `my_app::tools::Tool::call`.
+///
+/// `::{{closure}}` segments at the end (the body of an `async fn` or an
+/// `async` block) are left out.
+fn default_action_name(marker: &str) -> String {
+    let mut path = marker
+        .strip_suffix(DEFAULT_ACTION_MARKER)
+        .and_then(|path| path.strip_suffix("::"))
+        .unwrap_or(marker);
+    while let Some(rest) = path.strip_suffix("}}") {
+        match rest.rfind("::{{") {
+            Some(at) => path = &rest[..at],
+            None => break,
+        }
+    }
+    readable_qualified_path(path).unwrap_or_else(|| path.to_owned())
+}
+
+/// `<a::b::Type as a::b::Trait>::method` as `a::b::<Type as Trait>::method`;
+/// `None` when `path` is not a qualified path with a plain `Self` type.
+fn readable_qualified_path(path: &str) -> Option<String> {
+    let inner = path.strip_prefix('<')?;
+    // The `>` that closes the leading `<`, and the ` as ` at its level
+    // (`->` in a function type is not a bracket).
+    let mut depth = 1_usize;
+    let mut as_at = None;
+    let mut close = None;
+    let mut previous = '<';
+    for (at, c) in inner.char_indices() {
+        match c {
+            '<' => depth += 1,
+            '>' if previous != '-' => {
+                depth -= 1;
+                if depth == 0 {
+                    close = Some(at);
+                    break;
+                }
+            }
+            ' ' if depth == 1 && as_at.is_none() && inner[at..].starts_with(" as ") => {
+                as_at = Some(at);
+            }
+            _ => {}
+        }
+        previous = c;
+    }
+    let (as_at, close) = (as_at?, close?);
+    let self_type = &inner[..as_at];
+    let trait_path = &inner[as_at + " as ".len()..close];
+    let rest = &inner[close + 1..];
+    let head = self_type.split('<').next().unwrap_or(self_type);
+    let plain_path = head.split("::").all(|segment| {
+        !segment.is_empty() && segment.chars().all(|c| c.is_alphanumeric() || c == '_')
+    });
+    let module_end = head.rfind("::")?;
+    if !plain_path {
+        return None;
+    }
+    let module = &self_type[..module_end];
+    let type_name = &self_type[module_end + 2..];
+    let trait_path = trait_path
+        .strip_prefix(module)
+        .and_then(|trait_path| trait_path.strip_prefix("::"))
+        .filter(|short| !short.split('<').next().unwrap_or(short).contains("::"))
+        .unwrap_or(trait_path);
+    Some(format!("{module}::<{type_name} as {trait_path}>{rest}"))
+}
+
 /// Asks `gate` for permission to run `request` and runs `body` with its
 /// arguments if given; a missing gate fails closed with the body's own error
 /// type.
@@ -220,6 +335,99 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&Arguments::new(&[], ())).unwrap(),
             "{}"
+        );
+    }
+
+    #[test]
+    fn default_action_names_read_as_rust_paths_with_the_module_first() {
+        for (marker, name) in [
+            (
+                "app::tools::export::{{closure}}::__approvals_action",
+                "app::tools::export",
+            ),
+            (
+                "app::tools::export::__approvals_action",
+                "app::tools::export",
+            ),
+            (
+                "app::tools::Search::call::{{closure}}::__approvals_action",
+                "app::tools::Search::call",
+            ),
+            (
+                "app::tools::Cache<_>::get::{{closure}}::__approvals_action",
+                "app::tools::Cache<_>::get",
+            ),
+            (
+                "<app::tools::Search as app::tools::Tool>::call::{{closure}}::{{closure}}::__approvals_action",
+                "app::tools::<Search as Tool>::call",
+            ),
+            (
+                "<app::tools::Search as rig::tool::Tool>::call::{{closure}}::__approvals_action",
+                "app::tools::<Search as rig::tool::Tool>::call",
+            ),
+            (
+                "<app::tools::Search as app::tools::inner::Tool>::call::__approvals_action",
+                "app::tools::<Search as app::tools::inner::Tool>::call",
+            ),
+            (
+                "<app::tools::Wrap<_, N> as app::tools::Tool<app::X>>::call::__approvals_action",
+                "app::tools::<Wrap<_, N> as Tool<app::X>>::call",
+            ),
+            (
+                "<app::Wrap<<app::A as app::B>::Out> as app::Tool>::call::__approvals_action",
+                "app::<Wrap<<app::A as app::B>::Out> as Tool>::call",
+            ),
+            (
+                "<[u8; 4] as app::tools::Tool>::call::{{closure}}::__approvals_action",
+                "<[u8; 4] as app::tools::Tool>::call",
+            ),
+            (
+                "<fn() -> u8 as app::Tool>::call::__approvals_action",
+                "<fn() -> u8 as app::Tool>::call",
+            ),
+            (
+                "<&app::tools::Search as app::tools::Tool>::call::__approvals_action",
+                "<&app::tools::Search as app::tools::Tool>::call",
+            ),
+            (
+                "app::tools::Tool::call::{{closure}}::__approvals_action",
+                "app::tools::Tool::call",
+            ),
+        ] {
+            assert_eq!(default_action_name(marker), name, "{marker}");
+        }
+    }
+
+    #[test]
+    fn default_action_names_come_from_the_marker_type() {
+        struct Search;
+        trait Tool {
+            fn name(&self) -> &'static str;
+        }
+        impl Tool for Search {
+            fn name(&self) -> &'static str {
+                fn __approvals_action() {}
+                static NAME: DefaultAction = DefaultAction::new();
+                NAME.name(__approvals_action)
+            }
+        }
+        impl Search {
+            fn name(&self) -> &'static str {
+                fn __approvals_action() {}
+                static NAME: DefaultAction = DefaultAction::new();
+                NAME.name(__approvals_action)
+            }
+        }
+        let prefix = concat!(module_path!(), "::");
+        let inherent = Search.name();
+        let of_trait = Tool::name(&Search);
+        assert_eq!(
+            inherent.strip_prefix(prefix),
+            Some("default_action_names_come_from_the_marker_type::Search::name")
+        );
+        assert_eq!(
+            of_trait.strip_prefix(prefix),
+            Some("default_action_names_come_from_the_marker_type::<Search as Tool>::name")
         );
     }
 

@@ -290,6 +290,7 @@ async fn methods_with_every_receiver_run() {
         ["id"],
         "the receiver is not an argument"
     );
+    assert_eq!(last_action(&audit), "macro_shapes::Service::by_ref");
     assert_eq!(service.by_mut(2).await.unwrap(), 3);
     let service = Arc::new(service);
     assert_eq!(Arc::clone(&service).by_arc(1).await.unwrap(), 4);
@@ -332,6 +333,7 @@ async fn async_trait_methods_run() {
     assert_eq!(description, "Counts the characters of the input.");
     assert_eq!(risk, approvals::Risk::Low);
 
+    assert_eq!(last_action(&audit), "macro_shapes::<Counter as Tool>::call");
     assert_eq!(counter.call_mut((1, 2)).await.unwrap(), 3);
     assert_eq!(keys(&last_arguments(&audit)), ["arg0"]);
     let boxed: Box<dyn Tool + Send + Sync> = Box::new(Counter {

@@ -37,7 +37,7 @@ pub use approver::{Approver, ChannelError};
 pub use error::Error;
 pub use fingerprint::{Fingerprint, canonical_json};
 pub use gate::{Approval, Gate, GateBuilder, MAX_ARGUMENT_DEPTH, VoteBox};
-pub use identity::{Identity, RequestId};
+pub use identity::{Identity, IdentityError, RequestId};
 pub use request::{Action, ActionRequest, ArgumentMask, Risk, UnknownRisk};
 pub use review::{
     ApprovalRequest, Ballot, Choice, Conclusion, ExecutionOutcome, Refusal, VoteOutcome,

@@ -528,6 +528,14 @@ fn parse_approver(text: &str) -> Result<Approver, String> {
     if text.is_empty() {
         return Err("an approver cannot be empty: write an identity (`\"alice@example.com\"`) or a group (`\"group:sre\"`)".to_owned());
     }
+    // `Identity` refuses these at run time (the approver would name
+    // nobody); said here, at the literal.
+    if text.chars().any(|c| {
+        c.is_control()
+            || matches!(c, '\u{61C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    }) {
+        return Err("an approver cannot contain a control or bidirectional formatting character: it would not be an identity".to_owned());
+    }
     let prefix = "group:";
     if text
         .get(..prefix.len())
@@ -731,6 +739,9 @@ mod tests {
         );
         assert!(parse_approver(" ").is_err());
         assert!(parse_approver("group: ").is_err());
+        assert!(parse_approver("alice@example.com\u{202E}").is_err());
+        assert!(parse_approver("\u{2066}sre").is_err());
+        assert!(parse_approver("bob\u{0}@example.com").is_err());
     }
 
     #[test]

@@ -332,10 +332,15 @@ fn expand(args: &Args, mut function: ItemFn, shape: Shape, params: &[Param]) -> 
             let name = &name.value;
             quote!(#name)
         }
-        None => {
-            let name = function.sig.ident.unraw().to_string();
-            quote!(::core::concat!(::core::module_path!(), "::", #name))
-        }
+        // A method's attribute cannot see its `impl`, so the name is read
+        // from the compiler: the type name of a function declared here is
+        // the gated function's path, with `Self` and the trait (see
+        // `DefaultAction` for the format).
+        None => quote! {{
+            fn __approvals_action() {}
+            static __APPROVALS_ACTION: #private::DefaultAction = #private::DefaultAction::new();
+            __APPROVALS_ACTION.name(__approvals_action)
+        }},
     };
     let description = args
         .description

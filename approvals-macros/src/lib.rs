@@ -65,7 +65,7 @@ use proc_macro::TokenStream;
 ///
 /// | argument | value | default |
 /// | --- | --- | --- |
-/// | `name` | `"crm.export_customers"`: the action name policy rules match | the function's module path and name (`my_agent::tools::export_customers`; for a method, the type is not included) |
+/// | `name` | `"crm.export_customers"`: the action name policy rules match | the function's path, with the type and trait for a method: see [Default action names](#default-action-names) |
 /// | `description` | `"…"`: what the action does, for reviewers | the doc comment |
 /// | `risk` | `"low"`, `"medium"`, `"high"` or `"critical"` (any case) | `"medium"` |
 /// | `approvers` | `"data-governance"` or `["group:sre", "alice@example.com"]` | none: policy decides |
@@ -87,6 +87,39 @@ use proc_macro::TokenStream;
 /// | `skip` | the parameter is not part of the request: not shown, not fingerprinted, not checked for `Serialize` (a database pool, a client) |
 /// | `mask = "…"` | how the masker masks it, whatever it would detect: a kind (`email`, `phone`, `credit_card`, `us_ssn`, `iban`, `ip_address`, `date_of_birth`, `name`, `address`, `secret`), a strategy (`label`, `partial`, `pseudonym`, `drop`), or `kind:strategy` (`"email:partial"`), in any case; `drop` leaves it out of the masked view |
 /// | `rename = "…"` | its name in the request (default: the parameter's name; `argN`, counted from 0 without the receiver, for a pattern such as `(a, b): (u32, u32)`) |
+///
+/// # Default action names
+///
+/// Without `name = …`, the action name is the function's own path, so that
+/// two gated functions never share one (a rule that allows one tool's
+/// `call` must not allow another's):
+///
+/// | function | default name |
+/// | --- | --- |
+/// | free function | `my_agent::tools::export_customers` (module path and name) |
+/// | inherent method | `my_agent::tools::Search::call` (the `Self` type's path, then the method) |
+/// | method of a generic impl | `my_agent::tools::Cache<_>::get` (one name for every instance: it is one function) |
+/// | method of a trait impl | `my_agent::tools::<Search as Tool>::call`: the `Self` type's module, then `<Type as Trait>` |
+/// | … of a trait from another module | `my_agent::tools::<Search as rig::tool::Tool>::call` (the trait's full path) |
+/// | … for a `Self` type that is not a path | `<[u8; 4] as my_agent::tools::Tool>::call` |
+/// | default method of a trait | `my_agent::tools::Tool::call` |
+///
+/// A method's attribute cannot see its `impl` block, so the name is read
+/// from the compiler (`std::any::type_name` of an item declared in the
+/// body, which Rust writes with the `Self` type and the trait) on the first
+/// call, and kept. Paths are where the type (for a method) or the function
+/// is defined, from the crate's name. The module comes first, so
+/// `my_agent::tools::*` matches every gated function of `tools` and of the
+/// types defined there; `my_agent::tools::<* as Tool>::call` matches every
+/// implementation of `Tool::call` there; `*::call` every function named
+/// `call`. `<`, `>` and spaces are plain characters in policy globs and TOML
+/// strings; a `[` (an array type) must be written `\[` in a glob.
+///
+/// `type_name` is documented as a diagnostic whose text may change between
+/// compiler versions. Should an update change it, rules written for the old
+/// names stop matching: an allow rule then fails closed, but a refusal is
+/// skipped and a later rule decides. Where a policy must keep matching
+/// across toolchain updates, give the action a `name = …`.
 ///
 /// # Policy wins
 ///

@@ -568,12 +568,25 @@ impl Policy {
         for principal in principals {
             match principal {
                 Principal::Identity(identity) => add(identity),
-                Principal::Group(name) => self
-                    .groups
-                    .get(name)
-                    .ok_or_else(|| unknown_group(rule, name, &self.groups))?
-                    .iter()
-                    .for_each(&mut add),
+                Principal::Group(name) => {
+                    let members = self
+                        .groups
+                        .get(name)
+                        .ok_or_else(|| unknown_group(rule, name, &self.groups))?;
+                    // The empty identity is what `Identity::new` makes of
+                    // refused text: it must never become an approver, even
+                    // in a policy that was not validated.
+                    if let Some(index) =
+                        members.iter().position(|member| member.as_str().is_empty())
+                    {
+                        return Err(PolicyError::invalid(format!(
+                            "{}: group `{name}`: member {} is empty",
+                            context(rule),
+                            index + 1
+                        )));
+                    }
+                    members.iter().for_each(&mut add);
+                }
             }
         }
         Ok(identities)

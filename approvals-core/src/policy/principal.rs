@@ -53,8 +53,9 @@ impl Principal {
         Principal::Group(Arc::from(name.as_ref().trim()))
     }
 
-    /// Why this principal can name nobody, if it cannot: an empty identity or
-    /// a `group:` without a name.
+    /// Why this principal can name nobody, if it cannot: an empty identity
+    /// (which is also what [`Identity::new`] makes of text it refuses) or a
+    /// `group:` without a name.
     pub(crate) fn defect(&self) -> Option<&'static str> {
         match self {
             Principal::Identity(identity) if identity.as_str().is_empty() => {
