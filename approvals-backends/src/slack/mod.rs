@@ -64,7 +64,9 @@ mod handler;
 mod identity;
 mod payload;
 
-pub use approver::{SlackApprover, SlackApproverBuilder};
+pub use approver::{
+    DEFAULT_REPLAY_CACHE_CAPACITY, ReplayCacheFull, SlackApprover, SlackApproverBuilder,
+};
 pub use blocks::{
     APPROVE_ACTION, DENY_ACTION, DENY_REASON_CALLBACK, Message, limits as block_limits,
 };
