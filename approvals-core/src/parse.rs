@@ -84,45 +84,49 @@ impl ParseProblem {
             let name = rest.strip_prefix('`')?.strip_suffix('`')?;
             (!name.contains('`')).then(|| name.to_owned())
         };
-        let with_expected = |make: fn(String) -> Self| {
-            Some(make(
-                expected().unwrap_or_else(|| "something else".to_owned()),
-            ))
-        };
-        let problem = if message.starts_with("invalid type: ") {
-            with_expected(|expected| Self::WrongType { expected })
-        } else if message.starts_with("invalid value: ") {
-            with_expected(|expected| Self::InvalidValue { expected })
-        } else if message.starts_with("invalid length ") {
-            with_expected(|expected| Self::InvalidLength { expected })
-        } else if message.starts_with("unknown variant ") {
-            // Checked first: the input's text comes before it, and may hold
-            // `, expected `.
-            let expected = if message.ends_with(", there are no variants") {
-                None
-            } else {
-                expected()
+        let expected_or = |fallback: &str| expected().unwrap_or_else(|| fallback.to_owned());
+        if message.starts_with("invalid type: ") {
+            return Self::WrongType {
+                expected: expected_or("something else"),
             };
-            Some(Self::UnknownVariant {
-                expected: expected.unwrap_or_else(|| "none (there are no variants)".to_owned()),
-            })
-        } else if message.starts_with("unknown field ") {
-            let expected = if message.ends_with(", there are no fields") {
-                None
-            } else {
-                expected()
+        }
+        if message.starts_with("invalid value: ") {
+            return Self::InvalidValue {
+                expected: expected_or("something else"),
             };
-            Some(Self::UnknownField {
-                expected: expected.unwrap_or_else(|| "none (there are no fields)".to_owned()),
-            })
-        } else if let Some(field) = named("missing field ") {
-            Some(Self::MissingField { field })
-        } else if let Some(field) = named("duplicate field ") {
-            Some(Self::DuplicateField { field })
-        } else {
-            None
-        };
-        problem.unwrap_or(Self::Other)
+        }
+        if message.starts_with("invalid length ") {
+            return Self::InvalidLength {
+                expected: expected_or("something else"),
+            };
+        }
+        // The input's text comes before `, there are no …` and may hold
+        // `, expected `: checked first.
+        if message.starts_with("unknown variant ") {
+            return Self::UnknownVariant {
+                expected: if message.ends_with(", there are no variants") {
+                    "none (there are no variants)".to_owned()
+                } else {
+                    expected_or("none (there are no variants)")
+                },
+            };
+        }
+        if message.starts_with("unknown field ") {
+            return Self::UnknownField {
+                expected: if message.ends_with(", there are no fields") {
+                    "none (there are no fields)".to_owned()
+                } else {
+                    expected_or("none (there are no fields)")
+                },
+            };
+        }
+        if let Some(field) = named("missing field ") {
+            return Self::MissingField { field };
+        }
+        if let Some(field) = named("duplicate field ") {
+            return Self::DuplicateField { field };
+        }
+        Self::Other
     }
 }
 
