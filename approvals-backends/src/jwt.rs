@@ -120,8 +120,10 @@ impl fmt::Display for SigningAlgorithm {
 
 /// Why a token was not accepted, or the keys could not be had.
 ///
-/// Messages never contain the token, and name a key id only cut to a short
-/// length.
+/// Messages never contain the token nor text taken from it: an algorithm is
+/// named only when it is a registered JOSE name, and the key id a token
+/// names is not repeated (a key id from the published set is, cut to a
+/// short length).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum JwtError {
@@ -134,7 +136,8 @@ pub enum JwtError {
     /// The header names an algorithm that is not accepted (`none`, `HS256`, …).
     #[error("the token's algorithm `{algorithm}` is not accepted")]
     UnsupportedAlgorithm {
-        /// The algorithm the header named, cut to a short length.
+        /// The algorithm the header named when it is a registered JOSE
+        /// algorithm name (`none`, `HS256`, `ES256`, …), else `unrecognised`.
         algorithm: String,
     },
     /// The header asks for extensions (`crit`) that are not understood.
@@ -143,12 +146,10 @@ pub enum JwtError {
     /// The header names no key id (`kid`).
     #[error("the token names no key id")]
     MissingKeyId,
-    /// No key with this id is published, even after fetching the keys again.
-    #[error("no published key has the id `{kid}`")]
-    UnknownKey {
-        /// The key id, cut to a short length.
-        kid: String,
-    },
+    /// No key with the token's key id is published, even after fetching the
+    /// keys again. The id is not repeated: it is the token's text.
+    #[error("no published key has the token's key id")]
+    UnknownKey,
     /// The published key is for another algorithm than the token's.
     #[error("key `{kid}` is not for algorithm {algorithm}")]
     KeyAlgorithmMismatch {
@@ -388,7 +389,7 @@ impl KeySet {
         {
             let mut cache = lock(&self.inner.cache);
             if !cache.may_fetch(self.inner.min_refresh_interval) {
-                return Err(self.miss(&cache, kid));
+                return Err(self.miss(&cache));
             }
             cache.last_attempt = Some(Instant::now());
         }
@@ -398,11 +399,7 @@ impl KeySet {
                 let mut cache = lock(&self.inner.cache);
                 cache.keys = Arc::new(keys);
                 cache.fetched_at = Some(Instant::now());
-                cache
-                    .keys
-                    .get(kid)
-                    .cloned()
-                    .ok_or_else(|| JwtError::UnknownKey { kid: short(kid) })
+                cache.keys.get(kid).cloned().ok_or(JwtError::UnknownKey)
             }
             Err(error) => {
                 tracing::warn!(source = ?self.inner.source, %error, "could not fetch signing keys");
@@ -421,9 +418,9 @@ impl KeySet {
         }
     }
 
-    fn miss(&self, cache: &KeyCache, kid: &str) -> JwtError {
+    fn miss(&self, cache: &KeyCache) -> JwtError {
         if cache.fresh(self.inner.max_age) {
-            JwtError::UnknownKey { kid: short(kid) }
+            JwtError::UnknownKey
         } else {
             JwtError::KeySetUnavailable {
                 message: "no current keys, and the last fetch was too recent to try again".into(),
@@ -664,7 +661,7 @@ impl JwtValidator {
             Some(algorithm) if self.algorithms.contains(&algorithm) => algorithm,
             _ => {
                 return Err(JwtError::UnsupportedAlgorithm {
-                    algorithm: short(&header.algorithm),
+                    algorithm: registered_algorithm(&header.algorithm).to_owned(),
                 });
             }
         };
@@ -769,7 +766,22 @@ fn unavailable(message: impl Into<String>) -> JwtError {
     }
 }
 
-/// Attacker-chosen text cut to a length that is safe to log.
+/// The name of a registered JOSE signing algorithm (RFC 7518, RFC 8037,
+/// RFC 8812), or `unrecognised`: a header's text is repeated only when it is
+/// one of these.
+fn registered_algorithm(name: &str) -> &'static str {
+    const REGISTERED: &[&str] = &[
+        "none", "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+        "ES256", "ES384", "ES512", "ES256K", "EdDSA", "Ed25519", "Ed448",
+    ];
+    REGISTERED
+        .iter()
+        .find(|registered| **registered == name)
+        .copied()
+        .unwrap_or("unrecognised")
+}
+
+/// Text cut to a length that is safe to log.
 fn short(text: &str) -> String {
     const LIMIT: usize = 64;
     match text.char_indices().nth(LIMIT) {
@@ -845,8 +857,18 @@ mod tests {
     #[test]
     fn long_key_ids_are_cut_in_errors() {
         let kid = "k".repeat(1000);
-        let error = JwtError::UnknownKey { kid: short(&kid) };
+        let error = JwtError::KeyAlgorithmMismatch {
+            kid: short(&kid),
+            algorithm: SigningAlgorithm::Rs256,
+        };
         assert!(error.to_string().len() < 120);
+    }
+
+    #[test]
+    fn only_registered_algorithm_names_are_repeated() {
+        assert_eq!(registered_algorithm("HS256"), "HS256");
+        assert_eq!(registered_algorithm("none"), "none");
+        assert_eq!(registered_algorithm("jane.doe@example.com"), "unrecognised");
     }
 
     #[test]

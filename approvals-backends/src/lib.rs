@@ -35,6 +35,14 @@ pub mod http;
 #[cfg_attr(docsrs, doc(cfg(feature = "terminal")))]
 pub mod terminal;
 
+// JSON bodies read with errors that quote nothing of the body.
+#[cfg(any(feature = "slack", feature = "teams", feature = "http"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "slack", feature = "teams", feature = "http")))
+)]
+pub mod json;
+
 // Slack's request signature; the HTTP channel's webhooks sign with it too.
 #[cfg(any(feature = "slack", feature = "http"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "slack", feature = "http"))))]

@@ -321,9 +321,7 @@ async fn tokens_that_fail_a_check_are_refused_with_the_reason() {
         (
             "unknown key id",
             sign(Algorithm::RS256, "key-z", KEY_A_PEM, &claims()),
-            JwtError::UnknownKey {
-                kid: "key-z".into(),
-            },
+            JwtError::UnknownKey,
         ),
         (
             "no key id",
@@ -453,7 +451,7 @@ async fn a_flood_of_unknown_key_ids_does_not_hammer_the_key_endpoint() {
     }
     let mut refused = 0;
     while let Some(result) = flood.join_next().await {
-        assert!(matches!(result.unwrap(), Err(JwtError::UnknownKey { .. })));
+        assert!(matches!(result.unwrap(), Err(JwtError::UnknownKey)));
         refused += 1;
     }
     assert_eq!(refused, 200);

@@ -36,6 +36,7 @@ struct Setup {
     by_email: bool,
     mention: bool,
     escalate_to_carol: Option<Duration>,
+    replay_cache_capacity: Option<usize>,
 }
 
 impl Default for Setup {
@@ -47,6 +48,7 @@ impl Default for Setup {
             by_email: false,
             mention: false,
             escalate_to_carol: None,
+            replay_cache_capacity: None,
         }
     }
 }
@@ -93,6 +95,9 @@ impl Env {
             .clock(move || clock.load(Ordering::SeqCst))
             .max_body_bytes(64 * 1024)
             .mention_approvers(setup.mention);
+        if let Some(capacity) = setup.replay_cache_capacity {
+            builder = builder.replay_cache_capacity(capacity);
+        }
         builder = if setup.by_email {
             builder.identities(EmailIdentities::new(client).capacity(100))
         } else {
@@ -884,6 +889,70 @@ async fn replays_and_duplicate_clicks_change_nothing() {
 }
 
 // ----------------------------------------------------------- the client
+
+/// Regression: a flood of valid signed requests pushed unexpired
+/// signatures out of the replay cache, after which a request it forgot could
+/// be replayed and acted on again. A full cache now refuses new requests
+/// and forgets a signature only once it is outside the replay window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_replay_cache_refuses_new_requests_instead_of_forgetting_unexpired_ones() {
+    let env = Env::start(Setup {
+        replay_cache_capacity: Some(3),
+        ..Setup::default()
+    })
+    .await;
+    let (run, id, value) = env.ask(AGENT).await;
+    let fingerprint = value.rsplit_once(':').unwrap().1;
+    let unknown = format!("00000000-0000-4000-8000-000000000000:{fingerprint}");
+    let explained =
+        |n: usize| vec![format!("Your vote was not counted: {}.", Refusal::UnknownRequest); n];
+
+    // Fill the cache with valid signed clicks; each is acted on once.
+    let first = env.click("U_ALICE", APPROVE_ACTION, &unknown);
+    assert_eq!(env.post(&first).await, (200, String::new()));
+    for _ in 0..2 {
+        let click = env.click("U_ALICE", APPROVE_ACTION, &unknown);
+        assert_eq!(env.post(&click).await, (200, String::new()));
+    }
+    env.handler.drain().await;
+    assert_eq!(env.told("U_ALICE"), explained(3));
+
+    // The next new one is refused, with when to try again.
+    let next = env.click("U_ALICE", APPROVE_ACTION, &unknown);
+    let response = env
+        .http
+        .post(&env.url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-slack-request-timestamp", next.timestamp.to_string())
+        .header("x-slack-signature", &next.signature)
+        .body(next.body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 503);
+    assert_eq!(response.headers()["retry-after"], "301");
+    let text = response.text().await.unwrap();
+    assert!(text.contains("replay cache is full"), "{text}");
+
+    // A replay of the first is still a duplicate: acknowledged, not acted on.
+    assert_eq!(env.post(&first).await, (200, String::new()));
+    env.handler.drain().await;
+    assert_eq!(env.told("U_ALICE"), explained(3));
+
+    // Once the window has passed, the old ones are forgotten (and their
+    // signatures are stale), and new requests are accepted again.
+    env.now.store(NOW + 301, Ordering::SeqCst);
+    assert_eq!(env.post(&first).await.0, 401);
+    let later = env.click("U_ALICE", APPROVE_ACTION, &unknown);
+    assert_eq!(env.post(&later).await, (200, String::new()));
+    env.handler.drain().await;
+    assert_eq!(env.told("U_ALICE"), explained(4));
+    assert_eq!(env.counted_votes(), 0);
+
+    env.click_and_settle("U_BOB", APPROVE_ACTION, &value).await;
+    assert_eq!(run.await.unwrap().unwrap(), "deployed");
+    assert!(!env.still_pending(&id));
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slack_errors_fail_delivery_closed_with_slacks_error_string() {

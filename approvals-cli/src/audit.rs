@@ -135,14 +135,14 @@ fn strip_newline(mut key: Vec<u8>) -> Vec<u8> {
 fn parse_head(text: &str) -> Result<(u64, String), String> {
     let (seq, hash) = text
         .split_once(':')
-        .ok_or_else(|| format!("--head {text}: expected SEQ:HASH"))?;
+        .ok_or_else(|| "--head: expected SEQ:HASH".to_owned())?;
     let seq = seq
         .trim()
         .parse()
-        .map_err(|_| format!("--head {text}: SEQ is not a number"))?;
+        .map_err(|_| "--head: SEQ is not a number".to_owned())?;
     let hash = hash.trim();
     if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(format!("--head {text}: HASH is not 64 hex digits"));
+        return Err("--head: HASH is not 64 hex digits".to_owned());
     }
     Ok((seq, hash.to_owned()))
 }
@@ -186,7 +186,8 @@ fn run_show(args: &ShowArgs, out: &Out) -> u8 {
             Ok(line) => line.record,
             Err(error) => {
                 out.warn(format!(
-                    "line {number} is not an audit record ({error}); skipped"
+                    "line {number} is not an audit record ({}); skipped",
+                    crate::parse::json_problem(&error)
                 ));
                 continue;
             }
@@ -215,7 +216,8 @@ fn parse_since(text: &str) -> Result<Timestamp, String> {
         return Ok(at);
     }
     let ago = humantime::parse_duration(text).map_err(|_| {
-        format!("--since {text}: expected an RFC 3339 time (2026-05-01T09:00:00Z) or a duration (90m, 2h, 7d)")
+        "--since: expected an RFC 3339 time (2026-05-01T09:00:00Z) or a duration (90m, 2h, 7d)"
+            .to_owned()
     })?;
     let at = SystemTime::now()
         .checked_sub(ago)

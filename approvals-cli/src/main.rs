@@ -7,6 +7,7 @@ mod audit;
 mod exit;
 mod mask;
 mod out;
+mod parse;
 mod remote;
 
 use std::process::ExitCode;

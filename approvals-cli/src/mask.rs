@@ -151,7 +151,7 @@ fn jsonl_line(
 ) -> Result<(), Failure> {
     let value: Value = serde_json::from_str(line).map_err(|error| Failure::Line {
         number,
-        message: format!("not JSON: {error}"),
+        message: format!("not JSON: {}", crate::parse::json_problem(&error)),
     })?;
     let Value::Object(mut object) = value else {
         return Err(Failure::Line {

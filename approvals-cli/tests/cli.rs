@@ -453,3 +453,45 @@ fn help_documents_the_exit_codes() {
     let output = approvals(&["audit", "verify", "--help"]);
     assert!(stdout(&output).contains("--key-file <K>"));
 }
+
+/// Regression: a line of the log that was not an audit record was reported
+/// with `serde_json`'s message, which quotes the value it refused (an email
+/// in a record's field).
+#[test]
+fn audit_show_does_not_repeat_a_line_it_cannot_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    std::fs::write(
+        &path,
+        format!(
+            "{{\"record\": \"{SECRET_EMAIL}\"}}\n{{\"record\": {{\"request_id\": 5551234567}}}}\n--head 4111111111111111\n"
+        ),
+    )
+    .unwrap();
+    let output = approvals(&["audit", "show", path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let said = format!("{}{}", stdout(&output), stderr(&output));
+    assert!(
+        said.contains("line 1 is not an audit record (a value of the wrong type"),
+        "{said}"
+    );
+    assert!(
+        said.contains("line 3 is not an audit record (not valid JSON"),
+        "{said}"
+    );
+    for value in [SECRET_EMAIL, "5551234567", "4111111111111111"] {
+        assert!(!said.contains(value), "{value} in {said}");
+    }
+
+    let output = approvals(&[
+        "audit",
+        "verify",
+        path.to_str().unwrap(),
+        "--head",
+        SECRET_EMAIL,
+    ]);
+    assert_eq!(output.status.code(), Some(3));
+    let said = format!("{}{}", stdout(&output), stderr(&output));
+    assert!(said.contains("--head: expected SEQ:HASH"), "{said}");
+    assert!(!said.contains(SECRET_EMAIL), "{said}");
+}

@@ -28,6 +28,7 @@ mod fingerprint;
 pub mod gate;
 mod identity;
 pub mod mask;
+pub mod parse;
 pub mod policy;
 mod request;
 mod review;

@@ -404,7 +404,9 @@ fn parse_body<T: serde::de::DeserializeOwned + Default>(
             "a request body must be JSON, sent with Content-Type: application/json",
         ));
     }
-    serde_json::from_slice(body).map_err(|error| {
+    // The error names the field and what was expected, never the body's
+    // text (`serde_json`'s own message quotes the value).
+    crate::json::from_slice(body, BODY_FIELDS).map_err(|error| {
         Answer::error(
             StatusCode::BAD_REQUEST,
             "malformed_body",
@@ -412,6 +414,9 @@ fn parse_body<T: serde::de::DeserializeOwned + Default>(
         )
     })
 }
+
+/// The field names of the vote bodies, the only keys shown in error paths.
+const BODY_FIELDS: &[&str] = &["reason", "fingerprint"];
 
 #[cfg(test)]
 mod tests {

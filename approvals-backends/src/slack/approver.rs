@@ -1,7 +1,7 @@
 //! The Slack channel: posts requests, remembers their messages, updates them
 //! when the request ends.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -90,6 +90,7 @@ pub struct SlackApproverBuilder {
     clock: Clock,
     replay_window: Duration,
     max_body_bytes: usize,
+    replay_cache_capacity: usize,
     mention_approvers: bool,
 }
 
@@ -99,6 +100,7 @@ impl fmt::Debug for SlackApproverBuilder {
             .field("channel", &self.channel)
             .field("replay_window", &self.replay_window)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("replay_cache_capacity", &self.replay_cache_capacity)
             .field("mention_approvers", &self.mention_approvers)
             .finish_non_exhaustive()
     }
@@ -126,6 +128,22 @@ impl SlackApproverBuilder {
     #[must_use]
     pub fn replay_window(mut self, window: Duration) -> Self {
         self.replay_window = window;
+        self
+    }
+
+    /// How many signed requests the replay cache remembers at most (default
+    /// [`DEFAULT_REPLAY_CACHE_CAPACITY`], 100,000).
+    ///
+    /// Each handled request is remembered until its timestamp leaves the
+    /// replay window, so that a second delivery of it acts nothing. When the
+    /// cache is full of requests still within the window, a new request is
+    /// refused with `503 Service Unavailable` and `Retry-After` (the time
+    /// until the oldest leaves the window) rather than an unexpired one being
+    /// forgotten, which would let it be replayed. Size it above the clicks
+    /// expected within one window; each entry takes about 200 bytes.
+    #[must_use]
+    pub fn replay_cache_capacity(mut self, capacity: usize) -> Self {
+        self.replay_cache_capacity = capacity;
         self
     }
 
@@ -162,7 +180,7 @@ impl SlackApproverBuilder {
             mention_approvers: self.mention_approvers,
             deliveries: Mutex::new(Deliveries::default()),
             mentions: Mutex::new(Mentions::default()),
-            seen: Mutex::new(SeenSignatures::default()),
+            seen: Mutex::new(SeenSignatures::new(self.replay_cache_capacity)),
             background: Background::default(),
         });
         (
@@ -191,6 +209,7 @@ impl SlackApprover {
             clock: Arc::new(system_clock),
             replay_window: Duration::from_secs(300),
             max_body_bytes: 256 * 1024,
+            replay_cache_capacity: DEFAULT_REPLAY_CACHE_CAPACITY,
             mention_approvers: false,
         }
     }
@@ -516,44 +535,90 @@ impl Mentions {
     }
 }
 
+/// The replay cache is full: every remembered request is still within the
+/// replay window, and forgetting one would let it be replayed. New requests
+/// are refused (503, with `Retry-After`) until the oldest expire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the replay cache is full ({capacity} requests within the replay window); new requests are refused for {retry_after_secs} s"
+)]
+pub struct ReplayCacheFull {
+    /// How many requests the cache holds
+    /// ([`SlackApproverBuilder::replay_cache_capacity`]).
+    pub capacity: usize,
+    /// Seconds until the oldest remembered request leaves the window.
+    pub retry_after_secs: u64,
+}
+
+/// The default of [`SlackApproverBuilder::replay_cache_capacity`].
+pub const DEFAULT_REPLAY_CACHE_CAPACITY: usize = 100_000;
+
 /// Signatures of requests already handled within the replay window: Slack
 /// signs each request once, so a second delivery of the same signed request
 /// is a duplicate (or a replay) and is acknowledged without acting again.
-#[derive(Default)]
+///
+/// A signature is forgotten only once its timestamp is outside the window,
+/// when the signature check refuses the request anyway. The number held is
+/// bounded: when the cache is full of unexpired signatures, new requests are
+/// refused rather than an unexpired one forgotten (which would let it be
+/// replayed).
 pub(crate) struct SeenSignatures {
     seen: HashMap<String, i64>,
-    order: VecDeque<(String, i64)>,
+    /// The same signatures by timestamp, oldest first, to forget expired
+    /// ones.
+    by_time: BTreeSet<(i64, String)>,
+    capacity: usize,
 }
 
-/// How many signatures are remembered at most; past it the oldest go (a
-/// replay of one of those reaches the gate, which refuses a second vote).
-const SEEN_CAPACITY: usize = 100_000;
+/// What the replay cache says of a signed request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Seen {
+    /// Not seen within the window: handle it (it is now remembered).
+    First,
+    /// Seen before: a duplicate or a replay.
+    Again,
+}
 
 impl SeenSignatures {
-    /// Records `signature` sent at `timestamp`; `false` if it was already
-    /// seen. Forgets signatures older than the window.
-    pub(crate) fn first_time(
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            seen: HashMap::new(),
+            by_time: BTreeSet::new(),
+            capacity,
+        }
+    }
+
+    /// Records `signature` sent at `timestamp`, after forgetting signatures
+    /// whose timestamp is more than `window` seconds before `now`.
+    pub(crate) fn check(
         &mut self,
         signature: &str,
         timestamp: i64,
         now: i64,
         window: i64,
-    ) -> bool {
-        while let Some((oldest, at)) = self.order.front() {
-            if now.saturating_sub(*at) <= window && self.order.len() < SEEN_CAPACITY {
+    ) -> Result<Seen, ReplayCacheFull> {
+        while let Some((at, _)) = self.by_time.first() {
+            if now.saturating_sub(*at) <= window {
                 break;
             }
-            if self.seen.get(oldest) == Some(at) {
-                self.seen.remove(oldest);
+            if let Some((_, oldest)) = self.by_time.pop_first() {
+                self.seen.remove(&oldest);
             }
-            self.order.pop_front();
         }
         if self.seen.contains_key(signature) {
-            return false;
+            return Ok(Seen::Again);
+        }
+        if self.seen.len() >= self.capacity {
+            let oldest = self.by_time.first().map_or(now, |(at, _)| *at);
+            let expires = oldest.saturating_add(window).saturating_add(1);
+            return Err(ReplayCacheFull {
+                capacity: self.capacity,
+                retry_after_secs: expires.saturating_sub(now).max(1).unsigned_abs(),
+            });
         }
         self.seen.insert(signature.to_owned(), timestamp);
-        self.order.push_back((signature.to_owned(), timestamp));
-        true
+        self.by_time.insert((timestamp, signature.to_owned()));
+        Ok(Seen::First)
     }
 }
 
@@ -611,13 +676,34 @@ mod tests {
 
     #[test]
     fn a_signature_is_seen_once_within_the_window() {
-        let mut seen = SeenSignatures::default();
-        assert!(seen.first_time("v0=a", 100, 100, 300));
-        assert!(!seen.first_time("v0=a", 100, 200, 300));
-        assert!(seen.first_time("v0=b", 150, 200, 300));
+        let mut seen = SeenSignatures::new(10);
+        assert_eq!(seen.check("v0=a", 100, 100, 300), Ok(Seen::First));
+        assert_eq!(seen.check("v0=a", 100, 200, 300), Ok(Seen::Again));
+        assert_eq!(seen.check("v0=b", 150, 200, 300), Ok(Seen::First));
         // Past the window the signature is forgotten (the signature check
         // refuses such a request anyway).
-        assert!(seen.first_time("v0=a", 100, 401, 300));
+        assert_eq!(seen.check("v0=a", 100, 401, 300), Ok(Seen::First));
         assert_eq!(seen.seen.len(), 2);
+        assert_eq!(seen.by_time.len(), 2);
+    }
+
+    #[test]
+    fn a_full_cache_refuses_rather_than_forgets() {
+        let mut seen = SeenSignatures::new(2);
+        // Out of order: the one sent earliest is the one to expire first.
+        assert_eq!(seen.check("v0=a", 120, 130, 300), Ok(Seen::First));
+        assert_eq!(seen.check("v0=b", 100, 130, 300), Ok(Seen::First));
+        assert_eq!(
+            seen.check("v0=c", 130, 130, 300),
+            Err(ReplayCacheFull {
+                capacity: 2,
+                retry_after_secs: 271
+            })
+        );
+        assert_eq!(seen.check("v0=a", 120, 400, 300), Ok(Seen::Again));
+        assert_eq!(seen.check("v0=b", 100, 400, 300), Ok(Seen::Again));
+        // `b` leaves the window first; `a` is still remembered.
+        assert_eq!(seen.check("v0=c", 130, 401, 300), Ok(Seen::First));
+        assert_eq!(seen.check("v0=a", 120, 401, 300), Ok(Seen::Again));
     }
 }

@@ -7,7 +7,7 @@ use approvals_core::{Ballot, Choice, Refusal, VoteOutcome};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 
-use super::approver::{CHANNEL, Shared};
+use super::approver::{CHANNEL, Seen, Shared};
 use super::blocks;
 use super::payload::{self, Button, Click, DenyReason, Interaction, Reference};
 use crate::signature;
@@ -32,12 +32,15 @@ pub const SIGNATURE_HEADER: &str = "x-slack-signature";
 /// | `v0` signature over the raw body, timestamp within the replay window | 401 |
 /// | `application/x-www-form-urlencoded` | 415 |
 /// | the payload parses as an Approve or Deny click or a deny-reason submission | 400 |
+/// | room in the replay cache (see [`replay_cache_capacity`](super::SlackApproverBuilder::replay_cache_capacity)) | 503, with `Retry-After` |
 ///
 /// A request that passes is acknowledged at once (Slack waits 3 seconds at
 /// most); mapping the user, voting, opening the modal and explaining a
 /// refused vote happen after the answer. The same signed request delivered
-/// twice is acknowledged and acted on once. Nothing that fails a check
-/// reaches the gate.
+/// twice within the replay window is acknowledged and acted on once. Nothing
+/// that fails a check reaches the gate. Refusals name what was wrong (a
+/// header, a field of the payload) and never quote the request's content,
+/// in the answer or in the log.
 #[derive(Clone)]
 pub struct InteractivityHandler {
     shared: Arc<Shared>,
@@ -113,21 +116,37 @@ impl InteractivityHandler {
             return text(StatusCode::UNAUTHORIZED, "missing signature headers");
         };
         let timestamp = timestamp.trim().parse().unwrap_or(now);
-        let first = self
+        let seen = self
             .shared
             .seen
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .first_time(
+            .check(
                 // Hex digits in either case verify: one key for both.
                 &signature.trim().to_ascii_lowercase(),
                 timestamp,
                 now,
                 self.shared.replay_window,
             );
-        if !first {
-            tracing::debug!("a Slack request delivered twice was acknowledged again");
-            return empty();
+        match seen {
+            Ok(Seen::First) => {}
+            Ok(Seen::Again) => {
+                tracing::debug!("a Slack request delivered twice was acknowledged again");
+                return empty();
+            }
+            Err(full) => {
+                tracing::warn!(
+                    capacity = full.capacity,
+                    retry_after_secs = full.retry_after_secs,
+                    "Slack interactivity request refused: the replay cache is full"
+                );
+                let mut response = text(StatusCode::SERVICE_UNAVAILABLE, &full.to_string());
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(full.retry_after_secs),
+                );
+                return response;
+            }
         }
         match interaction {
             Interaction::Click(click) => {

@@ -10,7 +10,12 @@
 //! Its [`InteractivityHandler`] serves the Slack app's interactivity request
 //! URL. Every request is checked before anything else: size, the `v0`
 //! signature over the raw body (constant time) and a 300-second replay
-//! window. A valid click is acknowledged at once, within Slack's 3 seconds;
+//! window. A signed request is acted on once: its signature is remembered
+//! until it leaves the window, in a cache of bounded size that, when full,
+//! refuses new requests (`503`) rather than forget one that could still be
+//! replayed ([`replay_cache_capacity`](SlackApproverBuilder::replay_cache_capacity)).
+//! Refusals name the header or field that was wrong, never the request's
+//! content. A valid click is acknowledged at once, within Slack's 3 seconds;
 //! the user is then mapped to an [`Identity`](approvals_core::Identity) (by
 //! [profile email](EmailIdentities) or a [static map](StaticIdentities)) and
 //! the vote goes to the gate, which alone judges it. A vote the gate refuses
@@ -64,7 +69,9 @@ mod handler;
 mod identity;
 mod payload;
 
-pub use approver::{SlackApprover, SlackApproverBuilder};
+pub use approver::{
+    DEFAULT_REPLAY_CACHE_CAPACITY, ReplayCacheFull, SlackApprover, SlackApproverBuilder,
+};
 pub use blocks::{
     APPROVE_ACTION, DENY_ACTION, DENY_REASON_CALLBACK, Message, limits as block_limits,
 };

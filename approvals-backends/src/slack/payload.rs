@@ -5,12 +5,16 @@ use std::collections::HashMap;
 use approvals_core::{Fingerprint, RequestId};
 use serde::Deserialize;
 
+use crate::json::JsonError;
+
 use super::blocks::{
     APPROVE_ACTION, DENY_ACTION, DENY_REASON_CALLBACK, REASON_BLOCK, REASON_INPUT, limits,
 };
 
-/// Why an interactivity payload was refused. The texts name what was wrong,
-/// never the payload's content beyond the offending identifier.
+/// Why an interactivity payload was refused. The texts name the field that
+/// was wrong and what was expected, never the payload's content: a payload
+/// carries names, emails and whatever a crafted request puts in it, and the
+/// error is both answered and logged.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PayloadError {
@@ -21,20 +25,22 @@ pub enum PayloadError {
     #[error("the form has more than one `payload` field")]
     DuplicatePayload,
     /// The payload is not JSON of the expected shape.
-    #[error("the payload is not valid JSON of the expected shape: {0}")]
-    MalformedJson(String),
+    #[error("the payload is not JSON of the expected shape: {0}")]
+    MalformedJson(JsonError),
     /// The payload's `type` is not one approvals handles.
-    #[error("unsupported interaction type `{0}`, expected `block_actions` or `view_submission`")]
-    UnsupportedType(String),
+    #[error("unsupported interaction at `type`, expected `block_actions` or `view_submission`")]
+    UnsupportedType,
     /// A `block_actions` payload without any action.
     #[error("the payload carries no action")]
     NoAction,
     /// The action is not one of approvals' buttons.
-    #[error("unknown action id `{0}`, expected `approvals.approve` or `approvals.deny`")]
-    UnknownAction(String),
+    #[error(
+        "unknown action at `actions[0].action_id`, expected `approvals.approve` or `approvals.deny`"
+    )]
+    UnknownAction,
     /// The modal is not approvals' deny-reason modal.
-    #[error("unknown view callback id `{0}`, expected `approvals.deny_reason`")]
-    UnknownCallback(String),
+    #[error("unknown view at `view.callback_id`, expected `approvals.deny_reason`")]
+    UnknownCallback,
     /// A field approvals needs is absent or empty.
     #[error("the payload has no `{0}`")]
     MissingField(&'static str),
@@ -43,6 +49,29 @@ pub enum PayloadError {
     #[error("the button value or view metadata does not name a request and fingerprint")]
     MalformedReference,
 }
+
+/// The field names of the payload as read, the only keys shown in error
+/// paths.
+const FIELDS: &[&str] = &[
+    "type",
+    "user",
+    "id",
+    "team_id",
+    "team",
+    "channel",
+    "container",
+    "message_ts",
+    "channel_id",
+    "trigger_id",
+    "actions",
+    "action_id",
+    "value",
+    "view",
+    "callback_id",
+    "private_metadata",
+    "state",
+    "values",
+];
 
 /// Which button was clicked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -215,8 +244,8 @@ pub fn parse_interaction(body: &[u8]) -> Result<Interaction, PayloadError> {
 
 /// Parses the JSON payload itself.
 pub fn parse_payload(json: &str) -> Result<Interaction, PayloadError> {
-    let raw: RawPayload = serde_json::from_str(json)
-        .map_err(|error| PayloadError::MalformedJson(error.to_string()))?;
+    let raw: RawPayload =
+        crate::json::from_slice(json.as_bytes(), FIELDS).map_err(PayloadError::MalformedJson)?;
     let user = raw.user.ok_or(PayloadError::MissingField("user"))?;
     let user_id = non_empty(user.id).ok_or(PayloadError::MissingField("user.id"))?;
     let team_id = non_empty(user.team_id).or_else(|| raw.team.and_then(|team| non_empty(team.id)));
@@ -231,7 +260,7 @@ pub fn parse_payload(json: &str) -> Result<Interaction, PayloadError> {
             let button = match action_id.as_str() {
                 APPROVE_ACTION => Button::Approve,
                 DENY_ACTION => Button::Deny,
-                _ => return Err(PayloadError::UnknownAction(clip(&action_id))),
+                _ => return Err(PayloadError::UnknownAction),
             };
             let value =
                 non_empty(action.value).ok_or(PayloadError::MissingField("actions[0].value"))?;
@@ -254,7 +283,7 @@ pub fn parse_payload(json: &str) -> Result<Interaction, PayloadError> {
             let view = raw.view.ok_or(PayloadError::MissingField("view"))?;
             let callback = view.callback_id.unwrap_or_default();
             if callback != DENY_REASON_CALLBACK {
-                return Err(PayloadError::UnknownCallback(clip(&callback)));
+                return Err(PayloadError::UnknownCallback);
             }
             let metadata = non_empty(view.private_metadata)
                 .ok_or(PayloadError::MissingField("view.private_metadata"))?;
@@ -279,7 +308,7 @@ pub fn parse_payload(json: &str) -> Result<Interaction, PayloadError> {
                 reason,
             }))
         }
-        other => Err(PayloadError::UnsupportedType(clip(other))),
+        _ => Err(PayloadError::UnsupportedType),
     }
 }
 
@@ -304,15 +333,6 @@ fn reference(id: &str, fingerprint: &str) -> Result<Reference, PayloadError> {
 
 fn non_empty(text: Option<String>) -> Option<String> {
     text.filter(|text| !text.trim().is_empty())
-}
-
-/// Keeps an identifier from the payload short enough to log or show.
-fn clip(text: &str) -> String {
-    let mut clipped: String = text.chars().take(64).filter(|c| !c.is_control()).collect();
-    if text.chars().count() > 64 {
-        clipped.push('…');
-    }
-    clipped
 }
 
 #[cfg(test)]
@@ -397,11 +417,11 @@ mod tests {
         ));
         assert_eq!(
             parse_interaction(&form(r#"{"type":"shortcut","user":{"id":"U1"}}"#)),
-            Err(PayloadError::UnsupportedType("shortcut".into()))
+            Err(PayloadError::UnsupportedType)
         );
         assert_eq!(
             parse_interaction(&form(&click("launch", &format!("r:{FINGERPRINT}")))),
-            Err(PayloadError::UnknownAction("launch".into()))
+            Err(PayloadError::UnknownAction)
         );
         assert_eq!(
             parse_interaction(&form(&click("approvals.approve", "no-fingerprint"))),
@@ -425,7 +445,7 @@ mod tests {
             parse_interaction(&form(
                 r#"{"type":"view_submission","user":{"id":"U1"},"view":{"callback_id":"other"}}"#
             )),
-            Err(PayloadError::UnknownCallback("other".into()))
+            Err(PayloadError::UnknownCallback)
         );
     }
 }

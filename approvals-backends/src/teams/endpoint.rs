@@ -18,6 +18,7 @@ use super::approver::{CHANNEL, Shared};
 use super::card::{self, ADAPTIVE_CARD_CONTENT_TYPE, MAX_REASON_CHARS, VERB_APPROVE, VERB_DENY};
 use super::config::Conversation;
 use super::directory::TeamsUser;
+use crate::json::JsonError;
 use crate::jwt::JwtError;
 
 /// The invoke name of an `Action.Execute` click.
@@ -28,6 +29,21 @@ const ERROR_CONTENT_TYPE: &str = "application/vnd.microsoft.error";
 
 /// The claim in Bot Framework tokens that names the activity's service URL.
 const SERVICE_URL_CLAIM: &str = "serviceurl";
+
+/// The field names of an activity as read, the only keys shown in error
+/// paths.
+const ACTIVITY_FIELDS: &[&str] = &[
+    "type",
+    "name",
+    "serviceUrl",
+    "channelId",
+    "from",
+    "id",
+    "aadObjectId",
+    "conversation",
+    "tenantId",
+    "value",
+];
 
 /// The handler of the bot's messaging endpoint, independent of any web
 /// framework: an [`http::Request`] with the raw body in, an
@@ -96,7 +112,9 @@ enum Rejection {
     MethodNotAllowed,
     Unauthenticated(JwtError),
     Forbidden(&'static str),
-    BadRequest(&'static str),
+    /// The body is not an activity: the field and what was expected, never
+    /// the body's text.
+    NotAnActivity(JsonError),
 }
 
 impl Rejection {
@@ -105,7 +123,10 @@ impl Rejection {
             Rejection::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "use POST".to_owned()),
             Rejection::Unauthenticated(error) => (StatusCode::UNAUTHORIZED, error.to_string()),
             Rejection::Forbidden(reason) => (StatusCode::FORBIDDEN, (*reason).to_owned()),
-            Rejection::BadRequest(reason) => (StatusCode::BAD_REQUEST, (*reason).to_owned()),
+            Rejection::NotAnActivity(error) => (
+                StatusCode::BAD_REQUEST,
+                format!("the body is not a Bot Framework activity: {error}"),
+            ),
         };
         tracing::warn!(%status, reason = %message, "rejected a request to the Teams endpoint");
         let mut response = json_response(status, &json!({ "error": message }));
@@ -156,8 +177,8 @@ impl TeamsEndpoint {
             .validate_authorization(authorization)
             .await
             .map_err(Rejection::Unauthenticated)?;
-        let activity: Activity = serde_json::from_slice(request.body())
-            .map_err(|_| Rejection::BadRequest("the body is not a Bot Framework activity"))?;
+        let activity: Activity = crate::json::from_slice(request.body(), ACTIVITY_FIELDS)
+            .map_err(Rejection::NotAnActivity)?;
         if token.claim_str(SERVICE_URL_CLAIM) != Some(activity.service_url.as_str()) {
             return Err(Rejection::Forbidden(
                 "the token's serviceurl claim does not match the activity's serviceUrl",
@@ -207,8 +228,19 @@ impl TeamsEndpoint {
             .get("fingerprint")
             .and_then(Value::as_str)
             .and_then(Fingerprint::from_hex);
-        let (Some(request_id), Some(fingerprint)) = (request_id, fingerprint) else {
-            return invoke_error(400, "BadRequest", "this card is not an approval request");
+        let Some(request_id) = request_id else {
+            return invoke_error(
+                400,
+                "BadRequest",
+                "this card is not an approval request: no `value.action.data.requestId`",
+            );
+        };
+        let Some(fingerprint) = fingerprint else {
+            return invoke_error(
+                400,
+                "BadRequest",
+                "this card is not an approval request: `value.action.data.fingerprint` is not 64 hex digits",
+            );
         };
         let request_id = RequestId::from_string(request_id);
         let choice = match action.get("verb").and_then(Value::as_str) {
@@ -221,7 +253,13 @@ impl TeamsEndpoint {
                     .filter(|reason| !reason.is_empty())
                     .map(|reason| reason.chars().take(MAX_REASON_CHARS).collect()),
             },
-            _ => return invoke_error(400, "BadRequest", "unknown action"),
+            _ => {
+                return invoke_error(
+                    400,
+                    "BadRequest",
+                    "unknown action at `value.action.verb`, expected `approve` or `deny`",
+                );
+            }
         };
 
         let voter = match self.voter(activity).await {

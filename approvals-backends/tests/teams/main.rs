@@ -7,5 +7,8 @@
 
 mod auth;
 mod flow;
+#[path = "../leak/mod.rs"]
+mod leak;
+mod no_echo;
 mod outbound;
 mod support;

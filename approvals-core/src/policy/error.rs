@@ -48,8 +48,12 @@ impl fmt::Display for Location {
 ///
 /// No variant ever carries a value from a call's arguments: predicates read
 /// the arguments, but errors name only paths, operators, rules and groups.
-/// (Values written in the policy itself, such as a predicate's bound, may
-/// appear in load errors.)
+/// A predicate's bound or pattern, written in the policy, is the kind of
+/// value arguments hold, so load errors do not quote it either: they name
+/// its place (file, line, column), the rule, the path and the operator, and
+/// say what is wrong by category (`a value of the wrong type, expected a
+/// string`). Other values written in the policy (an unknown effect, a bad
+/// duration or risk) are quoted.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PolicyError {

@@ -150,7 +150,7 @@ impl Arg {
         let test = match Glob::new(pattern) {
             Ok(glob) => Test::Matches(glob),
             Err(error) => Test::Invalid(format!(
-                "invalid pattern `{pattern}` in `matches` on `{}`: {error}",
+                "invalid pattern in `matches` on `{}`: {error}",
                 self.path.text
             )),
         };

@@ -26,6 +26,7 @@ use super::requirement::RequirementBuilder;
 use super::rule::{RiskMatch, Rule, RuleBuilder};
 use super::{Policy, Principal};
 use crate::Identity;
+use crate::parse::ParseProblem;
 
 type Span = Range<usize>;
 
@@ -234,7 +235,7 @@ pub(crate) fn load(text: &str, file: Option<&Path>) -> Result<Policy, PolicyErro
     let source = Source { text, file };
     let raw: RawPolicy = ::toml::from_str(text).map_err(|error| PolicyError::Parse {
         location: Location::of_offset(text, error.span().map_or(0, |span| span.start), file),
-        message: error.message().trim().to_owned(),
+        message: toml_message(error.message()),
     })?;
 
     let mut policy = Policy::new();
@@ -292,6 +293,20 @@ pub(crate) fn load(text: &str, file: Option<&Path>) -> Result<Policy, PolicyErro
         other => other.to_string(),
     };
     Err(source.invalid(&span.unwrap_or_default(), message))
+}
+
+/// `toml`'s message without the values it quotes: the shape problems that
+/// `serde` reports (`invalid type: string "…", expected …`) are told by
+/// category, since a predicate's bound is the kind of value arguments hold.
+/// The parser's own syntax messages quote no value, and an unknown key is a
+/// name the policy's author wrote (`unknown field `aprovers``): both are
+/// kept.
+fn toml_message(message: &str) -> String {
+    let message = message.trim();
+    match ParseProblem::from_serde_message(message) {
+        ParseProblem::Other | ParseProblem::UnknownField { .. } => message.to_owned(),
+        problem => problem.to_string(),
+    }
 }
 
 fn rule_from(
