@@ -488,7 +488,9 @@ impl fmt::Debug for KeySet {
 
 /// Reads the RSA signing keys of a JWKS document; keys of other types, or
 /// meant for encryption, are skipped.
-fn parse_key_set(document: &Value) -> Result<HashMap<String, Arc<VerificationKey>>, JwtError> {
+pub(crate) fn parse_key_set(
+    document: &Value,
+) -> Result<HashMap<String, Arc<VerificationKey>>, JwtError> {
     let Some(entries) = document.get("keys").and_then(Value::as_array) else {
         return Err(unavailable("the key set has no `keys` array"));
     };
@@ -700,14 +702,14 @@ impl JwtValidator {
 }
 
 /// What is read from a header before any key is looked up.
-struct TokenHeader {
-    algorithm: String,
-    kid: Option<String>,
-    critical: bool,
+pub(crate) struct TokenHeader {
+    pub(crate) algorithm: String,
+    pub(crate) kid: Option<String>,
+    pub(crate) critical: bool,
 }
 
 impl TokenHeader {
-    fn parse(token: &str) -> Result<Self, JwtError> {
+    pub(crate) fn parse(token: &str) -> Result<Self, JwtError> {
         let mut parts = token.split('.');
         let (Some(header), Some(_claims), Some(_signature), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())

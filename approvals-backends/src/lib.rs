@@ -23,6 +23,10 @@ pub mod memory;
 #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
 pub mod jwt;
 
+// Entry points for the fuzz targets; not a stable API.
+#[doc(hidden)]
+pub mod fuzzing;
+
 #[cfg(feature = "teams")]
 #[cfg_attr(docsrs, doc(cfg(feature = "teams")))]
 pub mod teams;
