@@ -433,6 +433,7 @@ fn expand(args: &Args, mut function: ItemFn, shape: Shape, params: &[Param]) -> 
         #requester_call
         #justification_call
         #requirement
+        .declared_at(::core::concat!(::core::file!(), ":", ::core::line!(), ":", ::core::column!()))
         #(#masks)*;
     };
 
