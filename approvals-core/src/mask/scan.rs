@@ -166,8 +166,22 @@ impl<'t> Scanner<'t> {
     }
 
     pub(crate) fn push(&mut self, kind: Kind, range: Range<usize>, confidence: f32) {
-        if range.start < range.end {
-            self.found.push(Detection::new(kind, range, confidence));
+        // Detectors that stop after a byte count, or count one byte too
+        // many, can end inside a multi-byte character: the span is widened
+        // to whole characters (a character cut in two is masked, not shown
+        // in part) and kept within the text.
+        let len = self.bytes.len();
+        let mut start = range.start.min(len);
+        while start > 0 && is_continuation(self.bytes[start]) {
+            start -= 1;
+        }
+        let mut end = range.end.min(len);
+        while end < len && is_continuation(self.bytes[end]) {
+            end += 1;
+        }
+        if start < end {
+            self.found
+                .push(Detection::new(kind, start..end, confidence));
         }
     }
 
@@ -888,6 +902,11 @@ impl NumberRun {
     fn digit_count(&self) -> usize {
         self.groups[..self.count].iter().map(|&(s, e)| e - s).sum()
     }
+}
+
+/// Whether `byte` continues a UTF-8 character rather than starting one.
+fn is_continuation(byte: u8) -> bool {
+    byte & 0xC0 == 0x80
 }
 
 #[cfg(test)]
