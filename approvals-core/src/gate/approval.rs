@@ -102,7 +102,8 @@ impl<A: Serialize> Approval<A> {
             return Err(E::from(self.no_arguments()));
         };
         if !self.still_bound(&arguments) {
-            return Err(E::from(Box::pin(self.refuse_changed()).await));
+            let reason = "the arguments no longer match the approved fingerprint";
+            return Err(E::from(Box::pin(self.refuse(reason)).await));
         }
         self.execute(arguments, body).await
     }
@@ -159,7 +160,8 @@ impl<A: DeserializeOwned> Approval<A> {
         };
         drop(arguments);
         let Ok(approved) = serde_json::from_slice::<A>(&self.binding) else {
-            return Err(E::from(Box::pin(self.refuse_changed()).await));
+            let reason = "the approved arguments do not deserialize into their type";
+            return Err(E::from(Box::pin(self.refuse(reason)).await));
         };
         self.execute(approved, body).await
     }
@@ -181,10 +183,10 @@ impl<A> Approval<A> {
     }
 
     /// Records that the body did not run because its arguments are not the
-    /// approved ones, and says so.
-    async fn refuse_changed(&self) -> Error {
+    /// approved ones (`reason` says how), and says so.
+    async fn refuse(&self, reason: &str) -> Error {
         self.record(ExecutionOutcome::NotRun {
-            reason: "the arguments no longer match the approved fingerprint".to_owned(),
+            reason: reason.to_owned(),
         })
         .await;
         Error::BindingMismatch {

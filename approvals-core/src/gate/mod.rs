@@ -36,7 +36,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use futures::FutureExt as _;
@@ -75,7 +75,7 @@ struct Inner {
     registry: Arc<Registry>,
     /// The first declaration seen per action name (see
     /// [`ActionRequest::declared_at`]).
-    declarations: Mutex<HashMap<String, Declaration>>,
+    declarations: RwLock<HashMap<String, Declaration>>,
     /// How long a channel is given to take note of an escalation or a
     /// conclusion.
     channel_timeout: Duration,
@@ -703,20 +703,30 @@ impl Gate {
         risk: Risk,
         requirement: Option<&RequirementBuilder>,
     ) -> Result<(), Error> {
-        let mut declarations = self
-            .inner
-            .declarations
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        match declarations.get(action) {
-            Some(first) if first.risk == risk && first.requirement.as_ref() == requirement => {
+        let judge = |first: &Declaration| {
+            if first.risk == risk && first.requirement.as_ref() == requirement {
                 Ok(())
+            } else {
+                Err(Error::ConflictingDeclarations {
+                    action: action.to_owned(),
+                    first: first.site,
+                    second: site,
+                })
             }
-            Some(first) => Err(Error::ConflictingDeclarations {
-                action: action.to_string(),
-                first: first.site,
-                second: site,
-            }),
+        };
+        // Every call of a declared action reads the map; only its first
+        // call writes it.
+        let declarations = &self.inner.declarations;
+        if let Some(first) = declarations
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(action)
+        {
+            return judge(first);
+        }
+        let mut declarations = declarations.write().unwrap_or_else(PoisonError::into_inner);
+        match declarations.get(action) {
+            Some(first) => judge(first),
             None => {
                 declarations.insert(
                     action.to_owned(),
@@ -1071,7 +1081,7 @@ impl GateBuilder<Arc<dyn AuditSink>> {
                 masker: self.masker,
                 approvers: self.approvers,
                 default_requester: self.default_requester,
-                declarations: Mutex::new(HashMap::new()),
+                declarations: RwLock::new(HashMap::new()),
                 channel_timeout: self.channel_timeout,
             }),
         }
