@@ -7,7 +7,7 @@
 //! - `gate/allowed_discard_audit`: the same, with a sink that drops every
 //!   record, to separate the gate from the in-memory sink.
 //! - `gate/approved_by_mock`: the full approval path: the policy requires one
-//!   approval from `fin@example.com`, a `MockApprover` votes at once, and the
+//!   approval from `fin@example.com`, a `MockChannel` votes at once, and the
 //!   audit is a `MemoryAudit`. A fresh gate, approver and sink are built
 //!   every 1,024 calls (outside the timed region), since the mock keeps a
 //!   log of every request.
@@ -35,12 +35,13 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use approvals::audit::{AuditError, AuditEvent, AuditRecord, AuditSink, MemoryAudit};
+use approvals::channel::async_trait;
 use approvals::mask::{Masker, MaskingEngine, TypeLabelMasker};
-use approvals::memory::MockApprover;
 use approvals::policy::{Policy, PolicyInput, RequirementBuilder, Rule};
+use approvals::testing::MockChannel;
 use approvals::{
     ActionRequest, Conclusion, Error, ExecutionOutcome, Fingerprint, Gate, Identity, RequestId,
-    Risk, Timestamp, async_trait, canonical_json,
+    Risk, Timestamp, canonical_json,
 };
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde::Serialize;
@@ -202,7 +203,7 @@ fn gate(c: &mut Criterion) {
         let audit = MemoryAudit::new();
         let gate = Gate::builder()
             .policy(approval_policy())
-            .approver(MockApprover::approve_all().voting_as([APPROVER]))
+            .channel(MockChannel::approve_all().voting_as([APPROVER]))
             .audit(audit.clone())
             .build();
         (gate, audit)

@@ -12,7 +12,7 @@
 //!
 //! - `gate`: an approver that only counts deliveries and an audit sink that
 //!   drops records: the gate's own cost, the waiting task included.
-//! - `test-kit`: `MockApprover::silent()` (which keeps a copy of every request
+//! - `test-kit`: `MockChannel::silent()` (which keeps a copy of every request
 //!   it is asked) and `MemoryAudit` (which keeps every record).
 //! - `jsonl`: the counting approver and a `JsonlAudit` with group commit:
 //!   records go to disk, as in production.
@@ -44,13 +44,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use approvals::audit::{AuditError, AuditRecord, AuditSink, JsonlAudit, MemoryAudit};
-use approvals::mask::MaskedView;
-use approvals::memory::MockApprover;
-use approvals::policy::{Policy, RequirementBuilder, Rule};
-use approvals::{
-    ActionRequest, ApprovalRequest, Approver, Ballot, ChannelError, Choice, Error, Gate, Identity,
-    VoteBox, VoteOutcome, async_trait,
+use approvals::channel::{
+    Ballot, Channel, ChannelError, Choice, Review, VoteBox, VoteOutcome, async_trait,
 };
+use approvals::mask::MaskedView;
+use approvals::policy::{Policy, RequirementBuilder, Rule};
+use approvals::testing::MockChannel;
+use approvals::{ActionRequest, Error, Gate, Identity};
 use criterion::{Criterion, SamplingMode, Throughput};
 use serde::Serialize;
 use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
@@ -93,16 +93,12 @@ struct Counting {
 }
 
 #[async_trait]
-impl Approver for Counting {
+impl Channel for Counting {
     fn name(&self) -> &str {
         "counting"
     }
 
-    async fn deliver(
-        &self,
-        _request: &ApprovalRequest,
-        _votes: VoteBox,
-    ) -> Result<(), ChannelError> {
+    async fn deliver(&self, _request: &Review, _votes: VoteBox) -> Result<(), ChannelError> {
         self.delivered.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
@@ -130,7 +126,7 @@ impl Setup {
     fn name(self) -> &'static str {
         match self {
             Setup::Gate => "gate (counting approver, discarding audit)",
-            Setup::TestKit => "test-kit (MockApprover::silent, MemoryAudit)",
+            Setup::TestKit => "test-kit (MockChannel::silent, MemoryAudit)",
             Setup::Jsonl => "jsonl (counting approver, JsonlAudit group commit)",
         }
     }
@@ -156,15 +152,15 @@ fn build(setup: Setup, dir: &Path) -> Bench {
             let counting = Counting::default();
             let delivered = Arc::clone(&counting.delivered);
             Bench {
-                gate: builder.approver(counting).audit(Discard).build(),
+                gate: builder.channel(counting).audit(Discard).build(),
                 delivered: Box::new(move || delivered.load(Ordering::SeqCst)),
                 jsonl: None,
             }
         }
         Setup::TestKit => {
-            let mock = MockApprover::silent();
+            let mock = MockChannel::silent();
             let gate = builder
-                .approver(mock.clone())
+                .channel(mock.clone())
                 .audit(MemoryAudit::new())
                 .build();
             Bench {
@@ -179,7 +175,7 @@ fn build(setup: Setup, dir: &Path) -> Bench {
             let path = dir.join(format!("pending-{}.jsonl", approvals::RequestId::random()));
             let audit = Arc::new(JsonlAudit::open(path).unwrap());
             Bench {
-                gate: builder.approver(counting).audit(Arc::clone(&audit)).build(),
+                gate: builder.channel(counting).audit(Arc::clone(&audit)).build(),
                 delivered: Box::new(move || delivered.load(Ordering::SeqCst)),
                 jsonl: Some(audit),
             }
@@ -240,12 +236,7 @@ async fn conclude(
             tokio::spawn(async move {
                 for request in requests {
                     let outcome = votes
-                        .cast(Ballot::new(
-                            &request,
-                            voter.clone(),
-                            Choice::Approve,
-                            "bench",
-                        ))
+                        .cast(Ballot::new(&request, voter.clone(), Choice::Approve))
                         .await;
                     assert!(matches!(
                         outcome,
@@ -357,17 +348,17 @@ fn breakdown(rt: &Runtime, dir: &Path) {
         let total = (live_bytes() - before) as f64 / REQUESTS as f64;
         let pending = bench.gate.votes().pending();
         let before = live_bytes();
-        // `ApprovalRequest::clone` shares the masked view (an `Arc`), so
+        // `Review::clone` shares the masked view (an `Arc`), so
         // the view is copied explicitly to count it.
-        let copies: Vec<ApprovalRequest> = pending
+        let copies: Vec<Review> = pending
             .iter()
-            .map(|r| ApprovalRequest {
+            .map(|r| Review {
                 arguments: MaskedView::from_masked(r.arguments.as_value().clone()),
                 ..(**r).clone()
             })
             .collect();
-        let review = (live_bytes() - before) as f64 / REQUESTS as f64
-            - std::mem::size_of::<ApprovalRequest>() as f64;
+        let review =
+            (live_bytes() - before) as f64 / REQUESTS as f64 - std::mem::size_of::<Review>() as f64;
         drop(copies);
         drop(pending);
         let _ = conclude(&bench, callers, 1).await;
@@ -396,10 +387,10 @@ fn breakdown(rt: &Runtime, dir: &Path) {
          the caller's future `gate.run(..)` {future_size} (held inline in its task; \
          `gate.authorize(..)` alone is {authorize_size}); \
          a Tokio task around an empty future plus its JoinHandle {empty_task:.0}; \
-         heap owned by the masked ApprovalRequest (beyond its {} inline bytes; the shared masked view included) {review:.0}; \
+         heap owned by the masked Review (beyond its {} inline bytes; the shared masked view included) {review:.0}; \
          the binding bytes kept by the caller (serde_json::to_vec of the arguments) {binding:.0}; \
-         the rest (registry entry, Pending state, oneshot, Arc headers, the inline ApprovalRequest, arguments) {:.0}",
-        std::mem::size_of::<ApprovalRequest>(),
+         the rest (registry entry, Pending state, oneshot, Arc headers, the inline Review, arguments) {:.0}",
+        std::mem::size_of::<Review>(),
         total - future_size as f64 - empty_task - review - binding,
     );
 }

@@ -23,9 +23,10 @@ use std::error::Error as StdError;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use approvals::audit::{AuditEvent, AuditRecord, MemoryAudit};
-use approvals::memory::MockApprover;
+use approvals::channel::Choice;
 use approvals::policy::Policy;
-use approvals::{Choice, Conclusion, Error, ExecutionOutcome, Gate, requires_approval};
+use approvals::testing::MockChannel;
+use approvals::{Conclusion, Error, ExecutionOutcome, Gate, requires_approval};
 
 /// The policy, as it would sit in `policy.toml`.
 const POLICY: &str = r#"
@@ -111,14 +112,14 @@ async fn main() -> Result<(), Box<dyn StdError>> {
     let audit = MemoryAudit::new();
     // Every request goes to every channel; each scripted desk answers only
     // what it is responsible for.
-    let comms_desk = MockApprover::decide(|request| {
+    let comms_desk = MockChannel::decide(|request| {
         (request.action == "tools.send_email").then_some(Choice::Approve)
     })
     .voting_as(["comms@example.com"])
     .named("comms-desk");
     // The board approves the first export and denies the second.
     let exports_seen = AtomicUsize::new(0);
-    let governance = MockApprover::decide(move |request| {
+    let governance = MockChannel::decide(move |request| {
         if request.action != "tools.export_table" {
             return None;
         }
@@ -131,8 +132,8 @@ async fn main() -> Result<(), Box<dyn StdError>> {
     .named("governance-board");
     let gate = Gate::builder()
         .policy(Policy::from_toml_str(POLICY)?)
-        .approver(comms_desk.clone())
-        .approver(governance)
+        .channel(comms_desk.clone())
+        .channel(governance)
         .audit(audit.clone())
         .build();
     let warehouse = Warehouse { name: "analytics" };

@@ -21,7 +21,7 @@ use std::error::Error as StdError;
 use std::time::Duration;
 
 use approvals::audit::MemoryAudit;
-use approvals::http::{HttpApprover, StaticTokens};
+use approvals::http::{HttpChannel, StaticTokens};
 use approvals::policy::{Policy, RequirementBuilder, Rule};
 use approvals::{ActionRequest, Error, Gate, Risk};
 use serde::Serialize;
@@ -39,7 +39,7 @@ async fn main() -> Result<(), Box<dyn StdError>> {
     let ops_token =
         std::env::var("APPROVALS_DEMO_TOKEN").unwrap_or_else(|_| "ops-token".to_owned());
 
-    let approver = HttpApprover::builder()
+    let approver = HttpChannel::builder()
         .authenticator(
             StaticTokens::new()
                 .token(&ops_token, "ops@example.com")
@@ -59,7 +59,7 @@ async fn main() -> Result<(), Box<dyn StdError>> {
                     ),
             ),
         )
-        .approver(approver.clone())
+        .channel(approver.clone())
         .audit(audit.clone())
         .build();
 

@@ -18,9 +18,10 @@ use std::error::Error as StdError;
 use std::sync::Arc;
 
 use approvals::audit::{self, JsonlAudit};
-use approvals::memory::MockApprover;
+use approvals::channel::Choice;
 use approvals::policy::Policy;
-use approvals::{ActionRequest, Choice, Error, Gate, Risk};
+use approvals::testing::MockChannel;
+use approvals::{ActionRequest, Error, Gate, Risk};
 use serde::Serialize;
 
 /// The policy, as it would sit in `policy.toml`.
@@ -72,12 +73,12 @@ async fn main() -> Result<(), Box<dyn StdError>> {
     let audit = Arc::new(JsonlAudit::open(&log_path)?);
 
     // Two scripted reviewers: each votes only on what they are responsible for.
-    let finance_desk = MockApprover::decide(|request| {
+    let finance_desk = MockChannel::decide(|request| {
         (request.action == "billing.refund").then_some(Choice::Approve)
     })
     .voting_as(["fin@example.com"])
     .named("finance-desk");
-    let privacy_desk = MockApprover::decide(|request| {
+    let privacy_desk = MockChannel::decide(|request| {
         request
             .action
             .starts_with("crm.export_")
@@ -88,8 +89,8 @@ async fn main() -> Result<(), Box<dyn StdError>> {
 
     let gate = Gate::builder()
         .policy(Policy::from_toml_str(POLICY)?)
-        .approver(finance_desk.clone())
-        .approver(privacy_desk)
+        .channel(finance_desk.clone())
+        .channel(privacy_desk)
         .default_requester(AGENT)
         .audit(Arc::clone(&audit))
         .build();

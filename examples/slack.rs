@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use approvals::audit::MemoryAudit;
 use approvals::policy::{Policy, RequirementBuilder, Rule};
-use approvals::slack::{SlackApprover, SlackClient};
+use approvals::slack::{SlackChannel, SlackClient};
 use approvals::{ActionRequest, Error, Gate, Risk};
 use serde::Serialize;
 
@@ -89,7 +89,7 @@ async fn run(
 ) -> Result<(), Box<dyn StdError>> {
     let client = SlackClient::new(token)?;
     // Slack users are mapped to identities by their profile email.
-    let (slack, interactivity) = SlackApprover::builder(client, channel, secret)
+    let (slack, interactivity) = SlackChannel::builder(client, channel, secret)
         .mention_approvers(true)
         .build();
 
@@ -115,7 +115,7 @@ async fn run(
                     ),
             ),
         )
-        .approver(slack.clone())
+        .channel(slack.clone())
         .audit(audit.clone())
         .build();
 

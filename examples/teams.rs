@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use approvals::audit::MemoryAudit;
 use approvals::policy::{Policy, RequirementBuilder, Rule};
-use approvals::teams::{Conversation, StaticDirectory, TeamsApprover, TeamsConfig};
+use approvals::teams::{Conversation, StaticDirectory, TeamsChannel, TeamsConfig};
 use approvals::{ActionRequest, Error, Gate, Identity, Risk};
 use serde::Serialize;
 
@@ -112,7 +112,7 @@ fn config(conversation: Conversation) -> TeamsConfig {
     config
 }
 
-async fn serve(teams: &TeamsApprover) -> Result<tokio::task::JoinHandle<()>, Box<dyn StdError>> {
+async fn serve(teams: &TeamsChannel) -> Result<tokio::task::JoinHandle<()>, Box<dyn StdError>> {
     let bind = setting("TEAMS_BIND").unwrap_or_else(|| "127.0.0.1:3978".to_owned());
     let listener = tokio::net::TcpListener::bind(&bind).await?;
     println!(
@@ -130,7 +130,7 @@ async fn serve(teams: &TeamsApprover) -> Result<tokio::task::JoinHandle<()>, Box
 /// Serves the endpoint and prints each conversation the bot is addressed in
 /// (install the app in a team, or mention the bot in a channel).
 async fn discover_conversations() -> Result<(), Box<dyn StdError>> {
-    let teams = TeamsApprover::new(config(Conversation::new("", "")), StaticDirectory::new())?;
+    let teams = TeamsChannel::new(config(Conversation::new("", "")), StaticDirectory::new())?;
     let _server = serve(&teams).await?;
     println!("waiting for Teams to address the bot (Ctrl-C to stop)…");
     let endpoint = teams.endpoint();
@@ -164,7 +164,7 @@ async fn request_approval() -> Result<(), Box<dyn StdError>> {
         setting("TEAMS_SERVICE_URL").unwrap_or_default(),
         setting("TEAMS_CONVERSATION_ID").unwrap_or_default(),
     );
-    let teams = TeamsApprover::new(config(conversation), directory)?;
+    let teams = TeamsChannel::new(config(conversation), directory)?;
     let _server = serve(&teams).await?;
 
     let audit = MemoryAudit::new();
@@ -181,7 +181,7 @@ async fn request_approval() -> Result<(), Box<dyn StdError>> {
                     ),
             ),
         )
-        .approver(teams)
+        .channel(teams)
         .audit(audit.clone())
         .build();
 

@@ -12,7 +12,7 @@
 //!
 //! ```
 //! use approvals::audit::MemoryAudit;
-//! use approvals::memory::MockApprover;
+//! use approvals::testing::MockChannel;
 //! use approvals::policy::{Policy, RequirementBuilder, Rule};
 //! use approvals::{ActionRequest, Error, Gate, Risk};
 //!
@@ -26,7 +26,7 @@
 //!         Rule::new("refunds need finance").action("billing.refund")
 //!             .require(RequirementBuilder::new().approvers(["fin@example.com"])),
 //!     ))
-//!     .approver(MockApprover::approve_all().voting_as(["fin@example.com"]))
+//!     .channel(MockChannel::approve_all().voting_as(["fin@example.com"]))
 //!     .audit(audit.clone())
 //!     .build();
 //!
@@ -51,7 +51,7 @@
 //!
 //! ```
 //! use approvals::audit::MemoryAudit;
-//! use approvals::memory::MockApprover;
+//! use approvals::testing::MockChannel;
 //! use approvals::policy::Policy;
 //! use approvals::{Error, Gate, requires_approval};
 //!
@@ -64,7 +64,7 @@
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Error> {
 //! let gate = Gate::builder()
 //!     .policy(Policy::new().group("finance", ["fin@example.com"]))
-//!     .approver(MockApprover::approve_all().voting_as(["fin@example.com"]))
+//!     .channel(MockChannel::approve_all().voting_as(["fin@example.com"]))
 //!     .audit(MemoryAudit::new())
 //!     .build();
 //! let refunded = approvals::scope(
@@ -99,20 +99,34 @@
 //! | feature | default | what it adds |
 //! | --- | --- | --- |
 //! | `macros` | yes | the [`requires_approval`] attribute |
-//! | `memory` | yes | [`memory::MockApprover`] and [`memory::QueueApprover`] |
-//! | `slack` | no | `slack::SlackApprover`: Block Kit requests with Approve and Deny, a signed interactivity endpoint (framework-agnostic, with an axum adapter), Slack user to identity, messages updated when requests end |
-//! | `teams` | no | `teams::TeamsApprover`: Microsoft Teams through a Bot Framework bot (Adaptive Cards with `Action.Execute`, a JWT-verified messaging endpoint with an axum adapter, cards updated as votes count and when requests end) |
-//! | `http` | no | `http::HttpApprover`: a REST API to mount in an axum app (list pending requests, approve, deny), static bearer tokens or OIDC JWTs, signed webhooks |
-//! | `terminal` | no | `terminal::TerminalApprover`: a prompt on the terminal for local development; fails closed without one |
+//! | `testing` | no | `testing::MockChannel` (scripted reviewers) and `testing::QueueChannel` (a handle that votes as anyone), and `Gate::votes`: tools for tests, never for production; turn it on in `[dev-dependencies]` |
+//! | `axum` | no | the axum adapters (`router()`) of the Slack, Teams and HTTP channels; their handlers take `http` types and work with any framework |
+//! | `slack` | no | `slack::SlackChannel`: Block Kit requests with Approve and Deny, a signed interactivity endpoint (framework-agnostic, with an axum adapter), Slack user to identity, messages updated when requests end |
+//! | `teams` | no | `teams::TeamsChannel`: Microsoft Teams through a Bot Framework bot (Adaptive Cards with `Action.Execute`, a JWT-verified messaging endpoint with an axum adapter, cards updated as votes count and when requests end) |
+//! | `http` | no | `http::HttpChannel`: a REST API to mount in an axum app (list pending requests, approve, deny), static bearer tokens or OIDC JWTs, signed webhooks |
+//! | `terminal` | no | `terminal::TerminalChannel`: a prompt on the terminal for local development; fails closed without one |
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use approvals_core::{
-    Action, ActionRequest, Approval, ApprovalRequest, Approver, ArgumentMask, Ballot, ChannelError,
-    Choice, Clock, Conclusion, Error, ExecutionOutcome, Fingerprint, Gate, GateBuilder, Identity,
-    MAX_ARGUMENT_DEPTH, Refusal, RequestId, Risk, SystemClock, Timestamp, UnknownRisk, VoteBox,
-    VoteOutcome, async_trait, audit, canonical_json, mask, policy,
+    Action, ActionRequest, Approval, ArgumentMask, Clock, Conclusion, Error, ExecutionOutcome,
+    Fingerprint, Gate, GateBuilder, Identity, MAX_ARGUMENT_DEPTH, RequestId, Risk, SystemClock,
+    Timestamp, UnknownRisk, async_trait, audit, canonical_json, mask, policy,
 };
+
+/// For authors of a channel: the trait, what the gate hands a channel
+/// (the reviewer's view of a request, a vote box, the tally), what a
+/// channel hands back (a ballot), and the shared [`kit`](channel::kit).
+///
+/// An app that only uses the channels of this crate needs none of it.
+pub mod channel {
+    pub use approvals_backends::kit;
+    pub use approvals_core::channel::{Channel, ChannelError};
+    pub use approvals_core::{
+        Ballot, Choice, MAX_REASON_CHARS, Progress, Refusal, Review, VoteBox, VoteOutcome,
+        async_trait,
+    };
+}
 
 pub use approvals_core::gate::{
     current, scope, scope_requester, set_default, set_default_requester,
@@ -130,9 +144,9 @@ pub use approvals_macros::requires_approval;
 #[path = "private.rs"]
 pub mod __private;
 
-#[cfg(feature = "memory")]
-#[cfg_attr(docsrs, doc(cfg(feature = "memory")))]
-pub use approvals_backends::memory;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub use approvals_backends::testing;
 
 #[cfg(feature = "slack")]
 #[cfg_attr(docsrs, doc(cfg(feature = "slack")))]

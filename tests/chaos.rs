@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 use approvals::audit::{
     AuditError, AuditEvent, AuditEventKind, AuditRecord, AuditSink, MemoryAudit,
 };
-use approvals::memory::QueueApprover;
+use approvals::channel::{Ballot, Channel, ChannelError, Choice, Review, VoteBox, async_trait};
 use approvals::policy::{Policy, RequirementBuilder, Rule};
+use approvals::testing::QueueChannel;
 use approvals::{
-    ActionRequest, ApprovalRequest, Approver, Ballot, ChannelError, Choice, Conclusion, Error,
-    ExecutionOutcome, Fingerprint, Gate, Identity, RequestId, VoteBox, async_trait,
+    ActionRequest, Conclusion, Error, ExecutionOutcome, Fingerprint, Gate, Identity, RequestId,
 };
 
 const CALLS: usize = 10_000;
@@ -116,16 +116,12 @@ fn roll(id: &RequestId) -> u64 {
 }
 
 #[async_trait]
-impl Approver for FlakyChannel {
+impl Channel for FlakyChannel {
     fn name(&self) -> &str {
         "flaky"
     }
 
-    async fn deliver(
-        &self,
-        request: &ApprovalRequest,
-        _votes: VoteBox,
-    ) -> Result<(), ChannelError> {
+    async fn deliver(&self, request: &Review, _votes: VoteBox) -> Result<(), ChannelError> {
         match roll(&request.id) % 100 {
             0 | 1 => Err(ChannelError::unavailable("flaky", "the service is down")),
             2 => panic!("the flaky channel panicked on delivery"),
@@ -138,11 +134,7 @@ impl Approver for FlakyChannel {
         }
     }
 
-    async fn escalated(
-        &self,
-        request: &ApprovalRequest,
-        _added: &[Identity],
-    ) -> Result<(), ChannelError> {
+    async fn escalated(&self, request: &Review, _added: &[Identity]) -> Result<(), ChannelError> {
         if roll(&request.id) % 7 == 0 {
             panic!("the flaky channel panicked on escalation");
         }
@@ -151,7 +143,7 @@ impl Approver for FlakyChannel {
 
     async fn concluded(
         &self,
-        request: &ApprovalRequest,
+        request: &Review,
         _conclusion: &Conclusion,
     ) -> Result<(), ChannelError> {
         if roll(&request.id) % 11 == 0 {
@@ -218,7 +210,7 @@ fn secrets(n: usize) -> [String; 3] {
 }
 
 /// Casts a mix of votes on one delivered request.
-async fn vote_on(votes: VoteBox, request: Arc<ApprovalRequest>, seed: u64) {
+async fn vote_on(votes: VoteBox, request: Arc<Review>, seed: u64) {
     let mut dice = Dice::new(seed);
     let voters = [ALICE, BOB, CAROL, MALLORY, AGENT];
     for _ in 0..1 + dice.below(5) {
@@ -229,7 +221,7 @@ async fn vote_on(votes: VoteBox, request: Arc<ApprovalRequest>, seed: u64) {
             1 => Choice::Deny { reason: None },
             _ => Choice::Approve,
         };
-        let mut ballot = Ballot::new(&request, voter, choice, "chaos");
+        let mut ballot = Ballot::new(&request, voter, choice);
         if dice.one_in(10) {
             ballot.fingerprint = Fingerprint::from_hex(&"ab".repeat(32)).unwrap();
         }
@@ -249,7 +241,7 @@ async fn vote_on(votes: VoteBox, request: Arc<ApprovalRequest>, seed: u64) {
         // A late vote, after the deadline.
         tokio::time::sleep(Duration::from_millis(800)).await;
         votes
-            .cast(Ballot::new(&request, CAROL, Choice::Approve, "chaos"))
+            .cast(Ballot::new(&request, CAROL, Choice::Approve))
             .await;
     }
 }
@@ -296,11 +288,11 @@ fn ten_thousand_concurrent_calls_keep_every_promise() {
 
 async fn chaos() {
     let audit = ChaosAudit::default();
-    let (queue, inbox) = QueueApprover::new();
+    let (queue, inbox) = QueueChannel::new();
     let gate = Gate::builder()
         .policy(policy())
-        .approver(queue)
-        .approver(FlakyChannel)
+        .channel(queue)
+        .channel(FlakyChannel)
         .channel_timeout(CHANNEL_TIMEOUT)
         .max_pending(2 * CALLS)
         .stray_vote_limit(u32::MAX)

@@ -15,11 +15,11 @@ use std::time::{Duration, SystemTime};
 use approvals::audit::{
     AuditError, AuditEvent, AuditEventKind, AuditRecord, AuditSink, MemoryAudit,
 };
-use approvals::memory::QueueApprover;
+use approvals::channel::{Ballot, Channel, Choice, Refusal, VoteOutcome, async_trait};
 use approvals::policy::{Arg, Policy, RequirementBuilder, Rule};
+use approvals::testing::QueueChannel;
 use approvals::{
-    ActionRequest, Approver, Ballot, Choice, Clock, Conclusion, Error, ExecutionOutcome, Gate,
-    Refusal, RequestId, Risk, Timestamp, VoteOutcome, async_trait,
+    ActionRequest, Clock, Conclusion, Error, ExecutionOutcome, Gate, RequestId, Risk, Timestamp,
 };
 use common::{AGENT, ALICE, BOB, requiring};
 
@@ -208,10 +208,10 @@ fn assert_every_request_ended(audit: &MemoryAudit) {
 async fn a_vote_dropped_at_any_await_point_still_ends_the_request_and_wakes_the_caller() {
     for limit in 1.. {
         let audit = YieldingAudit::default();
-        let (approver, inbox) = QueueApprover::new();
+        let (approver, inbox) = QueueChannel::new();
         let gate = Gate::builder()
             .policy(requiring(&[ALICE], 1, MINUTE))
-            .approver(approver)
+            .channel(approver)
             .audit(audit.clone())
             .build();
         let caller = tokio::spawn({
@@ -223,7 +223,7 @@ async fn a_vote_dropped_at_any_await_point_still_ends_the_request_and_wakes_the_
             }
         });
         let pending = inbox.next_request().await;
-        let ballot = Ballot::new(&pending, ALICE, Choice::Approve, "test");
+        let ballot = Ballot::new(&pending, ALICE, Choice::Approve);
         let finished = PollLimit::new(gate.votes().cast(ballot), limit)
             .await
             .is_some();
@@ -253,7 +253,7 @@ async fn a_caller_dropped_at_any_await_point_leaves_exactly_one_conclusion() {
     for pending_path in [true, false] {
         for limit in 1.. {
             let audit = YieldingAudit::default();
-            let (approver, _inbox) = QueueApprover::new();
+            let (approver, _inbox) = QueueChannel::new();
             let policy = if pending_path {
                 requiring(&[ALICE], 1, MINUTE)
             } else {
@@ -261,7 +261,7 @@ async fn a_caller_dropped_at_any_await_point_leaves_exactly_one_conclusion() {
             };
             let gate = Gate::builder()
                 .policy(policy)
-                .approver(approver)
+                .channel(approver)
                 .audit(audit.clone())
                 .build();
             let finished = PollLimit::new(gate.authorize(refund(250)), limit)
@@ -309,7 +309,7 @@ async fn an_audit_sink_failing_or_panicking_at_any_record_kind_fails_closed_with
                 fault,
                 struck: Arc::new(AtomicUsize::new(0)),
             };
-            let (approver, inbox) = QueueApprover::new();
+            let (approver, inbox) = QueueChannel::new();
             let policy = Policy::new().rule(
                 Rule::new("gated").action("*").require(
                     RequirementBuilder::new()
@@ -320,7 +320,7 @@ async fn an_audit_sink_failing_or_panicking_at_any_record_kind_fails_closed_with
             );
             let gate = Gate::builder()
                 .policy(policy)
-                .approver(approver)
+                .channel(approver)
                 .audit(audit.clone())
                 .build();
             let runs = Arc::new(AtomicUsize::new(0));
@@ -404,10 +404,10 @@ async fn a_vote_judged_after_the_deadline_does_not_count_even_if_the_timer_is_la
     // Tokio's clock stands still while the wall clock passes the deadline:
     // the caller's timer has not fired, as on a runtime too busy to run it.
     let audit = MemoryAudit::new();
-    let (approver, inbox) = QueueApprover::new();
+    let (approver, inbox) = QueueChannel::new();
     let gate = Gate::builder()
         .policy(requiring(&[ALICE], 1, Duration::from_millis(200)))
-        .approver(approver)
+        .channel(approver)
         .audit(audit.clone())
         .build();
     let runs = Arc::new(AtomicUsize::new(0));
@@ -433,10 +433,10 @@ async fn a_vote_judged_after_the_deadline_does_not_count_even_if_the_timer_is_la
 #[tokio::test(start_paused = true)]
 async fn the_deadline_is_judged_by_the_gates_clock() {
     let clock = ManualClock::now();
-    let (approver, inbox) = QueueApprover::new();
+    let (approver, inbox) = QueueChannel::new();
     let gate = Gate::builder()
         .policy(requiring(&[ALICE, BOB], 2, MINUTE))
-        .approver(approver)
+        .channel(approver)
         .clock(clock.clone())
         .audit(MemoryAudit::new())
         .build();
@@ -607,10 +607,10 @@ async fn a_description_given_at_run_time_is_masked_everywhere() {
     const EMAIL: &str = "jane.doe@example.com";
     const CARD: &str = "4111 1111 1111 1111";
     let audit = MemoryAudit::new();
-    let (approver, inbox) = QueueApprover::new();
+    let (approver, inbox) = QueueChannel::new();
     let gate = Gate::builder()
         .policy(requiring(&[ALICE], 1, MINUTE))
-        .approver(approver)
+        .channel(approver)
         .audit(audit.clone())
         .build();
     let request = refund(250).description(format!("Refund {EMAIL} on card {CARD}"));
@@ -639,10 +639,10 @@ async fn a_description_given_at_run_time_is_masked_everywhere() {
 #[tokio::test(start_paused = true)]
 async fn pending_requests_past_the_limit_fail_closed() {
     let audit = MemoryAudit::new();
-    let (approver, inbox) = QueueApprover::new();
+    let (approver, inbox) = QueueChannel::new();
     let gate = Gate::builder()
         .policy(requiring(&[ALICE], 1, MINUTE))
-        .approver(approver)
+        .channel(approver)
         .max_pending(2)
         .audit(audit.clone())
         .build();
@@ -691,7 +691,6 @@ async fn votes_for_requests_that_are_not_pending_are_bounded() {
             fingerprint: approvals::Fingerprint::from_hex(&"0".repeat(64)).unwrap(),
             voter: ALICE.into(),
             choice: Choice::Approve,
-            channel: "test".into(),
         };
         refusals.push(votes.cast(ballot).await.refusal());
     }
@@ -781,12 +780,12 @@ struct BrokenChannel {
 }
 
 impl BrokenChannel {
-    async fn misbehave(&self, step: Step) -> Result<(), approvals::ChannelError> {
+    async fn misbehave(&self, step: Step) -> Result<(), approvals::channel::ChannelError> {
         if step != self.step {
             return Ok(());
         }
         match self.how {
-            Misbehaviour::Error => Err(approvals::ChannelError::unavailable(
+            Misbehaviour::Error => Err(approvals::channel::ChannelError::unavailable(
                 "broken",
                 "upstream said jane.doe@example.com is gone",
             )),
@@ -800,18 +799,18 @@ impl BrokenChannel {
 }
 
 #[async_trait]
-impl Approver for BrokenChannel {
+impl Channel for BrokenChannel {
     fn name(&self) -> &str {
         "broken"
     }
 
     async fn deliver(
         &self,
-        request: &approvals::ApprovalRequest,
-        votes: approvals::VoteBox,
-    ) -> Result<(), approvals::ChannelError> {
+        request: &approvals::channel::Review,
+        votes: approvals::channel::VoteBox,
+    ) -> Result<(), approvals::channel::ChannelError> {
         self.misbehave(Step::Deliver).await?;
-        let ballot = Ballot::new(request, BOB, Choice::Approve, "broken");
+        let ballot = Ballot::new(request, BOB, Choice::Approve);
         tokio::spawn(async move {
             tokio::time::sleep(2 * MINUTE).await;
             votes.cast(ballot).await
@@ -821,17 +820,17 @@ impl Approver for BrokenChannel {
 
     async fn escalated(
         &self,
-        _request: &approvals::ApprovalRequest,
+        _request: &approvals::channel::Review,
         _added: &[approvals::Identity],
-    ) -> Result<(), approvals::ChannelError> {
+    ) -> Result<(), approvals::channel::ChannelError> {
         self.misbehave(Step::Escalate).await
     }
 
     async fn concluded(
         &self,
-        _request: &approvals::ApprovalRequest,
+        _request: &approvals::channel::Review,
         _conclusion: &Conclusion,
-    ) -> Result<(), approvals::ChannelError> {
+    ) -> Result<(), approvals::channel::ChannelError> {
         self.misbehave(Step::Conclude).await
     }
 }
@@ -851,7 +850,7 @@ async fn a_channel_that_fails_panics_or_hangs_at_any_step_never_strands_the_call
             );
             let gate = Gate::builder()
                 .policy(policy)
-                .approver(BrokenChannel { step, how })
+                .channel(BrokenChannel { step, how })
                 .channel_timeout(Duration::from_secs(5))
                 .audit(audit.clone())
                 .build();

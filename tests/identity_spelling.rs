@@ -12,9 +12,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use approvals::audit::MemoryAudit;
-use approvals::memory::{MockApprover, QueueApprover};
+use approvals::channel::{Channel, Refusal};
 use approvals::policy::{Policy, RequirementBuilder, Rule};
-use approvals::{ActionRequest, Approver, Error, Gate, Identity, Refusal};
+use approvals::testing::{MockChannel, QueueChannel};
+use approvals::{ActionRequest, Error, Gate, Identity};
 use common::BOB;
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -30,10 +31,10 @@ fn admins(members: &[&str]) -> Policy {
     )
 }
 
-fn gate_with(policy: Policy, approver: impl Approver + 'static) -> Gate {
+fn gate_with(policy: Policy, approver: impl Channel + 'static) -> Gate {
     Gate::builder()
         .policy(policy)
-        .approver(approver)
+        .channel(approver)
         .audit(MemoryAudit::new())
         .build()
 }
@@ -45,7 +46,7 @@ fn request(requester: &str) -> ActionRequest<serde_json::Value> {
 /// Asks for approval as `requester`, votes as `voter`, and says whether the
 /// vote was refused as a self-approval; the body must not have run.
 async fn self_approval_is_refused(policy: Policy, requester: &str, voter: &str) {
-    let (approver, inbox) = QueueApprover::new();
+    let (approver, inbox) = QueueChannel::new();
     let gate = gate_with(policy, approver);
     let runs = Arc::new(AtomicUsize::new(0));
     let task = tokio::spawn({
@@ -124,7 +125,7 @@ async fn no_other_spelling_of_the_requester_can_approve() {
 
 #[tokio::test]
 async fn a_requester_that_is_not_an_identity_fails_closed() {
-    let approver = MockApprover::approve_all().voting_as(["alice@example.com", BOB]);
+    let approver = MockChannel::approve_all().voting_as(["alice@example.com", BOB]);
     let gate = gate_with(admins(&["alice@example.com", BOB]), approver.clone());
     for requester in [
         "alice@example.com\u{202E}",
@@ -142,7 +143,7 @@ async fn a_requester_that_is_not_an_identity_fails_closed() {
 
 #[tokio::test]
 async fn a_voter_that_is_not_an_identity_never_counts() {
-    let (approver, inbox) = QueueApprover::new();
+    let (approver, inbox) = QueueChannel::new();
     let gate = gate_with(admins(&["alice@example.com", BOB]), approver);
     let task = tokio::spawn({
         let gate = gate.clone();
@@ -169,7 +170,7 @@ async fn a_voter_that_is_not_an_identity_never_counts() {
 async fn a_group_member_that_is_not_an_identity_fails_the_call_closed() {
     // Not validated on purpose: evaluation must still refuse the member,
     // or a vote cast as the empty identity would count.
-    let approver = MockApprover::approve_all().voting_as([Identity::new("\u{202E}")]);
+    let approver = MockChannel::approve_all().voting_as([Identity::new("\u{202E}")]);
     let gate = gate_with(admins(&["bob\u{202E}@example.com"]), approver.clone());
     let result = gate
         .run(request("agent:ops-bot"), |_| async { Ok::<_, Error>(()) })

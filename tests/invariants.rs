@@ -12,10 +12,12 @@ use std::time::Duration;
 use approvals::audit::{
     AuditError, AuditEvent, AuditEventKind, AuditRecord, AuditSink, MemoryAudit,
 };
-use approvals::memory::{MockApprover, QueueApprover};
+use approvals::channel::{
+    Ballot, Channel, ChannelError, Choice, Refusal, VoteBox, VoteOutcome, async_trait,
+};
+use approvals::testing::{MockChannel, QueueChannel};
 use approvals::{
-    ActionRequest, Approver, Ballot, ChannelError, Choice, Conclusion, Error, ExecutionOutcome,
-    Fingerprint, Gate, Identity, Refusal, RequestId, VoteBox, VoteOutcome, async_trait,
+    ActionRequest, Conclusion, Error, ExecutionOutcome, Fingerprint, Gate, Identity, RequestId,
 };
 use common::{AGENT, ALICE, BOB, CAROL, MALLORY, requiring};
 
@@ -23,12 +25,12 @@ const MINUTE: Duration = Duration::from_secs(60);
 
 fn gate_with(
     policy: approvals::policy::Policy,
-    approver: impl Approver + 'static,
+    approver: impl Channel + 'static,
     audit: &MemoryAudit,
 ) -> Gate {
     Gate::builder()
         .policy(policy)
-        .approver(approver)
+        .channel(approver)
         .audit(audit.clone())
         .build()
 }
@@ -76,7 +78,7 @@ async fn no_gate_configured_fails_closed() {
 async fn empty_policy_fails_closed_without_running() {
     let audit = MemoryAudit::new();
     let gate = Gate::builder()
-        .approver(MockApprover::approve_all())
+        .channel(MockChannel::approve_all())
         .audit(audit.clone())
         .build();
     let runs = Arc::new(AtomicUsize::new(0));
@@ -92,13 +94,13 @@ async fn empty_policy_fails_closed_without_running() {
 struct FailingChannel;
 
 #[async_trait]
-impl Approver for FailingChannel {
+impl Channel for FailingChannel {
     fn name(&self) -> &str {
         "failing"
     }
     async fn deliver(
         &self,
-        _: &approvals::ApprovalRequest,
+        _: &approvals::channel::Review,
         _: VoteBox,
     ) -> Result<(), ChannelError> {
         Err(ChannelError::unavailable("failing", "connection refused"))
@@ -108,13 +110,13 @@ impl Approver for FailingChannel {
 struct PanickingChannel;
 
 #[async_trait]
-impl Approver for PanickingChannel {
+impl Channel for PanickingChannel {
     fn name(&self) -> &str {
         "panicking"
     }
     async fn deliver(
         &self,
-        _: &approvals::ApprovalRequest,
+        _: &approvals::channel::Review,
         _: VoteBox,
     ) -> Result<(), ChannelError> {
         panic!("channel bug")
@@ -126,8 +128,8 @@ async fn channel_error_fails_closed_even_if_another_channel_approves() {
     let audit = MemoryAudit::new();
     let gate = Gate::builder()
         .policy(requiring(&[ALICE], 1, MINUTE))
-        .approver(MockApprover::approve_all().voting_as([ALICE]))
-        .approver(FailingChannel)
+        .channel(MockChannel::approve_all().voting_as([ALICE]))
+        .channel(FailingChannel)
         .audit(audit.clone())
         .build();
     let runs = Arc::new(AtomicUsize::new(0));
@@ -184,7 +186,7 @@ async fn no_channel_fails_closed() {
 #[tokio::test(start_paused = true)]
 async fn silence_until_the_deadline_means_denied() {
     let audit = MemoryAudit::new();
-    let approver = MockApprover::silent();
+    let approver = MockChannel::silent();
     let gate = gate_with(requiring(&[ALICE], 1, MINUTE), approver.clone(), &audit);
     let runs = Arc::new(AtomicUsize::new(0));
     let result = run_counting(&gate, request(1), &runs).await;
@@ -204,7 +206,7 @@ async fn missing_requester_fails_closed() {
     let audit = MemoryAudit::new();
     let gate = gate_with(
         requiring(&[ALICE], 1, MINUTE),
-        MockApprover::approve_all(),
+        MockChannel::approve_all(),
         &audit,
     );
     let result = gate
@@ -229,7 +231,7 @@ async fn failing_audit_at_any_step_before_the_run_stops_it() {
         audit.fail_after(accepted);
         let gate = gate_with(
             requiring(&[ALICE], 1, MINUTE),
-            MockApprover::approve_all().voting_as([ALICE]),
+            MockChannel::approve_all().voting_as([ALICE]),
             &audit,
         );
         let runs = Arc::new(AtomicUsize::new(0));
@@ -254,7 +256,7 @@ async fn failing_audit_sink_stops_the_run_with_an_audit_error() {
     audit.set_failing(true);
     let gate = gate_with(
         requiring(&[ALICE], 1, MINUTE),
-        MockApprover::approve_all().voting_as([ALICE]),
+        MockChannel::approve_all().voting_as([ALICE]),
         &audit,
     );
     let runs = Arc::new(AtomicUsize::new(0));
@@ -268,7 +270,7 @@ async fn a_panicking_body_is_recorded_as_panicked() {
     let audit = MemoryAudit::new();
     let gate = gate_with(
         requiring(&[ALICE], 1, MINUTE),
-        MockApprover::approve_all().voting_as([ALICE]),
+        MockChannel::approve_all().voting_as([ALICE]),
         &audit,
     );
     let handle = tokio::spawn(async move {
@@ -306,7 +308,7 @@ async fn a_failing_body_is_recorded_with_its_error_type_only() {
     let audit = MemoryAudit::new();
     let gate = gate_with(
         requiring(&[ALICE], 1, MINUTE),
-        MockApprover::approve_all().voting_as([ALICE]),
+        MockChannel::approve_all().voting_as([ALICE]),
         &audit,
     );
     let result = gate
@@ -333,7 +335,7 @@ async fn a_failing_body_is_recorded_with_its_error_type_only() {
 #[tokio::test]
 async fn the_requester_cannot_approve_even_as_an_approver_and_admin() {
     let audit = MemoryAudit::new();
-    let (approver, inbox) = QueueApprover::new();
+    let (approver, inbox) = QueueChannel::new();
     let policy = approvals::policy::Policy::new()
         .group("admins", [AGENT, ALICE])
         .rule(
@@ -381,7 +383,7 @@ async fn the_requester_cannot_approve_even_as_an_approver_and_admin() {
 #[tokio::test]
 async fn only_eligible_identities_count_each_once_and_quorum_needs_distinct_approvals() {
     let audit = MemoryAudit::new();
-    let (approver, inbox) = QueueApprover::new();
+    let (approver, inbox) = QueueChannel::new();
     let gate = gate_with(requiring(&[ALICE, BOB, CAROL], 2, MINUTE), approver, &audit);
     let task = tokio::spawn({
         let gate = gate.clone();
@@ -402,7 +404,8 @@ async fn only_eligible_identities_count_each_once_and_quorum_needs_distinct_appr
             VoteOutcome::Counted {
                 approvals: 1,
                 quorum: 2,
-                conclusion: None
+                conclusion: None,
+                ..
             }
         ),
         "{first:?}"
@@ -433,7 +436,7 @@ async fn only_eligible_identities_count_each_once_and_quorum_needs_distinct_appr
 #[tokio::test]
 async fn any_eligible_deny_ends_the_request_denied() {
     let audit = MemoryAudit::new();
-    let (approver, inbox) = QueueApprover::new();
+    let (approver, inbox) = QueueChannel::new();
     let gate = gate_with(requiring(&[ALICE, BOB, CAROL], 2, MINUTE), approver, &audit);
     let runs = Arc::new(AtomicUsize::new(0));
     let task = tokio::spawn({
@@ -455,18 +458,17 @@ async fn any_eligible_deny_ends_the_request_denied() {
         "{result:?}"
     );
     assert_eq!(runs.load(Ordering::SeqCst), 0);
+    // A late vote reaches the gate, which refuses and records it.
     assert_eq!(
-        inbox.approve(&pending.id, CAROL).await.err(),
-        Some(approvals::memory::QueueError::UnknownRequest(
-            pending.id.clone()
-        ))
+        inbox.approve(&pending.id, CAROL).await.unwrap().refusal(),
+        Some(Refusal::AlreadyConcluded)
     );
 }
 
 #[tokio::test]
 async fn a_deny_without_reason_is_refused_when_policy_requires_one() {
     let audit = MemoryAudit::new();
-    let (approver, inbox) = QueueApprover::new();
+    let (approver, inbox) = QueueChannel::new();
     let policy = approvals::policy::Policy::new().rule(
         approvals::policy::Rule::new("gated").action("*").require(
             approvals::policy::RequirementBuilder::new()
@@ -506,7 +508,7 @@ async fn a_deny_without_reason_is_refused_when_policy_requires_one() {
 #[tokio::test(start_paused = true)]
 async fn escalation_adds_fallback_approvers_after_the_delay() {
     let audit = MemoryAudit::new();
-    let (approver, inbox) = QueueApprover::new();
+    let (approver, inbox) = QueueChannel::new();
     let policy = approvals::policy::Policy::new().rule(
         approvals::policy::Rule::new("gated").action("*").require(
             approvals::policy::RequirementBuilder::new()
@@ -541,7 +543,7 @@ async fn escalation_adds_fallback_approvers_after_the_delay() {
 #[tokio::test]
 async fn a_vote_for_another_fingerprint_is_refused_and_recorded() {
     let audit = MemoryAudit::new();
-    let (approver, inbox) = QueueApprover::new();
+    let (approver, inbox) = QueueChannel::new();
     let gate = gate_with(requiring(&[ALICE], 1, MINUTE), approver, &audit);
     let runs = Arc::new(AtomicUsize::new(0));
     let task = tokio::spawn({
@@ -559,7 +561,6 @@ async fn a_vote_for_another_fingerprint_is_refused_and_recorded() {
         fingerprint: other,
         voter: Identity::new(ALICE),
         choice: Choice::Approve,
-        channel: "test".into(),
     };
     assert_eq!(
         inbox.cast(ballot).await.unwrap().refusal(),
@@ -580,7 +581,7 @@ async fn a_vote_for_another_fingerprint_is_refused_and_recorded() {
 #[tokio::test]
 async fn a_vote_after_the_conclusion_changes_nothing_and_is_recorded() {
     let audit = MemoryAudit::new();
-    let (approver, inbox) = QueueApprover::new();
+    let (approver, inbox) = QueueChannel::new();
     let gate = gate_with(requiring(&[ALICE, BOB], 1, MINUTE), approver, &audit);
     let task = tokio::spawn({
         let gate = gate.clone();
@@ -589,14 +590,14 @@ async fn a_vote_after_the_conclusion_changes_nothing_and_is_recorded() {
     let pending = inbox.next_request().await;
     assert!(inbox.approve(&pending.id, ALICE).await.unwrap().counted());
     task.await.unwrap().unwrap();
-    let late = Ballot::new(&pending, BOB, Choice::deny("too late"), "test");
+    let late = Ballot::new(&pending, BOB, Choice::deny("too late"));
     assert_eq!(
         gate.votes().cast(late).await.refusal(),
         Some(Refusal::AlreadyConcluded)
     );
     let unknown = Ballot {
         request_id: RequestId::from_string("nope"),
-        ..Ballot::new(&pending, BOB, Choice::Approve, "test")
+        ..Ballot::new(&pending, BOB, Choice::Approve)
     };
     assert_eq!(
         gate.votes().cast(unknown).await.refusal(),
@@ -611,7 +612,7 @@ async fn a_vote_after_the_conclusion_changes_nothing_and_is_recorded() {
 #[tokio::test]
 async fn the_body_gets_exactly_the_fingerprinted_arguments_and_runs_once() {
     let audit = MemoryAudit::new();
-    let approver = MockApprover::approve_all().voting_as([ALICE]);
+    let approver = MockChannel::approve_all().voting_as([ALICE]);
     let gate = gate_with(requiring(&[ALICE], 1, MINUTE), approver.clone(), &audit);
     let approval = gate.authorize(request(250)).await.unwrap();
     let asked = approver.last_request().unwrap();
@@ -643,7 +644,7 @@ async fn arguments_changed_after_approval_do_not_run() {
     let audit = MemoryAudit::new();
     let gate = gate_with(
         requiring(&[ALICE], 1, MINUTE),
-        MockApprover::approve_all().voting_as([ALICE]),
+        MockChannel::approve_all().voting_as([ALICE]),
         &audit,
     );
     let args = Arc::new(Shared {
@@ -680,7 +681,7 @@ async fn arguments_changed_after_approval_do_not_run() {
 #[tokio::test]
 async fn dropping_the_caller_cancels_the_request_and_tells_the_channels() {
     let audit = MemoryAudit::new();
-    let approver = MockApprover::silent();
+    let approver = MockChannel::silent();
     let gate = gate_with(requiring(&[ALICE], 1, MINUTE), approver.clone(), &audit);
     let task = tokio::spawn({
         let gate = gate.clone();
@@ -704,12 +705,7 @@ async fn dropping_the_caller_cancels_the_request_and_tells_the_channels() {
         audit.kinds_for(&id),
         [AuditEventKind::Requested, AuditEventKind::Concluded]
     );
-    let vote = Ballot::new(
-        &approver.last_request().unwrap(),
-        ALICE,
-        Choice::Approve,
-        "test",
-    );
+    let vote = Ballot::new(&approver.last_request().unwrap(), ALICE, Choice::Approve);
     assert_eq!(
         gate.votes().cast(vote).await.refusal(),
         Some(Refusal::AlreadyConcluded)
@@ -719,7 +715,7 @@ async fn dropping_the_caller_cancels_the_request_and_tells_the_channels() {
 #[tokio::test]
 async fn swapping_the_policy_does_not_disturb_pending_requests() {
     let audit = MemoryAudit::new();
-    let (approver, inbox) = QueueApprover::new();
+    let (approver, inbox) = QueueChannel::new();
     let gate = gate_with(requiring(&[ALICE], 1, MINUTE), approver, &audit);
     let task = tokio::spawn({
         let gate = gate.clone();
@@ -751,7 +747,7 @@ async fn swapping_the_policy_does_not_disturb_pending_requests() {
 async fn raw_values_appear_in_no_message_record_error_or_debug_output() {
     const SECRETS: [&str; 3] = ["jane.doe@example.com", "4242424242424242", "hunter2"];
     let audit = MemoryAudit::new();
-    let approver = MockApprover::deny_all("not today");
+    let approver = MockChannel::deny_all("not today");
     let approver = approver.voting_as([ALICE]);
     let gate = gate_with(requiring(&[ALICE], 1, MINUTE), approver.clone(), &audit);
     let args = serde_json::json!({"email": SECRETS[0], "card": SECRETS[1], "nested": {"password": SECRETS[2]}});
@@ -791,7 +787,7 @@ async fn records_are_in_order_requested_votes_conclusion_executed() {
     let audit = MemoryAudit::new();
     let gate = gate_with(
         requiring(&[ALICE, BOB], 2, MINUTE),
-        MockApprover::approve_all().voting_as([MALLORY, ALICE, BOB]),
+        MockChannel::approve_all().voting_as([MALLORY, ALICE, BOB]),
         &audit,
     );
     gate.run(request(1), |_| async { Ok::<_, Error>(()) })
@@ -807,7 +803,7 @@ async fn records_are_in_order_requested_votes_conclusion_executed() {
 #[tokio::test]
 async fn allowed_by_policy_is_still_audited() {
     let audit = MemoryAudit::new();
-    let approver = MockApprover::approve_all();
+    let approver = MockChannel::approve_all();
     let policy = approvals::policy::Policy::new().rule(
         approvals::policy::Rule::new("reads")
             .action("crm.read_*")
@@ -848,7 +844,7 @@ fn allowing_refunds() -> approvals::policy::Policy {
 #[tokio::test]
 async fn allowed_by_policy_records_the_request_its_conclusion_and_the_run_in_order() {
     let audit = MemoryAudit::new();
-    let gate = gate_with(allowing_refunds(), MockApprover::approve_all(), &audit);
+    let gate = gate_with(allowing_refunds(), MockChannel::approve_all(), &audit);
     let approval = gate.authorize(request(250)).await.unwrap();
     assert!(matches!(
         approval.conclusion(),
@@ -891,7 +887,7 @@ async fn failing_audit_at_any_step_of_the_allowed_path_stops_it() {
     for accepted in 0..3 {
         let audit = MemoryAudit::new();
         audit.fail_after(accepted);
-        let gate = gate_with(allowing_refunds(), MockApprover::approve_all(), &audit);
+        let gate = gate_with(allowing_refunds(), MockChannel::approve_all(), &audit);
         let runs = Arc::new(AtomicUsize::new(0));
         let result = run_counting(&gate, request(1), &runs).await;
         if accepted < 2 {
@@ -917,7 +913,7 @@ async fn failing_audit_at_any_step_of_the_allowed_path_stops_it() {
 #[tokio::test]
 async fn refused_by_policy_never_asks_and_never_runs() {
     let audit = MemoryAudit::new();
-    let approver = MockApprover::approve_all();
+    let approver = MockChannel::approve_all();
     let policy = approvals::policy::Policy::new().rule(
         approvals::policy::Rule::new("no drops")
             .action("db.drop_*")
@@ -973,10 +969,10 @@ impl AuditSink for Witness {
 async fn a_thousand_concurrent_requests_with_random_votes() {
     const REQUESTS: usize = 1_000;
     let witness = Witness::default();
-    let (approver, inbox) = QueueApprover::new();
+    let (approver, inbox) = QueueChannel::new();
     let gate = Gate::builder()
         .policy(requiring(&[ALICE, BOB, CAROL], 2, 10 * MINUTE))
-        .approver(approver)
+        .channel(approver)
         .audit(witness.clone())
         .build();
     let ran = Arc::new(AtomicUsize::new(0));

@@ -20,7 +20,8 @@ mod traits {
 }
 
 mod tools {
-    use approvals::{Error, async_trait, requires_approval};
+    use approvals::channel::async_trait;
+    use approvals::{Error, requires_approval};
 
     pub(crate) struct Search;
     pub(crate) struct DeleteAll;

@@ -1,4 +1,4 @@
-//! What `#[requires_approval]` does, through `MockApprover`: the body runs
+//! What `#[requires_approval]` does, through `MockChannel`: the body runs
 //! once with the very arguments that were approved, a denial never runs it,
 //! the request carries what the attribute declares, and only the masked view
 //! leaves the gate.
@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use approvals::audit::{AuditEvent, AuditEventKind, MemoryAudit};
 use approvals::mask::{MaskedView, Masker, TypeLabelMasker};
-use approvals::memory::MockApprover;
 use approvals::policy::{Policy, PolicyError, RequirementBuilder, Rule};
+use approvals::testing::MockChannel;
 use approvals::{ArgumentMask, Conclusion, Error, ExecutionOutcome, Gate, Risk, requires_approval};
 use common::{AGENT, ALICE, BOB, CAROL};
 use serde::Serialize;
@@ -58,10 +58,10 @@ fn governance_policy() -> Policy {
     Policy::new().group("data-governance", [ALICE, BOB, CAROL])
 }
 
-fn gate_with(policy: Policy, approver: &MockApprover, audit: &MemoryAudit) -> Gate {
+fn gate_with(policy: Policy, approver: &MockChannel, audit: &MemoryAudit) -> Gate {
     Gate::builder()
         .policy(policy)
-        .approver(approver.clone())
+        .channel(approver.clone())
         .audit(audit.clone())
         .default_requester(AGENT)
         .build()
@@ -76,7 +76,7 @@ fn filter() -> Filter {
 
 #[tokio::test]
 async fn an_approved_call_runs_its_body_once_with_the_original_arguments() {
-    let approver = MockApprover::approve_all().voting_as([ALICE, BOB]);
+    let approver = MockChannel::approve_all().voting_as([ALICE, BOB]);
     let audit = MemoryAudit::new();
     let gate = gate_with(governance_policy(), &approver, &audit);
     let pool = Pool { name: "primary" };
@@ -113,7 +113,7 @@ async fn keep_buffer(buffer: Vec<u8>) -> Result<usize, Error> {
 
 #[tokio::test]
 async fn the_body_receives_the_very_values_that_were_fingerprinted_not_copies() {
-    let approver = MockApprover::approve_all().voting_as([ALICE]);
+    let approver = MockChannel::approve_all().voting_as([ALICE]);
     let audit = MemoryAudit::new();
     let gate = gate_with(
         common::requiring(&[ALICE], 1, Duration::from_secs(60)),
@@ -141,7 +141,7 @@ async fn a_denied_call_never_runs_and_returns_the_reason() {
         Ok(())
     }
 
-    let approver = MockApprover::deny_all("rotation freeze until Monday").voting_as([ALICE]);
+    let approver = MockChannel::deny_all("rotation freeze until Monday").voting_as([ALICE]);
     let audit = MemoryAudit::new();
     let gate = gate_with(Policy::new(), &approver, &audit);
     let result = approvals::scope(gate, rotate_key("k-1".into())).await;
@@ -158,7 +158,7 @@ async fn a_denied_call_never_runs_and_returns_the_reason() {
 
 #[tokio::test]
 async fn skipped_arguments_are_absent_and_the_audit_holds_only_the_masked_view() {
-    let approver = MockApprover::approve_all().voting_as([ALICE, BOB]);
+    let approver = MockChannel::approve_all().voting_as([ALICE, BOB]);
     let audit = MemoryAudit::new();
     let gate = gate_with(governance_policy(), &approver, &audit);
     let pool = Pool {
@@ -192,7 +192,7 @@ async fn skipped_arguments_are_absent_and_the_audit_holds_only_the_masked_view()
 
 #[tokio::test]
 async fn the_attribute_declares_the_request_and_its_requirement() {
-    let approver = MockApprover::approve_all().voting_as([ALICE, BOB]);
+    let approver = MockChannel::approve_all().voting_as([ALICE, BOB]);
     let audit = MemoryAudit::new();
     let gate = gate_with(governance_policy(), &approver, &audit);
     let pool = Pool { name: "p" };
@@ -224,7 +224,7 @@ async fn the_attribute_declares_the_request_and_its_requirement() {
 #[tokio::test]
 async fn a_matching_policy_rule_wins_over_the_attribute() {
     // The rule allows exports outright: nobody is asked.
-    let approver = MockApprover::approve_all().voting_as([ALICE, BOB]);
+    let approver = MockChannel::approve_all().voting_as([ALICE, BOB]);
     let audit = MemoryAudit::new();
     let policy =
         governance_policy().rule(Rule::new("exports are fine").action("crm.export_*").allow());
@@ -236,7 +236,7 @@ async fn a_matching_policy_rule_wins_over_the_attribute() {
     approver.assert_not_asked();
 
     // The rule requires one approval from carol: not the attribute's quorum of 2.
-    let approver = MockApprover::approve_all().voting_as([CAROL]);
+    let approver = MockChannel::approve_all().voting_as([CAROL]);
     let policy = governance_policy().rule(
         Rule::new("carol decides")
             .action("crm.export_*")
@@ -264,7 +264,7 @@ async fn a_matching_policy_rule_wins_over_the_attribute() {
 
 #[tokio::test]
 async fn a_bare_approver_name_is_a_group_and_an_undefined_one_fails_closed() {
-    let approver = MockApprover::approve_all().voting_as([ALICE, BOB]);
+    let approver = MockChannel::approve_all().voting_as([ALICE, BOB]);
     let audit = MemoryAudit::new();
     // No group `data-governance` in this policy.
     let gate = gate_with(Policy::new().group("sre", [ALICE]), &approver, &audit);
@@ -287,10 +287,10 @@ async fn an_unreachable_declared_quorum_fails_closed() {
     async fn transfer(cents: u64) -> Result<u64, Error> {
         Ok(cents)
     }
-    let approver = MockApprover::approve_all().voting_as([ALICE, BOB]);
+    let approver = MockChannel::approve_all().voting_as([ALICE, BOB]);
     let audit = MemoryAudit::new();
     let gate = Gate::builder()
-        .approver(approver.clone())
+        .channel(approver.clone())
         .audit(audit.clone())
         .build();
     // Alice asks: only bob is left, and two approvals are needed.
@@ -312,7 +312,7 @@ async fn requester_and_justification_expressions_may_use_the_arguments() {
     async fn grant(team: &str, ticket: u32) -> Result<String, Error> {
         Ok(format!("{team}/{ticket}"))
     }
-    let approver = MockApprover::approve_all().voting_as([ALICE]);
+    let approver = MockChannel::approve_all().voting_as([ALICE]);
     let audit = MemoryAudit::new();
     let gate = gate_with(Policy::new(), &approver, &audit);
     let granted = approvals::scope(gate, grant("ops", 7)).await.unwrap();
@@ -409,11 +409,11 @@ async fn send_email(
 #[tokio::test]
 async fn mask_specs_reach_the_masker_and_drop_removes_the_argument() {
     let masker = RecordingMasker::default();
-    let approver = MockApprover::approve_all().voting_as([ALICE]);
+    let approver = MockChannel::approve_all().voting_as([ALICE]);
     let audit = MemoryAudit::new();
     let gate = Gate::builder()
         .masker(masker.clone())
-        .approver(approver.clone())
+        .channel(approver.clone())
         .audit(audit.clone())
         .default_requester(AGENT)
         .build();
@@ -476,7 +476,7 @@ async fn a_thousand_concurrent_calls_each_run_once() {
         assert!(customer.starts_with("c_"));
         Ok(cents)
     }
-    let approver = MockApprover::approve_all().voting_as([ALICE]);
+    let approver = MockChannel::approve_all().voting_as([ALICE]);
     let audit = MemoryAudit::new();
     let gate = gate_with(Policy::new(), &approver, &audit);
     // Each call on a task of its own, on two worker threads.
@@ -525,7 +525,7 @@ async fn a_failing_body_is_recorded_and_its_error_returned() {
         drop(to);
         Err(MailError::Bounced)
     }
-    let approver = MockApprover::approve_all().voting_as([ALICE]);
+    let approver = MockChannel::approve_all().voting_as([ALICE]);
     let audit = MemoryAudit::new();
     let gate = gate_with(Policy::new(), &approver, &audit);
     let result = approvals::scope(gate, deliver("x@y.z".into())).await;
@@ -536,7 +536,7 @@ async fn a_failing_body_is_recorded_and_its_error_returned() {
         AuditEvent::Executed { outcome: ExecutionOutcome::Error { error_type } } if error_type.ends_with("MailError")
     ));
 
-    let denier = MockApprover::deny_all("no").voting_as([ALICE]);
+    let denier = MockChannel::deny_all("no").voting_as([ALICE]);
     let gate = gate_with(Policy::new(), &denier, &audit);
     let result = approvals::scope(gate, deliver("x@y.z".into())).await;
     assert!(

@@ -6,8 +6,9 @@
 use std::sync::Arc;
 
 use approvals::audit::MemoryAudit;
+use approvals::channel::async_trait;
 use approvals::policy::{Policy, Rule};
-use approvals::{Error, Gate, async_trait, requires_approval};
+use approvals::{Error, Gate, requires_approval};
 use serde::Serialize;
 
 /// Reads one record.

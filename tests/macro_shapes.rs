@@ -7,8 +7,9 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use approvals::audit::{AuditEvent, MemoryAudit};
+use approvals::channel::async_trait;
 use approvals::policy::{Policy, Rule};
-use approvals::{Error, Gate, async_trait, requires_approval};
+use approvals::{Error, Gate, requires_approval};
 use serde::Serialize;
 
 fn allowing() -> (Gate, MemoryAudit) {

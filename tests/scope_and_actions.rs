@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use approvals::audit::{self, AuditEventKind, FanOut, Fsync, JsonlAudit, MemoryAudit};
-use approvals::memory::MockApprover;
 use approvals::policy::{Policy, Rule};
+use approvals::testing::MockChannel;
 use approvals::{Action, ActionRequest, Error, Gate, Risk};
 use common::{AGENT, ALICE, requiring};
 
@@ -33,7 +33,7 @@ impl Action for RotateKey {
 
 #[tokio::test]
 async fn an_action_describes_itself_to_policy_and_reviewers() {
-    let approver = MockApprover::approve_all().voting_as([ALICE]);
+    let approver = MockChannel::approve_all().voting_as([ALICE]);
     let policy = Policy::new().rule(
         Rule::new("critical")
             .risk_at_least(Risk::Critical)
@@ -41,7 +41,7 @@ async fn an_action_describes_itself_to_policy_and_reviewers() {
     );
     let gate = Gate::builder()
         .policy(policy)
-        .approver(approver.clone())
+        .channel(approver.clone())
         .audit(MemoryAudit::new())
         .build();
     let request = ActionRequest::for_action(RotateKey {
@@ -101,7 +101,7 @@ async fn the_file_sink_records_a_verifiable_chain_through_the_gate() {
     let memory = MemoryAudit::new();
     let gate = Gate::builder()
         .policy(requiring(&[ALICE], 1, Duration::from_secs(60)))
-        .approver(MockApprover::approve_all().voting_as([ALICE]))
+        .channel(MockChannel::approve_all().voting_as([ALICE]))
         .audit(FanOut::new().with(Arc::clone(&file)).with(memory.clone()))
         .build();
     for cents in [1u64, 2, 3] {

@@ -13,12 +13,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use approvals::audit::{AuditEventKind, MemoryAudit};
-use approvals::memory::QueueApprover;
+use approvals::channel::{Ballot, Choice, Refusal, VoteOutcome};
 use approvals::policy::{Policy, RequirementBuilder, Rule};
-use approvals::{
-    ActionRequest, Ballot, Choice, Conclusion, Error, Fingerprint, Gate, Identity, Refusal,
-    VoteOutcome,
-};
+use approvals::testing::QueueChannel;
+use approvals::{ActionRequest, Conclusion, Error, Fingerprint, Gate, Identity};
 use common::{AGENT, ALICE, BOB, CAROL, MALLORY};
 
 const CASES: u64 = 400;
@@ -136,7 +134,7 @@ async fn check_case(seed: u64) -> Ending {
         .collect();
 
     let audit = MemoryAudit::new();
-    let (approver, inbox) = QueueApprover::new();
+    let (approver, inbox) = QueueChannel::new();
     let gate = Gate::builder()
         .policy(
             Policy::new().rule(
@@ -149,7 +147,7 @@ async fn check_case(seed: u64) -> Ending {
                 ),
             ),
         )
-        .approver(approver)
+        .channel(approver)
         .audit(audit.clone())
         .build();
     let runs = Arc::new(AtomicUsize::new(0));
@@ -175,7 +173,7 @@ async fn check_case(seed: u64) -> Ending {
 
     let mut model = Model::default();
     for (index, step) in steps.iter().enumerate() {
-        let mut ballot = Ballot::new(&request, step.voter, step.choice.clone(), "model");
+        let mut ballot = Ballot::new(&request, step.voter, step.choice.clone());
         if !step.right_fingerprint {
             ballot.fingerprint = wrong;
         }

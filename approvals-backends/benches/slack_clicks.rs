@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use approvals_backends::signature;
 use approvals_backends::slack::{
-    APPROVE_ACTION, InteractivityHandler, SlackApprover, SlackClient, StaticIdentities,
+    APPROVE_ACTION, InteractivityHandler, SlackChannel, SlackClient, StaticIdentities,
 };
 use approvals_core::audit::MemoryAudit;
 use approvals_core::policy::{Policy, RequirementBuilder, Rule};
@@ -51,7 +51,7 @@ async fn start() -> Bench {
     let identities: StaticIdentities = (0..APPROVERS)
         .map(|i| (format!("U{i}"), format!("reviewer{i}@example.com")))
         .collect();
-    let (approver, handler) = SlackApprover::builder(client, CHANNEL_ID, SECRET)
+    let (approver, handler) = SlackChannel::builder(client, CHANNEL_ID, SECRET)
         .identities(identities)
         .build();
     let gate = Gate::builder()
@@ -65,7 +65,7 @@ async fn start() -> Bench {
                 ),
             ),
         )
-        .approver(approver)
+        .channel(approver)
         .audit(MemoryAudit::new())
         .build();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -2,22 +2,27 @@
 //!
 //! | feature | module | what |
 //! | --- | --- | --- |
-//! | `memory` (default) | [`memory`] | [`MockApprover`](memory::MockApprover) for tests, [`QueueApprover`](memory::QueueApprover) for app-driven decisions |
+//! | `testing` | `testing` | `MockChannel` (scripted reviewers) and `QueueChannel` (a handle that votes as anyone), for tests only |
+//! | `axum` | | the axum adapters of the Slack, Teams and HTTP channels (`router()`) |
 //! | `teams` | [`teams`] | Microsoft Teams: Adaptive Cards with `Action.Execute` through the Bot Framework, a JWT-verified messaging endpoint (framework-agnostic, with an axum adapter), cards updated as votes count and when requests end |
 //! | `jwt` (on with `teams` or `http`) | [`jwt`] | JWT validation (RS256/384/512) against keys from OpenID metadata or a JWKS URL, cached, refreshed on an unknown key id at most once per interval |
-//! | `http` | [`http`] | [`HttpApprover`](http::HttpApprover): a REST API (axum router), bearer-token and OIDC authentication, signed webhooks |
-//! | `terminal` | [`terminal`] | [`TerminalApprover`](terminal::TerminalApprover): a prompt on the controlling terminal for local development |
-//! | `slack` | [`slack`] | [`SlackApprover`](slack::SlackApprover): Block Kit requests, a signed interactivity endpoint (framework-agnostic, with an axum adapter), Slack user to identity, messages updated when requests end |
+//! | `http` | [`http`] | [`HttpChannel`](http::HttpChannel): a REST API (axum router), bearer-token and OIDC authentication, signed webhooks |
+//! | `terminal` | [`terminal`] | [`TerminalChannel`](terminal::TerminalChannel): a prompt on the controlling terminal for local development |
+//! | `slack` | [`slack`] | [`SlackChannel`](slack::SlackChannel): Block Kit requests, a signed interactivity endpoint (framework-agnostic, with an axum adapter), Slack user to identity, messages updated when requests end |
 //!
-//! Every channel implements [`approvals_core::Approver`]: it delivers the
+//! Every channel implements [`approvals_core::Channel`]: it delivers the
 //! masked request and hands votes to the gate through a
 //! [`VoteBox`](approvals_core::VoteBox); it never judges a vote itself.
+//! What channels share (the ledger of deliveries, retries, body limits) is
+//! in [`kit`].
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-#[cfg(feature = "memory")]
-#[cfg_attr(docsrs, doc(cfg(feature = "memory")))]
-pub mod memory;
+pub mod kit;
+
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 
 #[cfg(feature = "jwt")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]

@@ -1,6 +1,6 @@
 //! The terminal channel: a prompt for local development.
 //!
-//! [`TerminalApprover`] shows each masked request on the terminal and asks
+//! [`TerminalChannel`] shows each masked request on the terminal and asks
 //! approve, deny (with a reason) or skip, voting as the local user (or an
 //! identity you configure). The gate judges the vote as any other: the
 //! terminal's user cannot approve their own agent's request if they are its
@@ -11,11 +11,11 @@
 //! come.
 //!
 //! ```no_run
-//! use approvals_backends::terminal::TerminalApprover;
+//! use approvals_backends::terminal::TerminalChannel;
 //! use approvals_core::{Gate, audit::MemoryAudit};
 //!
 //! let gate = Gate::builder()
-//!     .approver(TerminalApprover::new().voter("me@example.com"))
+//!     .channel(TerminalChannel::new().voter("me@example.com"))
 //!     .audit(MemoryAudit::new())
 //!     .build();
 //! # let _ = gate;
@@ -28,8 +28,8 @@ use std::io::{self, BufRead, BufReader, IsTerminal, Write};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use approvals_core::{
-    ApprovalRequest, Approver, Ballot, ChannelError, Choice, Conclusion, Identity, Refusal,
-    RequestId, VoteBox, VoteOutcome, async_trait,
+    Ballot, Channel, ChannelError, Choice, Conclusion, Identity, Refusal, RequestId, Review,
+    VoteBox, VoteOutcome, async_trait,
 };
 
 const CHANNEL: &str = "terminal";
@@ -118,7 +118,7 @@ impl fmt::Debug for Terminal {
 
 /// A channel that asks on the terminal. See the [module docs](self).
 #[derive(Clone)]
-pub struct TerminalApprover {
+pub struct TerminalChannel {
     inner: Arc<Inner>,
 }
 
@@ -132,7 +132,7 @@ struct State {
     terminal: Option<Terminal>,
     /// Whether a prompt worker is running; it owns the terminal meanwhile.
     prompting: bool,
-    queue: VecDeque<(Arc<ApprovalRequest>, VoteBox)>,
+    queue: VecDeque<(Arc<Review>, VoteBox)>,
     concluded: HashSet<RequestId>,
     /// Where the worker writes notes while it holds the terminal.
     notes: Option<File>,
@@ -140,7 +140,7 @@ struct State {
     on_screen: Option<RequestId>,
 }
 
-impl TerminalApprover {
+impl TerminalChannel {
     /// Prompts on the controlling terminal, as the local user (`$USER`,
     /// else `$USERNAME` or `$LOGNAME`).
     ///
@@ -249,15 +249,15 @@ impl TerminalApprover {
     }
 }
 
-impl Default for TerminalApprover {
+impl Default for TerminalChannel {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl fmt::Debug for TerminalApprover {
+impl fmt::Debug for TerminalChannel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TerminalApprover")
+        f.debug_struct("TerminalChannel")
             .field("voter", &self.inner.voter)
             .finish_non_exhaustive()
     }
@@ -272,7 +272,7 @@ enum Asked {
 /// request ends.
 fn ask(
     terminal: &mut Terminal,
-    request: &ApprovalRequest,
+    request: &Review,
     voter: &Identity,
     votes: &VoteBox,
     runtime: &tokio::runtime::Handle,
@@ -297,7 +297,7 @@ fn ask(
                     return Ok(Asked::EndOfInput);
                 };
                 Choice::Deny {
-                    reason: Some(reason).filter(|reason| !reason.is_empty()),
+                    reason: Some(reason),
                 }
             }
             "s" | "skip" => {
@@ -311,13 +311,14 @@ fn ask(
             }
         };
         answered();
-        let ballot = Ballot::new(request, voter.clone(), choice, CHANNEL);
+        let ballot = Ballot::new(request, voter.clone(), choice);
         let outcome = runtime.block_on(votes.cast(ballot));
         match outcome {
             VoteOutcome::Counted {
                 approvals,
                 quorum,
                 conclusion,
+                ..
             } => {
                 let line = match conclusion {
                     Some(conclusion) => format!(
@@ -343,7 +344,7 @@ fn ask(
 }
 
 /// The masked request as shown on the terminal.
-fn describe(request: &ApprovalRequest, voter: &Identity) -> String {
+fn describe(request: &Review, voter: &Identity) -> String {
     let arguments = serde_json::to_string_pretty(request.arguments.as_value())
         .unwrap_or_else(|_| request.arguments.to_string());
     let approvers: Vec<&str> = request.approvers.iter().map(Identity::as_str).collect();
@@ -387,12 +388,12 @@ fn clean(text: &str) -> String {
 }
 
 #[async_trait]
-impl Approver for TerminalApprover {
+impl Channel for TerminalChannel {
     fn name(&self) -> &str {
         CHANNEL
     }
 
-    async fn deliver(&self, request: &ApprovalRequest, votes: VoteBox) -> Result<(), ChannelError> {
+    async fn deliver(&self, request: &Review, votes: VoteBox) -> Result<(), ChannelError> {
         let voter = self.inner.voter.clone().ok_or_else(|| {
             ChannelError::rejected(
                 CHANNEL,
@@ -445,7 +446,7 @@ impl Approver for TerminalApprover {
 
     async fn concluded(
         &self,
-        request: &ApprovalRequest,
+        request: &Review,
         conclusion: &Conclusion,
     ) -> Result<(), ChannelError> {
         let mut state = lock(&self.inner.state);

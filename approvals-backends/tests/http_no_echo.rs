@@ -7,13 +7,13 @@
 //! characters of any seeded value in the answer (status, headers, body), in
 //! the reader's error (`Display` and `Debug`), or in anything logged.
 
-#![cfg(feature = "http")]
+#![cfg(all(feature = "http", feature = "axum"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod leak;
 mod support;
 
-use approvals_backends::http::{ApproveBody, DenyBody, HttpApprover};
+use approvals_backends::http::{ApproveBody, DenyBody, HttpChannel};
 use bytes::Bytes;
 use leak::{Captured, assert_no_echo, pii, pii_number};
 use proptest::prelude::*;
@@ -129,7 +129,7 @@ fn request(case: &Case) -> http::Request<Bytes> {
 fn refused_bodies_never_repeat_the_personal_data_they_carry() {
     let runtime = leak::runtime();
     let (captured, _guard) = Captured::start();
-    let approver = HttpApprover::builder()
+    let approver = HttpChannel::builder()
         .authenticator(tokens())
         .build()
         .unwrap();

@@ -1,7 +1,7 @@
 //! The HTTP API authenticated by OIDC JWTs, against a fake JWKS on loopback.
 //! Tokens are signed with the test-only keys in `tests/fixtures`.
 
-#![cfg(feature = "http")]
+#![cfg(all(feature = "http", feature = "axum"))]
 // Helpers outside `#[test]` functions: a failure there is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use approvals_backends::http::{HttpApprover, OidcAuthenticator};
+use approvals_backends::http::{HttpChannel, OidcAuthenticator};
 use approvals_backends::jwt::{JwtValidator, KeySet, KeySource};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -78,7 +78,7 @@ async fn api(jwks: &Served) -> Api {
     .leeway(Duration::from_secs(5));
     Api::start_with(
         1,
-        HttpApprover::builder().authenticator(OidcAuthenticator::new(validator)),
+        HttpChannel::builder().authenticator(OidcAuthenticator::new(validator)),
     )
     .await
 }
@@ -194,7 +194,7 @@ async fn the_identity_claim_is_configurable() {
     .unwrap();
     let api = Api::start_with(
         1,
-        HttpApprover::builder()
+        HttpChannel::builder()
             .authenticator(OidcAuthenticator::new(validator).identity_claim("upn")),
     )
     .await;

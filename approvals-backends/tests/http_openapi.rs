@@ -2,7 +2,7 @@
 //! operation answers, every route is documented, and real answers match the
 //! documented shapes.
 
-#![cfg(feature = "http")]
+#![cfg(all(feature = "http", feature = "axum"))]
 // Helpers outside `#[test]` functions: a failure there is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -180,12 +180,27 @@ fn every_reference_resolves_and_every_error_code_is_listed() {
     walk(&doc, &doc);
     let codes =
         &doc["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]["enum"];
-    let source = include_str!("../src/http/api.rs");
+    let source = include_str!("../src/http/inbound.rs");
     for code in codes.as_array().unwrap() {
         let code = code.as_str().unwrap();
+        // The API's own codes, or the gate's refusal table.
         assert!(
-            source.contains(&format!("\"{code}\"")),
+            source.contains(&format!("\"{code}\""))
+                || approvals_core::Refusal::ALL
+                    .iter()
+                    .any(|refusal| refusal.code() == code),
             "{code} is documented but never sent"
+        );
+    }
+    for refusal in approvals_core::Refusal::ALL {
+        assert!(
+            codes
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|code| code == refusal.code()),
+            "{} is sent but not documented",
+            refusal.code()
         );
     }
 }
@@ -196,11 +211,21 @@ async fn every_documented_operation_answers_in_its_documented_shape() {
     let api = Api::start(2).await;
     let _deploy = api.request("deploy");
     let id = api.pending(1).await.remove(0);
+    let fingerprint = api.seen_fingerprint(&id, ALICE_TOKEN).await;
 
     let mut seen = BTreeSet::new();
     let mut call =
         async |method: &str, template: &str, token: Option<&str>, body: Option<Value>| {
             let path = template.replace("{id}", id.as_str());
+            // A vote names the fingerprint its voter saw.
+            let body = match body {
+                None if method == "POST" => Some(json!({ "fingerprint": fingerprint })),
+                Some(Value::Object(mut fields)) if !fields.contains_key("fingerprint") => {
+                    fields.insert("fingerprint".to_owned(), json!(fingerprint));
+                    Some(Value::Object(fields))
+                }
+                other => other,
+            };
             let (status, answer) = match method {
                 "GET" => api.get(&path, token).await,
                 _ => api.post(&path, token, body).await,
@@ -321,7 +346,10 @@ async fn every_documented_operation_answers_in_its_documented_shape() {
     let _purge = api.request("purge");
     let purge = api.pending(1).await.remove(0);
     let path = format!("/v1/requests/{purge}/deny");
-    let (status, answer) = api.post(&path, Some(BOB_TOKEN), None).await;
+    let seen = api.seen_fingerprint(&purge, BOB_TOKEN).await;
+    let (status, answer) = api
+        .post(&path, Some(BOB_TOKEN), Some(json!({ "fingerprint": seen })))
+        .await;
     assert_eq!(status, 422);
     conforms(&doc, "POST", "/v1/requests/{id}/deny", status, &answer);
     for (method, template) in [
@@ -331,7 +359,10 @@ async fn every_documented_operation_answers_in_its_documented_shape() {
         let path = template.replace("{id}", "no-such-request");
         let (status, answer) = match method {
             "GET" => api.get(&path, Some(ALICE_TOKEN)).await,
-            _ => api.post(&path, Some(ALICE_TOKEN), None).await,
+            _ => {
+                let body = json!({ "fingerprint": "ab".repeat(32) });
+                api.post(&path, Some(ALICE_TOKEN), Some(body)).await
+            }
         };
         assert_eq!(status, 404);
         conforms(&doc, method, template, status, &answer);
@@ -386,7 +417,8 @@ fn the_shape_checker_catches_what_the_document_forbids() {
         assert!(check(&doc, &error, &bad, "").is_err(), "{bad}");
     }
     let receipt = json!({"$ref": "#/components/schemas/VoteReceipt"});
-    let good = json!({"result": "counted", "request_id": "r", "approvals": 1, "quorum": 1,
+    let good = json!({"result": "counted", "request_id": "r", "approvals": 1,
+                      "approved_by": ["a"], "quorum": 1,
                       "conclusion": {"outcome": "approved", "by": ["a"]}});
     assert!(check(&doc, &receipt, &good, "").is_ok());
     let mut bad = good.clone();

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use approvals_backends::memory::{Behaviour, MockApprover, QueueApprover, QueueError};
+use approvals_backends::testing::{Behaviour, MockChannel, QueueChannel, QueueError};
 use approvals_core::audit::{AuditEventKind, MemoryAudit};
 use approvals_core::policy::{Policy, RequirementBuilder, Rule};
 use approvals_core::{
@@ -15,7 +15,7 @@ use approvals_core::{
 const MINUTE: Duration = Duration::from_secs(60);
 
 fn gated(
-    approver: impl approvals_core::Approver + 'static,
+    approver: impl approvals_core::Channel + 'static,
     approvers: &[&str],
     quorum: u32,
 ) -> (Gate, MemoryAudit) {
@@ -31,7 +31,7 @@ fn gated(
                 ),
             ),
         )
-        .approver(approver)
+        .channel(approver)
         .default_requester("agent:test")
         .audit(audit.clone())
         .build();
@@ -47,7 +47,7 @@ async fn call(gate: &Gate, action: &'static str) -> Result<u32, Error> {
 
 #[tokio::test]
 async fn approve_all_votes_as_each_identity_until_the_quorum() {
-    let mock = MockApprover::approve_all().voting_as(["a@x.io", "b@x.io", "c@x.io"]);
+    let mock = MockChannel::approve_all().voting_as(["a@x.io", "b@x.io", "c@x.io"]);
     let (gate, _) = gated(mock.clone(), &["a@x.io", "b@x.io", "c@x.io"], 2);
     assert_eq!(call(&gate, "one").await.unwrap(), 7);
     let outcomes = mock.vote_outcomes();
@@ -70,7 +70,7 @@ async fn approve_all_votes_as_each_identity_until_the_quorum() {
 
 #[tokio::test]
 async fn deny_all_denies_with_the_reason() {
-    let mock = MockApprover::deny_all("not now").voting_as(["a@x.io"]);
+    let mock = MockChannel::deny_all("not now").voting_as(["a@x.io"]);
     let (gate, _) = gated(mock, &["a@x.io"], 1);
     let error = call(&gate, "one").await.unwrap_err();
     assert!(
@@ -82,7 +82,7 @@ async fn deny_all_denies_with_the_reason() {
 
 #[tokio::test]
 async fn decide_by_predicate_and_script_in_order() {
-    let mock = MockApprover::decide(|request| {
+    let mock = MockChannel::decide(|request| {
         (request.action == "ok")
             .then_some(Choice::Approve)
             .or(Some(Choice::deny("no")))
@@ -95,8 +95,7 @@ async fn decide_by_predicate_and_script_in_order() {
         Err(Error::Denied { .. })
     ));
 
-    let mock =
-        MockApprover::script([Choice::Approve, Choice::deny("second")]).voting_as(["a@x.io"]);
+    let mock = MockChannel::script([Choice::Approve, Choice::deny("second")]).voting_as(["a@x.io"]);
     let (gate, _) = gated(mock.clone(), &["a@x.io"], 1);
     assert!(call(&gate, "x").await.is_ok());
     assert!(matches!(call(&gate, "x").await, Err(Error::Denied { .. })));
@@ -107,14 +106,14 @@ async fn decide_by_predicate_and_script_in_order() {
 
 #[tokio::test(start_paused = true)]
 async fn an_exhausted_script_stays_silent_and_the_request_expires() {
-    let mock = MockApprover::script([]).voting_as(["a@x.io"]);
+    let mock = MockChannel::script([]).voting_as(["a@x.io"]);
     let (gate, _) = gated(mock, &["a@x.io"], 1);
     assert!(matches!(call(&gate, "x").await, Err(Error::Expired { .. })));
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_delayed_vote_arrives_after_the_delay_and_before_the_deadline() {
-    let mock = MockApprover::approve_all()
+    let mock = MockChannel::approve_all()
         .voting_as(["a@x.io"])
         .with_delay(Duration::from_secs(30));
     let (gate, _) = gated(mock.clone(), &["a@x.io"], 1);
@@ -122,7 +121,7 @@ async fn a_delayed_vote_arrives_after_the_delay_and_before_the_deadline() {
     assert!(call(&gate, "x").await.is_ok());
     assert!(started.elapsed() >= Duration::from_secs(30));
 
-    let slow = MockApprover::approve_all()
+    let slow = MockChannel::approve_all()
         .voting_as(["a@x.io"])
         .with_delay(2 * MINUTE);
     let (gate, _) = gated(slow, &["a@x.io"], 1);
@@ -131,7 +130,7 @@ async fn a_delayed_vote_arrives_after_the_delay_and_before_the_deadline() {
 
 #[tokio::test]
 async fn a_mock_voting_as_the_requester_is_refused() {
-    let mock = MockApprover::approve_all().voting_as(["agent:test", "a@x.io"]);
+    let mock = MockChannel::approve_all().voting_as(["agent:test", "a@x.io"]);
     let (gate, audit) = gated(mock.clone(), &["agent:test", "a@x.io"], 1);
     assert!(call(&gate, "x").await.is_ok());
     let outcomes = mock.vote_outcomes();
@@ -150,7 +149,7 @@ async fn a_mock_voting_as_the_requester_is_refused() {
 #[tokio::test]
 #[should_panic(expected = "was asked 1 times, expected 2")]
 async fn assert_asked_reports_the_count() {
-    let mock = MockApprover::approve_all().voting_as(["a@x.io"]);
+    let mock = MockChannel::approve_all().voting_as(["a@x.io"]);
     let (gate, _) = gated(mock.clone(), &["a@x.io"], 1);
     let _ = call(&gate, "x").await;
     mock.assert_asked(2);
@@ -158,13 +157,15 @@ async fn assert_asked_reports_the_count() {
 
 #[tokio::test]
 async fn the_queue_lists_pending_requests_and_forgets_concluded_ones() {
-    let (approver, inbox) = QueueApprover::new();
+    let (approver, inbox) = QueueChannel::new();
     let (gate, _) = gated(approver, &["a@x.io"], 1);
+    // An id the queue never saw still goes to the gate, which refuses it.
     assert_eq!(
         inbox
             .approve(&RequestId::from_string("nope"), "a@x.io")
-            .await,
-        Err(QueueError::UnknownRequest(RequestId::from_string("nope")))
+            .await
+            .map(|outcome| outcome.refusal()),
+        Ok(Some(Refusal::UnknownRequest))
     );
     let first = tokio::spawn({
         let gate = gate.clone();
@@ -196,7 +197,7 @@ async fn the_queue_lists_pending_requests_and_forgets_concluded_ones() {
     ));
     // A vote after the conclusion still reaches the gate through `cast`.
     let late = inbox
-        .cast(Ballot::new(&a, "a@x.io", Choice::Approve, "queue"))
+        .cast(Ballot::new(&a, "a@x.io", Choice::Approve))
         .await
         .unwrap();
     assert_eq!(late.refusal(), Some(Refusal::AlreadyConcluded));
@@ -204,8 +205,8 @@ async fn the_queue_lists_pending_requests_and_forgets_concluded_ones() {
 
 #[tokio::test]
 async fn a_fresh_queue_is_not_connected() {
-    let (_approver, inbox) = QueueApprover::new();
-    let (gate, _) = gated(MockApprover::silent(), &["a@x.io"], 1);
+    let (_approver, inbox) = QueueChannel::new();
+    let (gate, _) = gated(MockChannel::silent(), &["a@x.io"], 1);
     let ballot = Ballot {
         request_id: RequestId::from_string("r"),
         fingerprint: approvals_core::Fingerprint::of(
@@ -215,7 +216,6 @@ async fn a_fresh_queue_is_not_connected() {
         ),
         voter: Identity::new("a@x.io"),
         choice: Choice::Approve,
-        channel: "queue".into(),
     };
     assert_eq!(
         inbox.cast(ballot.clone()).await,

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use approvals_backends::signature;
 use approvals_backends::slack::{
-    APPROVE_ACTION, DENY_ACTION, EmailIdentities, InteractivityHandler, SlackApprover, SlackClient,
+    APPROVE_ACTION, DENY_ACTION, EmailIdentities, InteractivityHandler, SlackChannel, SlackClient,
     SlackError, StaticIdentities, parse_interaction,
 };
 use approvals_core::audit::{AuditEvent, MemoryAudit};
@@ -57,7 +57,7 @@ struct Env {
     fake: FakeSlack,
     gate: Gate,
     audit: MemoryAudit,
-    approver: SlackApprover,
+    approver: SlackChannel,
     handler: InteractivityHandler,
     url: String,
     http: reqwest::Client,
@@ -91,7 +91,7 @@ impl Env {
             .unwrap();
         let now = Arc::new(AtomicI64::new(NOW));
         let clock = Arc::clone(&now);
-        let mut builder = SlackApprover::builder(client.clone(), "approvals", SECRET)
+        let mut builder = SlackChannel::builder(client.clone(), "approvals", SECRET)
             .clock(move || clock.load(Ordering::SeqCst))
             .max_body_bytes(64 * 1024)
             .mention_approvers(setup.mention);
@@ -127,7 +127,7 @@ impl Env {
                         .require(requirement),
                 ),
             )
-            .approver(approver.clone())
+            .channel(approver.clone())
             .audit(audit.clone())
             .build();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -428,16 +428,27 @@ async fn deny_opens_a_modal_and_the_reason_concludes_the_request() {
         "a click on Deny decides nothing yet"
     );
 
-    // A blank reason keeps the modal open with an error, and decides nothing.
+    // A blank reason keeps the modal open with the gate's error, and
+    // decides nothing; the gate judged and recorded it.
     let blank = env.sign(form(&submission_payload("U_BOB", &metadata, Some("   "))));
     let (status, body) = env.post(&blank).await;
     assert_eq!(status, 200);
     let body: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(body["response_action"], "errors");
-    assert!(body["errors"]["approvals.reason"].is_string());
+    assert_eq!(
+        body["errors"]["approvals.reason"],
+        Refusal::ReasonRequired.to_string()
+    );
     env.handler.drain().await;
     assert!(env.still_pending(&id));
-    assert!(env.votes().is_empty());
+    assert!(matches!(
+        env.votes().as_slice(),
+        [AuditEvent::Vote {
+            counted: false,
+            refusal: Some(Refusal::ReasonRequired),
+            ..
+        }]
+    ));
 
     let reasoned = env.sign(form(&submission_payload(
         "U_BOB",
@@ -1083,10 +1094,23 @@ async fn huge_requests_respect_every_block_kit_limit_with_a_visible_marker() {
         .as_str()
         .unwrap()
         .to_owned();
-    let submission = env.sign(form(&submission_payload(
+    // Past the gate's limit, the modal stays open with the gate's words.
+    let too_long = env.sign(form(&submission_payload(
         "U_ALICE",
         &metadata,
         Some(&"no ".repeat(700)),
+    )));
+    let (status, body) = env.post(&too_long).await;
+    assert_eq!(status, 200);
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        body["errors"]["approvals.reason"],
+        Refusal::ReasonTooLong.to_string()
+    );
+    let submission = env.sign(form(&submission_payload(
+        "U_ALICE",
+        &metadata,
+        Some(&"no ".repeat(600)),
     )));
     assert_eq!(env.post(&submission).await.0, 200);
     assert!(matches!(run.await.unwrap(), Err(Error::Denied { .. })));

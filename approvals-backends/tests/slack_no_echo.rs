@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use approvals_backends::signature;
 use approvals_backends::slack::{
-    APPROVE_ACTION, InteractivityHandler, SlackApprover, SlackClient, StaticIdentities,
+    APPROVE_ACTION, InteractivityHandler, SlackChannel, SlackClient, StaticIdentities,
     parse_interaction,
 };
 use bytes::Bytes;
@@ -226,7 +226,7 @@ fn handler() -> InteractivityHandler {
         .timeout(Duration::from_secs(1))
         .build()
         .unwrap();
-    let (_approver, handler) = SlackApprover::builder(client, "approvals", SECRET)
+    let (_approver, handler) = SlackChannel::builder(client, "approvals", SECRET)
         .clock(|| NOW)
         .max_body_bytes(MAX_BODY)
         .identities(StaticIdentities::new().user("U1", "alice@example.com"))

@@ -11,7 +11,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use approvals_backends::terminal::{Terminal, TerminalApprover};
+use approvals_backends::terminal::{Terminal, TerminalChannel};
 use approvals_core::audit::{AuditEvent, MemoryAudit};
 use approvals_core::policy::{Policy, RequirementBuilder, Rule};
 use approvals_core::{ActionRequest, Conclusion, Error, Gate};
@@ -92,7 +92,7 @@ impl Pty {
     }
 }
 
-fn gate(approver: TerminalApprover, audit: &MemoryAudit) -> Gate {
+fn gate(approver: TerminalChannel, audit: &MemoryAudit) -> Gate {
     Gate::builder()
         .policy(
             Policy::new()
@@ -112,7 +112,7 @@ fn gate(approver: TerminalApprover, audit: &MemoryAudit) -> Gate {
                     ),
                 ),
         )
-        .approver(approver)
+        .channel(approver)
         .audit(audit.clone())
         .build()
 }
@@ -135,7 +135,7 @@ const PROMPT: &str = "Approve, deny or skip? [a/d/s] ";
 async fn approving_at_the_prompt_runs_the_call() {
     let (mut pty, terminal) = Pty::open();
     let audit = MemoryAudit::new();
-    let gate = gate(TerminalApprover::on(terminal).voter(ALICE), &audit);
+    let gate = gate(TerminalChannel::on(terminal).voter(ALICE), &audit);
     let run = call(&gate, "deploy");
 
     let screen = pty.wait_for(PROMPT).await;
@@ -176,7 +176,7 @@ async fn approving_at_the_prompt_runs_the_call() {
 async fn a_deny_asks_for_the_reason_until_policy_is_satisfied() {
     let (mut pty, terminal) = Pty::open();
     let audit = MemoryAudit::new();
-    let gate = gate(TerminalApprover::on(terminal).voter(ALICE), &audit);
+    let gate = gate(TerminalChannel::on(terminal).voter(ALICE), &audit);
     let run = call(&gate, "purge");
 
     pty.wait_for(PROMPT).await;
@@ -205,7 +205,7 @@ async fn a_deny_asks_for_the_reason_until_policy_is_satisfied() {
 async fn the_requester_cannot_approve_at_their_own_terminal() {
     let (mut pty, terminal) = Pty::open();
     let audit = MemoryAudit::new();
-    let gate = gate(TerminalApprover::on(terminal).voter(AGENT), &audit);
+    let gate = gate(TerminalChannel::on(terminal).voter(AGENT), &audit);
     let run = call(&gate, "deploy");
 
     pty.wait_for(PROMPT).await;
@@ -226,7 +226,7 @@ async fn the_requester_cannot_approve_at_their_own_terminal() {
 async fn requests_are_asked_one_after_another_and_can_be_skipped() {
     let (mut pty, terminal) = Pty::open();
     let audit = MemoryAudit::new();
-    let approver = TerminalApprover::on(terminal).voter(ALICE);
+    let approver = TerminalChannel::on(terminal).voter(ALICE);
     let gate = gate(approver, &audit);
     let first = call(&gate, "deploy");
     pty.wait_for(PROMPT).await;
@@ -255,7 +255,7 @@ async fn requests_are_asked_one_after_another_and_can_be_skipped() {
 async fn a_request_that_ends_elsewhere_is_noted_on_screen() {
     let (pty, terminal) = Pty::open();
     let audit = MemoryAudit::new();
-    let gate = gate(TerminalApprover::on(terminal).voter(ALICE), &audit);
+    let gate = gate(TerminalChannel::on(terminal).voter(ALICE), &audit);
     let run = call(&gate, "deploy");
     pty.wait_for(PROMPT).await;
     run.abort();
@@ -279,7 +279,7 @@ async fn a_request_that_ends_elsewhere_is_noted_on_screen() {
 #[ignore = "run in a process without a terminal by the test below"]
 async fn child_without_controlling_terminal() {
     let audit = MemoryAudit::new();
-    let gate = gate(TerminalApprover::new().voter(ALICE), &audit);
+    let gate = gate(TerminalChannel::new().voter(ALICE), &audit);
     let outcome = call(&gate, "deploy").await.unwrap();
     // A channel error, not an expiry: it did not wait for the 60 s deadline.
     match outcome {

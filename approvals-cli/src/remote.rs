@@ -44,8 +44,9 @@ pub(crate) struct PendingArgs {
 pub(crate) struct ApproveArgs {
     /// The request's id (from `approvals pending`).
     id: String,
-    /// Count the vote only if the request is exactly this call (its
-    /// fingerprint, from `approvals pending`).
+    /// The fingerprint of the call you reviewed (from `approvals pending`);
+    /// without it, the request is read first and its fingerprint used.
+    /// The vote counts only for exactly that call.
     #[arg(long, value_name = "HEX")]
     fingerprint: Option<String>,
     #[command(flatten)]
@@ -256,11 +257,14 @@ fn until(at: Timestamp) -> String {
 }
 
 pub(crate) fn approve(args: ApproveArgs, out: &Out) -> u8 {
-    let mut body = json!({});
-    if let Some(fingerprint) = &args.fingerprint {
-        body["fingerprint"] = json!(fingerprint);
-    }
-    vote(&args.remote, &args.id, "approve", &body, out)
+    vote(
+        &args.remote,
+        &args.id,
+        "approve",
+        args.fingerprint,
+        json!({}),
+        out,
+    )
 }
 
 pub(crate) fn deny(args: DenyArgs, out: &Out) -> u8 {
@@ -268,13 +272,17 @@ pub(crate) fn deny(args: DenyArgs, out: &Out) -> u8 {
     if let Some(reason) = &args.reason {
         body["reason"] = json!(reason);
     }
-    if let Some(fingerprint) = &args.fingerprint {
-        body["fingerprint"] = json!(fingerprint);
-    }
-    vote(&args.remote, &args.id, "deny", &body, out)
+    vote(&args.remote, &args.id, "deny", args.fingerprint, body, out)
 }
 
-fn vote(remote: &Remote, id: &str, verb: &str, body: &Value, out: &Out) -> u8 {
+fn vote(
+    remote: &Remote,
+    id: &str,
+    verb: &str,
+    fingerprint: Option<String>,
+    mut body: Value,
+    out: &Out,
+) -> u8 {
     if id.is_empty()
         || !id
             .chars()
@@ -283,6 +291,32 @@ fn vote(remote: &Remote, id: &str, verb: &str, body: &Value, out: &Out) -> u8 {
         out.error(format!("`{}` is not a request id", clean(id)));
         return exit::FAILED;
     }
+    // A vote names the call its voter saw: the one given, else the one the
+    // API shows under this id now.
+    let fingerprint = match fingerprint {
+        Some(fingerprint) => fingerprint,
+        None => match call(
+            remote,
+            reqwest::Method::GET,
+            &format!("/v1/requests/{id}"),
+            None,
+        ) {
+            Ok(answer) if answer.status == 200 => match answer.body["fingerprint"].as_str() {
+                Some(fingerprint) => fingerprint.to_owned(),
+                None => {
+                    out.error("the API showed the request without a fingerprint");
+                    return exit::TROUBLE;
+                }
+            },
+            Ok(answer) => return failure(&answer, out),
+            Err(message) => {
+                out.error(message);
+                return exit::TROUBLE;
+            }
+        },
+    };
+    body["fingerprint"] = json!(fingerprint);
+    let body = &body;
     let path = format!("/v1/requests/{id}/{verb}");
     let answer = match call(remote, reqwest::Method::POST, &path, Some(body)) {
         Ok(answer) => answer,

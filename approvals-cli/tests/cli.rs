@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use approvals_backends::http::{HttpApprover, StaticTokens};
-use approvals_backends::memory::MockApprover;
+use approvals_backends::http::{HttpChannel, StaticTokens};
+use approvals_backends::testing::MockChannel;
 use approvals_core::audit::{JsonlAudit, MemoryAudit};
 use approvals_core::policy::{Policy, RequirementBuilder, Rule};
 use approvals_core::{ActionRequest, Error, Gate};
@@ -66,16 +66,16 @@ async fn write_log(path: &Path, key: Option<&[u8]>) {
         builder = builder.hmac_key(key.to_vec());
     }
     let audit = std::sync::Arc::new(builder.open().unwrap());
-    let gate = |approver: MockApprover| {
+    let gate = |approver: MockChannel| {
         Gate::builder()
             .policy(policy())
-            .approver(approver)
+            .channel(approver)
             .audit(std::sync::Arc::clone(&audit))
             .build()
     };
     let args = serde_json::json!({"customer": SECRET_EMAIL});
-    let approve = gate(MockApprover::approve_all().voting_as([AGENT, ALICE]));
-    let deny = gate(MockApprover::deny_all("not during the freeze").voting_as([ALICE]));
+    let approve = gate(MockChannel::approve_all().voting_as([AGENT, ALICE]));
+    let deny = gate(MockChannel::deny_all("not during the freeze").voting_as([ALICE]));
     let ran = |request| {
         let approve = approve.clone();
         async move { approve.run(request, |_| async { Ok::<_, Error>(()) }).await }
@@ -265,7 +265,7 @@ fn audit_show_prints_a_readable_timeline() {
 struct Api {
     runtime: tokio::runtime::Runtime,
     gate: Gate,
-    approver: HttpApprover,
+    approver: HttpChannel,
     url: String,
 }
 
@@ -276,7 +276,7 @@ impl Api {
             .enable_all()
             .build()
             .unwrap();
-        let approver = HttpApprover::builder()
+        let approver = HttpChannel::builder()
             .authenticator(
                 StaticTokens::new()
                     .token(ALICE_TOKEN, ALICE)
@@ -286,7 +286,7 @@ impl Api {
             .unwrap();
         let gate = Gate::builder()
             .policy(policy())
-            .approver(approver.clone())
+            .channel(approver.clone())
             .audit(MemoryAudit::new())
             .build();
         let router = approver.router();

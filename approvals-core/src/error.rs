@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use crate::approver::ChannelError;
 use crate::audit::AuditError;
+use crate::channel::ChannelError;
 use crate::policy::PolicyError;
 use crate::{Identity, RequestId};
 

@@ -11,8 +11,8 @@
 //!    [`Fingerprint`], masks them into a [`MaskedView`](mask::MaskedView),
 //!    and asks the [`Policy`](policy::Policy): allow, refuse, or require
 //!    approval.
-//! 3. If approval is required, every [`Approver`] (channel) delivers the
-//!    masked [`ApprovalRequest`]; votes come back through a [`VoteBox`]; the
+//! 3. If approval is required, every [`Channel`] (channel) delivers the
+//!    masked [`Review`]; votes come back through a [`VoteBox`]; the
 //!    gate alone decides whether each vote counts.
 //! 4. Each step is written to the [`AuditSink`](audit::AuditSink) before the
 //!    next; the body runs only after the approval is durably recorded, with
@@ -21,8 +21,8 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub mod approver;
 pub mod audit;
+pub mod channel;
 mod error;
 mod fingerprint;
 pub mod gate;
@@ -34,17 +34,18 @@ mod request;
 mod review;
 mod time;
 
-pub use approver::{Approver, ChannelError};
+pub use channel::{Channel, ChannelError};
 pub use error::Error;
 pub use fingerprint::{Fingerprint, canonical_json};
 pub use gate::{Approval, Gate, GateBuilder, MAX_ARGUMENT_DEPTH, VoteBox};
 pub use identity::{Identity, IdentityError, RequestId};
 pub use request::{Action, ActionRequest, ArgumentMask, Risk, UnknownRisk};
 pub use review::{
-    ApprovalRequest, Ballot, Choice, Conclusion, ExecutionOutcome, Refusal, VoteOutcome,
+    Ballot, Choice, Conclusion, ExecutionOutcome, MAX_REASON_CHARS, Progress, Refusal, Review,
+    VoteOutcome,
 };
 pub use time::{Clock, SystemClock, Timestamp};
 
-/// Re-exported so that implementors of [`Approver`] and
+/// Re-exported so that implementors of [`Channel`] and
 /// [`AuditSink`](audit::AuditSink) use the same version.
 pub use async_trait::async_trait;

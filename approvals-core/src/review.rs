@@ -10,7 +10,7 @@ use crate::{Fingerprint, Identity, RequestId, Risk, Timestamp};
 /// A request for approval as channels and reviewers see it: every field is
 /// safe to show (the arguments and justification are masked).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ApprovalRequest {
+pub struct Review {
     /// The request's id.
     pub id: RequestId,
     /// The action name.
@@ -74,7 +74,9 @@ impl Choice {
 /// One vote, as a channel hands it to the gate.
 ///
 /// The fingerprint is the one the channel showed the reviewer: a vote is
-/// bound to exactly that call.
+/// bound to exactly that call. The channel it came through is not part of
+/// the ballot: the gate stamps it from the [`VoteBox`](crate::VoteBox) the
+/// ballot was cast into, so a channel cannot vote in another's name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ballot {
     /// The request voted on.
@@ -85,26 +87,36 @@ pub struct Ballot {
     pub voter: Identity,
     /// Approve or deny.
     pub choice: Choice,
-    /// The channel the vote came through (`"slack"`, `"queue"`, …).
-    pub channel: String,
 }
 
 impl Ballot {
-    /// A ballot for `request` by `voter` through `channel`.
-    pub fn new(
-        request: &ApprovalRequest,
-        voter: impl Into<Identity>,
-        choice: Choice,
-        channel: impl Into<String>,
-    ) -> Self {
+    /// A ballot for the request `review` shows, by `voter`.
+    pub fn new(review: &Review, voter: impl Into<Identity>, choice: Choice) -> Self {
         Self {
-            request_id: request.id.clone(),
-            fingerprint: request.fingerprint,
+            request_id: review.id.clone(),
+            fingerprint: review.fingerprint,
             voter: voter.into(),
             choice,
-            channel: channel.into(),
         }
     }
+}
+
+/// The most characters a deny reason may have. Longer reasons are refused
+/// with [`Refusal::ReasonTooLong`] by the gate, whatever the channel; a
+/// channel may use it to size its input field.
+pub const MAX_REASON_CHARS: usize = 2_000;
+
+/// Who has approved a pending request so far, from the gate's own tally.
+///
+/// Channels receive it after every counted approval that does not end the
+/// request ([`Channel::progress`](crate::Channel::progress)), from whichever
+/// channel the vote came, so that no channel keeps a tally of its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    /// The approvers whose votes counted, in order.
+    pub approved_by: Vec<Identity>,
+    /// Approvals needed.
+    pub quorum: u32,
 }
 
 /// Why the gate did not count a vote. The `Display` text is addressed to the
@@ -130,9 +142,13 @@ pub enum Refusal {
     /// The voter has already voted on this request.
     #[error("you have already voted on this request")]
     AlreadyVoted,
-    /// A deny without a reason where policy requires one.
+    /// A deny without a reason (or with only white space) where policy
+    /// requires one.
     #[error("a reason is required to deny this request")]
     ReasonRequired,
+    /// A deny reason longer than [`MAX_REASON_CHARS`].
+    #[error("the reason is too long (at most 2000 characters)")]
+    ReasonTooLong,
     /// The vote could not be recorded in the audit trail, so it does not count.
     #[error("the vote could not be recorded, so it did not count")]
     NotRecorded,
@@ -147,6 +163,60 @@ pub enum Refusal {
     Throttled,
 }
 
+impl Refusal {
+    /// Every refusal, in declaration order.
+    pub const ALL: [Refusal; 11] = [
+        Refusal::UnknownRequest,
+        Refusal::FingerprintMismatch,
+        Refusal::AlreadyConcluded,
+        Refusal::SelfApproval,
+        Refusal::NotEligible,
+        Refusal::AlreadyVoted,
+        Refusal::ReasonRequired,
+        Refusal::ReasonTooLong,
+        Refusal::NotRecorded,
+        Refusal::DeadlinePassed,
+        Refusal::Throttled,
+    ];
+
+    /// The stable code of this refusal (`"self_approval"`), as serialized.
+    /// Every channel that answers with codes uses this one table.
+    pub fn code(self) -> &'static str {
+        match self {
+            Refusal::UnknownRequest => "unknown_request",
+            Refusal::FingerprintMismatch => "fingerprint_mismatch",
+            Refusal::AlreadyConcluded => "already_concluded",
+            Refusal::SelfApproval => "self_approval",
+            Refusal::NotEligible => "not_eligible",
+            Refusal::AlreadyVoted => "already_voted",
+            Refusal::ReasonRequired => "reason_required",
+            Refusal::ReasonTooLong => "reason_too_long",
+            Refusal::NotRecorded => "not_recorded",
+            Refusal::DeadlinePassed => "deadline_passed",
+            Refusal::Throttled => "throttled",
+        }
+    }
+
+    /// The HTTP status an inbound channel answers this refusal with: `404`
+    /// for an unknown request, `403` for a voter who may not vote, `409` for
+    /// a vote that conflicts with the request's state, `422` for a reason
+    /// that does not meet the rule, `429` when throttled and `503` when the
+    /// vote could not be recorded.
+    pub fn http_status(self) -> u16 {
+        match self {
+            Refusal::UnknownRequest => 404,
+            Refusal::SelfApproval | Refusal::NotEligible => 403,
+            Refusal::FingerprintMismatch
+            | Refusal::AlreadyConcluded
+            | Refusal::AlreadyVoted
+            | Refusal::DeadlinePassed => 409,
+            Refusal::ReasonRequired | Refusal::ReasonTooLong => 422,
+            Refusal::Throttled => 429,
+            Refusal::NotRecorded => 503,
+        }
+    }
+}
+
 /// What the gate made of a vote.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
@@ -155,6 +225,9 @@ pub enum VoteOutcome {
     Counted {
         /// Distinct eligible approvals so far.
         approvals: u32,
+        /// Who they are, in order.
+        #[serde(default)]
+        approved_by: Vec<Identity>,
         /// Approvals needed.
         quorum: u32,
         /// Set when this vote concluded the request.
@@ -305,6 +378,15 @@ pub enum ExecutionOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_refusal_code_is_its_serialized_name() {
+        for refusal in Refusal::ALL {
+            let tagged = serde_json::to_value(refusal).unwrap();
+            assert_eq!(tagged, refusal.code(), "{refusal:?}");
+            assert!((400..600).contains(&refusal.http_status()), "{refusal:?}");
+        }
+    }
 
     #[test]
     fn the_outcome_name_is_the_serialized_tag() {

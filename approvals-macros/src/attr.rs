@@ -129,19 +129,19 @@ impl Risk {
 }
 
 /// One approver as written, read with the policy's syntax.
-pub(crate) enum Approver {
+pub(crate) enum Channel {
     /// `alice@example.com`, `agent:ops-bot`: anything with `@` or `:`.
     Identity(String),
     /// `group:NAME`, or a bare name without `@` or `:`.
     Group(String),
 }
 
-impl Approver {
+impl Channel {
     /// The text the policy reads (`group:NAME` for groups).
     pub(crate) fn policy_text(&self) -> String {
         match self {
-            Approver::Identity(identity) => identity.clone(),
-            Approver::Group(name) => format!("group:{name}"),
+            Channel::Identity(identity) => identity.clone(),
+            Channel::Group(name) => format!("group:{name}"),
         }
     }
 }
@@ -152,7 +152,7 @@ pub(crate) struct Args {
     pub(crate) name: Option<Given<LitStr>>,
     pub(crate) description: Option<Given<LitStr>>,
     pub(crate) risk: Option<Given<Risk>>,
-    pub(crate) approvers: Option<Given<Vec<Approver>>>,
+    pub(crate) approvers: Option<Given<Vec<Channel>>>,
     pub(crate) quorum: Option<Given<u32>>,
     /// Seconds.
     pub(crate) timeout: Option<Given<u64>>,
@@ -311,8 +311,8 @@ impl Args {
         let mut identities: Vec<String> = Vec::new();
         for approver in &approvers.value {
             match approver {
-                Approver::Group(_) => return,
-                Approver::Identity(identity) => {
+                Channel::Group(_) => return,
+                Channel::Identity(identity) => {
                     let canonical = identity.to_lowercase();
                     if !identities.contains(&canonical) {
                         identities.push(canonical);
@@ -493,7 +493,7 @@ fn parse_approvers(
     input: ParseStream<'_>,
     key: Span,
     errors: &mut Errors,
-) -> syn::Result<Option<Vec<Approver>>> {
+) -> syn::Result<Option<Vec<Channel>>> {
     let literals: Vec<LitStr> = if input.peek(syn::token::Bracket) {
         let content;
         bracketed!(content in input);
@@ -523,7 +523,7 @@ fn parse_approvers(
 
 /// Reads one approver with the policy's syntax: `group:NAME` is a group,
 /// anything with `@` or `:` an identity, and a bare name a group.
-fn parse_approver(text: &str) -> Result<Approver, String> {
+fn parse_approver(text: &str) -> Result<Channel, String> {
     let text = text.trim();
     if text.is_empty() {
         return Err("an approver cannot be empty: write an identity (`\"alice@example.com\"`) or a group (`\"group:sre\"`)".to_owned());
@@ -545,12 +545,12 @@ fn parse_approver(text: &str) -> Result<Approver, String> {
         if name.is_empty() {
             return Err("`group:` needs a group name, such as `\"group:sre\"`".to_owned());
         }
-        return Ok(Approver::Group(name.to_owned()));
+        return Ok(Channel::Group(name.to_owned()));
     }
     if text.contains('@') || text.contains(':') {
-        Ok(Approver::Identity(text.to_owned()))
+        Ok(Channel::Identity(text.to_owned()))
     } else {
-        Ok(Approver::Group(text.to_owned()))
+        Ok(Channel::Group(text.to_owned()))
     }
 }
 
@@ -720,7 +720,7 @@ mod tests {
 
     #[test]
     fn approvers() {
-        let text = |approver: Approver| approver.policy_text();
+        let text = |approver: Channel| approver.policy_text();
         assert_eq!(
             parse_approver("data-governance").map(text),
             Ok("group:data-governance".to_owned())

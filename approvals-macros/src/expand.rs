@@ -353,7 +353,7 @@ fn expand(args: &Args, mut function: ItemFn, shape: Shape, params: &[Param]) -> 
         quote!(.risk(#private::Risk::#variant))
     });
     let requirement = args.approvers.as_ref().map(|approvers| {
-        let approvers = approvers.value.iter().map(crate::attr::Approver::policy_text);
+        let approvers = approvers.value.iter().map(crate::attr::Channel::policy_text);
         let quorum = args.quorum.as_ref().map(|quorum| {
             let quorum = quorum.value;
             quote!(.quorum(#quorum))

@@ -17,7 +17,7 @@ use proc_macro::TokenStream;
 ///
 /// ```
 /// use approvals::audit::MemoryAudit;
-/// use approvals::memory::MockApprover;
+/// use approvals::testing::MockChannel;
 /// use approvals::policy::Policy;
 /// use approvals::{Error, Gate, requires_approval};
 ///
@@ -40,7 +40,7 @@ use proc_macro::TokenStream;
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Error> {
 /// let gate = Gate::builder()
 ///     .policy(Policy::new().group("data-governance", ["alice@example.com", "bob@example.com"]))
-///     .approver(MockApprover::approve_all().voting_as(["alice@example.com", "bob@example.com"]))
+///     .channel(MockChannel::approve_all().voting_as(["alice@example.com", "bob@example.com"]))
 ///     .audit(MemoryAudit::new())
 ///     .default_requester("agent:analytics")
 ///     .build();

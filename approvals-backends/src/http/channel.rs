@@ -1,30 +1,29 @@
 //! The HTTP channel: the requests it was given, their votes, and webhooks.
 
-use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
 use approvals_core::{
-    ApprovalRequest, Approver, ChannelError, Choice, Conclusion, Identity, RequestId, Timestamp,
-    VoteBox, async_trait,
+    Channel, ChannelError, Conclusion, Identity, Progress, RequestId, Review, VoteBox, async_trait,
 };
 use tokio::task::JoinHandle;
 
-use super::auth::Authenticator;
-use super::view::{RequestView, VoteView};
-use super::webhook::{self, Delivery, Webhook, WebhookEvent};
+use super::identity::Authenticator;
+use super::outbound::{self, Delivery, Webhook, WebhookEvent};
+use super::render::RequestView;
+use crate::kit::{self, Ledger};
 
 /// How many concluded requests the API still shows by id.
 const CONCLUDED_CAPACITY: usize = 1_024;
 
-/// The largest request body the API reads, in bytes.
+/// The largest request body the API reads by default, in bytes.
 pub(crate) const BODY_LIMIT: usize = 64 * 1024;
 
 /// A channel that serves pending requests over a JSON REST API and sends
 /// signed webhooks when requests are created and concluded.
 ///
-/// Give one clone to the gate and mount [`HttpApprover::router`] (axum) in
-/// your app, or call [`HttpApprover::handle`] from any other framework. Every
+/// Give one clone to the gate and mount [`HttpChannel::router`] (axum) in
+/// your app, or call [`HttpChannel::handle`] from any other framework. Every
 /// call is authenticated by the [`Authenticator`]; votes go to the gate's
 /// [`VoteBox`], which alone judges them, and the answer says whether the vote
 /// counted or why not.
@@ -38,19 +37,19 @@ pub(crate) const BODY_LIMIT: usize = 64 * 1024;
 /// | `GET /v1/openapi.json` | the OpenAPI document (no authentication) |
 ///
 /// ```
-/// use approvals_backends::http::{HttpApprover, StaticTokens};
+/// use approvals_backends::http::{HttpChannel, StaticTokens};
 /// use approvals_core::{Gate, audit::MemoryAudit};
 ///
-/// let approver = HttpApprover::builder()
+/// let approver = HttpChannel::builder()
 ///     .authenticator(StaticTokens::new().token("s3cr3t", "ops@example.com"))
 ///     .build()
 ///     .expect("the HTTP client starts");
-/// let gate = Gate::builder().approver(approver.clone()).audit(MemoryAudit::new()).build();
+/// let gate = Gate::builder().channel(approver.clone()).audit(MemoryAudit::new()).build();
 /// let app = axum::Router::new().nest("/approvals", approver.router());
 /// # let _ = (gate, app);
 /// ```
 #[derive(Clone)]
-pub struct HttpApprover {
+pub struct HttpChannel {
     pub(crate) inner: Arc<Inner>,
 }
 
@@ -58,52 +57,34 @@ pub(crate) struct Inner {
     pub(crate) authenticator: Arc<dyn Authenticator>,
     webhooks: Vec<Webhook>,
     client: reqwest::Client,
-    state: Mutex<State>,
+    pub(crate) ledger: Ledger<Sent>,
 }
 
+/// What this channel keeps per request beside the review.
 #[derive(Default)]
-struct State {
-    /// Any vote box seen, to hand the gate votes on ids this channel does
-    /// not know (so that they are recorded and refused by the gate).
-    votes: Option<VoteBox>,
-    pending: HashMap<RequestId, Entry>,
-    concluded: HashMap<RequestId, Entry>,
-    concluded_order: VecDeque<RequestId>,
-}
-
-struct Entry {
-    request: Arc<ApprovalRequest>,
-    votes: VoteBox,
+pub(crate) struct Sent {
+    /// Who may vote (escalation adds to it).
     approvers: Vec<Identity>,
-    approvals: u32,
-    counted: Vec<VoteView>,
-    conclusion: Option<Conclusion>,
     /// The `request.created` deliveries, one per webhook, so that
     /// `request.concluded` is sent only after them.
     created: Vec<Option<JoinHandle<()>>>,
 }
 
-impl Entry {
-    fn view(&self) -> RequestView {
-        RequestView::new(
-            &self.request,
-            &self.approvers,
-            self.approvals,
-            &self.counted,
-            self.conclusion.as_ref(),
-        )
-    }
+fn view(delivery: &kit::Delivery<Sent>) -> RequestView {
+    RequestView::new(
+        &delivery.review,
+        &delivery.data.approvers,
+        delivery
+            .progress
+            .as_ref()
+            .map_or(&[][..], |progress| &progress.approved_by),
+        delivery.conclusion.as_ref(),
+    )
 }
 
-/// What a vote is cast on: the request as delivered, or only an id.
-pub(crate) struct Target {
-    pub(crate) request: Option<Arc<ApprovalRequest>>,
-    pub(crate) votes: VoteBox,
-}
-
-/// Builds an [`HttpApprover`].
+/// Builds an [`HttpChannel`].
 #[derive(Default)]
-pub struct HttpApproverBuilder {
+pub struct HttpChannelBuilder {
     authenticator: Option<Arc<dyn Authenticator>>,
     webhooks: Vec<Webhook>,
     client: Option<reqwest::Client>,
@@ -127,7 +108,7 @@ pub enum HttpSetupError {
     Client(#[source] reqwest::Error),
 }
 
-impl HttpApproverBuilder {
+impl HttpChannelBuilder {
     /// Who may call the API (required).
     #[must_use]
     pub fn authenticator(mut self, authenticator: impl Authenticator + 'static) -> Self {
@@ -150,7 +131,7 @@ impl HttpApproverBuilder {
     }
 
     /// Builds the channel.
-    pub fn build(self) -> Result<HttpApprover, HttpSetupError> {
+    pub fn build(self) -> Result<HttpChannel, HttpSetupError> {
         let authenticator = self.authenticator.ok_or(HttpSetupError::NoAuthenticator)?;
         for hook in &self.webhooks {
             let url = hook.url.to_ascii_lowercase();
@@ -171,72 +152,36 @@ impl HttpApproverBuilder {
                 .build()
                 .map_err(HttpSetupError::Client)?,
         };
-        Ok(HttpApprover {
+        Ok(HttpChannel {
             inner: Arc::new(Inner {
                 authenticator,
                 webhooks: self.webhooks,
                 client,
-                state: Mutex::new(State::default()),
+                ledger: Ledger::new(CONCLUDED_CAPACITY),
             }),
         })
     }
 }
 
-impl HttpApprover {
+impl HttpChannel {
     /// Starts building the channel.
-    pub fn builder() -> HttpApproverBuilder {
-        HttpApproverBuilder::default()
+    pub fn builder() -> HttpChannelBuilder {
+        HttpChannelBuilder::default()
     }
 
     /// The pending requests, oldest first.
     pub fn pending(&self) -> Vec<RequestView> {
-        let state = lock(&self.inner.state);
-        let mut views: Vec<RequestView> = state.pending.values().map(Entry::view).collect();
-        views.sort_by(|a, b| (a.requested_at, a.id.as_str()).cmp(&(b.requested_at, b.id.as_str())));
-        views
+        self.inner
+            .ledger
+            .pending()
+            .iter()
+            .filter_map(|review| self.request(&review.id))
+            .collect()
     }
 
     /// One request, pending or recently concluded.
     pub fn request(&self, id: &RequestId) -> Option<RequestView> {
-        let state = lock(&self.inner.state);
-        state
-            .pending
-            .get(id)
-            .or_else(|| state.concluded.get(id))
-            .map(Entry::view)
-    }
-
-    /// Where to cast a vote on `id`, if this channel has a gate to cast to.
-    pub(crate) fn target(&self, id: &RequestId) -> Option<Target> {
-        let state = lock(&self.inner.state);
-        if let Some(entry) = state.pending.get(id).or_else(|| state.concluded.get(id)) {
-            return Some(Target {
-                request: Some(Arc::clone(&entry.request)),
-                votes: entry.votes.clone(),
-            });
-        }
-        state.votes.clone().map(|votes| Target {
-            request: None,
-            votes,
-        })
-    }
-
-    /// Notes a vote the gate counted, for the views.
-    pub(crate) fn counted(&self, id: &RequestId, voter: Identity, choice: Choice, approvals: u32) {
-        let mut state = lock(&self.inner.state);
-        let state = &mut *state;
-        if let Some(entry) = state
-            .pending
-            .get_mut(id)
-            .or_else(|| state.concluded.get_mut(id))
-        {
-            entry.approvals = entry.approvals.max(approvals);
-            entry.counted.push(VoteView {
-                voter,
-                choice,
-                at: Timestamp::now(),
-            });
-        }
+        self.inner.ledger.with(id, |delivery| view(delivery))
     }
 
     fn notify(
@@ -266,7 +211,7 @@ impl HttpApprover {
                     let _ = before.await;
                 }
                 if let Some(hook) = inner.webhooks.get(index) {
-                    webhook::send(&inner.client, hook, &delivery).await;
+                    outbound::send(&inner.client, hook, &delivery).await;
                 }
             })));
         }
@@ -274,19 +219,18 @@ impl HttpApprover {
     }
 }
 
-impl fmt::Debug for HttpApprover {
+impl fmt::Debug for HttpChannel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = lock(&self.inner.state);
-        f.debug_struct("HttpApprover")
-            .field("pending", &state.pending.len())
+        f.debug_struct("HttpChannel")
+            .field("pending", &self.inner.ledger.pending().len())
             .field("webhooks", &self.inner.webhooks)
             .finish_non_exhaustive()
     }
 }
 
-impl fmt::Debug for HttpApproverBuilder {
+impl fmt::Debug for HttpChannelBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HttpApproverBuilder")
+        f.debug_struct("HttpChannelBuilder")
             .field("authenticator", &self.authenticator.is_some())
             .field("webhooks", &self.webhooks)
             .finish_non_exhaustive()
@@ -294,75 +238,64 @@ impl fmt::Debug for HttpApproverBuilder {
 }
 
 #[async_trait]
-impl Approver for HttpApprover {
+impl Channel for HttpChannel {
     fn name(&self) -> &str {
         "http"
     }
 
-    async fn deliver(&self, request: &ApprovalRequest, votes: VoteBox) -> Result<(), ChannelError> {
-        let request = Arc::new(request.clone());
-        let mut entry = Entry {
-            approvers: request.approvers.clone(),
+    fn attach(&self, votes: VoteBox) {
+        self.inner.ledger.attach(votes);
+    }
+
+    async fn deliver(&self, request: &Review, votes: VoteBox) -> Result<(), ChannelError> {
+        let review = self.inner.ledger.delivered(
             request,
-            votes: votes.clone(),
-            approvals: 0,
-            counted: Vec::new(),
-            conclusion: None,
-            created: Vec::new(),
-        };
-        entry.created = self.notify(WebhookEvent::RequestCreated, &entry.view(), Vec::new());
-        let mut state = lock(&self.inner.state);
-        state.votes.get_or_insert(votes);
-        state.pending.insert(entry.request.id.clone(), entry);
+            votes,
+            Sent {
+                approvers: request.approvers.clone(),
+                created: Vec::new(),
+            },
+        );
+        let created = RequestView::new(&review, &review.approvers, &[], None);
+        let handles = self.notify(WebhookEvent::RequestCreated, &created, Vec::new());
+        self.inner
+            .ledger
+            .with(&review.id, |delivery| delivery.data.created = handles);
         Ok(())
     }
 
-    async fn escalated(
-        &self,
-        request: &ApprovalRequest,
-        added: &[Identity],
-    ) -> Result<(), ChannelError> {
-        if let Some(entry) = lock(&self.inner.state).pending.get_mut(&request.id) {
+    async fn escalated(&self, request: &Review, added: &[Identity]) -> Result<(), ChannelError> {
+        self.inner.ledger.with(&request.id, |delivery| {
             for identity in added {
-                if !entry.approvers.contains(identity) {
-                    entry.approvers.push(identity.clone());
+                if !delivery.data.approvers.contains(identity) {
+                    delivery.data.approvers.push(identity.clone());
                 }
             }
-        }
+        });
+        Ok(())
+    }
+
+    async fn progress(&self, request: &Review, progress: &Progress) -> Result<(), ChannelError> {
+        self.inner.ledger.progressed(&request.id, progress, |_| ());
         Ok(())
     }
 
     async fn concluded(
         &self,
-        request: &ApprovalRequest,
+        request: &Review,
         conclusion: &Conclusion,
     ) -> Result<(), ChannelError> {
-        let (view, created) = {
-            let mut state = lock(&self.inner.state);
-            let Some(mut entry) = state.pending.remove(&request.id) else {
-                return Ok(());
-            };
-            entry.conclusion = Some(conclusion.clone());
-            if let Conclusion::Approved { by } = conclusion {
-                entry.approvals = u32::try_from(by.len()).unwrap_or(u32::MAX);
-            }
-            let created = std::mem::take(&mut entry.created);
-            let view = entry.view();
-            state.concluded_order.push_back(request.id.clone());
-            state.concluded.insert(request.id.clone(), entry);
-            if state.concluded_order.len() > CONCLUDED_CAPACITY {
-                if let Some(oldest) = state.concluded_order.pop_front() {
-                    state.concluded.remove(&oldest);
-                }
-            }
-            (view, created)
+        let Some((view, created)) =
+            self.inner
+                .ledger
+                .concluded(&request.id, conclusion, |delivery| {
+                    (view(delivery), std::mem::take(&mut delivery.data.created))
+                })
+        else {
+            return Ok(());
         };
         // Deliveries run on their own; nothing waits for the handles.
         drop(self.notify(WebhookEvent::RequestConcluded, &view, created));
         Ok(())
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

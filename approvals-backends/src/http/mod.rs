@@ -1,9 +1,9 @@
 //! The HTTP channel: a JSON REST API for custom review UIs and other
 //! systems, with pluggable authentication and signed webhooks.
 //!
-//! - [`HttpApprover`] is the channel: give a clone to the gate, and mount
-//!   [`HttpApprover::router`] in your axum app (or call
-//!   [`HttpApprover::handle`] from another framework).
+//! - [`HttpChannel`] is the channel: give a clone to the gate, and mount
+//!   [`HttpChannel::router`] in your axum app (or call
+//!   [`HttpChannel::handle`] from another framework).
 //! - Every call is authenticated by an [`Authenticator`]: [`StaticTokens`]
 //!   (bearer tokens mapped to identities), [`OidcAuthenticator`] (JWTs
 //!   checked against an OpenID provider's keys), or your own. A caller
@@ -35,20 +35,20 @@
 //! The OpenAPI 3.1 description is [`OPENAPI_JSON`] (the file
 //! `approvals-backends/openapi.json`), also served at `GET /v1/openapi.json`.
 
-mod api;
-mod auth;
 mod channel;
+mod identity;
+mod inbound;
 mod oidc;
-mod view;
-mod webhook;
+mod outbound;
+mod render;
 
-pub use api::{OPENAPI_JSON, ROUTES};
-pub use auth::{AuthError, Authenticator, StaticTokens, bearer_token};
-pub use channel::{HttpApprover, HttpApproverBuilder, HttpSetupError};
+pub use channel::{HttpChannel, HttpChannelBuilder, HttpSetupError};
+pub use identity::{AuthError, Authenticator, StaticTokens, bearer_token};
+pub use inbound::{OPENAPI_JSON, ROUTES};
 pub use oidc::OidcAuthenticator;
-pub use view::{
-    ApproveBody, DenyBody, ErrorBody, ErrorDetail, PendingList, RequestView, VoteReceipt, VoteView,
-};
-pub use webhook::{
+pub use outbound::{
     DELIVERY_HEADER, EVENT_HEADER, Retry, SIGNATURE_HEADER, TIMESTAMP_HEADER, Webhook, WebhookEvent,
+};
+pub use render::{
+    ApproveBody, DenyBody, ErrorBody, ErrorDetail, PendingList, RequestView, VoteReceipt,
 };

@@ -2,7 +2,7 @@
 
 use approvals_core::{Identity, async_trait};
 
-use super::auth::{AuthError, Authenticator, bearer_token};
+use super::identity::{AuthError, Authenticator, bearer_token};
 use crate::jwt::{JwtConfigError, JwtError, JwtValidator, KeySet, KeySource};
 
 /// Authenticates callers by a JWT from your OpenID provider (Entra ID,
@@ -21,7 +21,7 @@ use crate::jwt::{JwtConfigError, JwtError, JwtValidator, KeySet, KeySource};
 /// them become anyone.
 ///
 /// ```no_run
-/// use approvals_backends::http::{HttpApprover, OidcAuthenticator};
+/// use approvals_backends::http::{HttpChannel, OidcAuthenticator};
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let authenticator = OidcAuthenticator::openid(
@@ -29,7 +29,7 @@ use crate::jwt::{JwtConfigError, JwtError, JwtValidator, KeySet, KeySource};
 ///     "https://login.example.com",
 ///     "approvals-api",
 /// )?;
-/// let approver = HttpApprover::builder().authenticator(authenticator).build()?;
+/// let approver = HttpChannel::builder().authenticator(authenticator).build()?;
 /// # let _ = approver; Ok(()) }
 /// ```
 #[derive(Debug, Clone)]

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use approvals_core::{Identity, async_trait};
 
-use super::client::{SlackClient, SlackError};
+use super::outbound::{SlackClient, SlackError};
 
 /// Translates a Slack user into the canonical identity the gate judges.
 ///

@@ -1,6 +1,6 @@
 //! Slack: approval requests as interactive Block Kit messages.
 //!
-//! A [`SlackApprover`] posts each request to a channel: the action, its
+//! A [`SlackChannel`] posts each request to a channel: the action, its
 //! description and risk, the requester, the masked justification and
 //! arguments, the deadline and the request id, with **Approve** and **Deny**
 //! buttons. Deny asks for a reason in a modal (required when the policy says
@@ -13,7 +13,7 @@
 //! window. A signed request is acted on once: its signature is remembered
 //! until it leaves the window, in a cache of bounded size that, when full,
 //! refuses new requests (`503`) rather than forget one that could still be
-//! replayed ([`replay_cache_capacity`](SlackApproverBuilder::replay_cache_capacity)).
+//! replayed ([`replay_cache_capacity`](SlackChannelBuilder::replay_cache_capacity)).
 //! Refusals name the header or field that was wrong, never the request's
 //! content. A valid click is acknowledged at once, within Slack's 3 seconds;
 //! the user is then mapped to an [`Identity`](approvals_core::Identity) (by
@@ -31,7 +31,7 @@
 //! and HTTP 429 retried after `Retry-After` a bounded number of times.
 //!
 //! ```no_run
-//! use approvals_backends::slack::{SlackApprover, SlackClient};
+//! use approvals_backends::slack::{SlackChannel, SlackClient};
 //! use approvals_core::audit::MemoryAudit;
 //! use approvals_core::policy::{Policy, RequirementBuilder, Rule};
 //! use approvals_core::{ActionRequest, Error, Gate};
@@ -39,7 +39,7 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let client = SlackClient::new(std::env::var("SLACK_BOT_TOKEN")?)?;
-//! let (slack, interactivity) = SlackApprover::builder(
+//! let (slack, interactivity) = SlackChannel::builder(
 //!     client,
 //!     std::env::var("SLACK_CHANNEL")?,
 //!     std::env::var("SLACK_SIGNING_SECRET")?,
@@ -54,7 +54,7 @@
 //! let gate = Gate::builder()
 //!     .policy(Policy::new().rule(Rule::new("deploys").action("deploy.*")
 //!         .require(RequirementBuilder::new().approvers(["alice@example.com"]))))
-//!     .approver(slack)
+//!     .channel(slack)
 //!     .audit(MemoryAudit::new())
 //!     .build();
 //! let request = ActionRequest::new("deploy.production", "v1.2.3").requester("agent:release-bot");
@@ -62,25 +62,25 @@
 //! # Ok(()) }
 //! ```
 
-mod approver;
-mod blocks;
-mod client;
-mod handler;
+mod channel;
 mod identity;
+mod inbound;
+mod outbound;
 mod payload;
+mod render;
 
-pub use approver::{
-    DEFAULT_REPLAY_CACHE_CAPACITY, ReplayCacheFull, SlackApprover, SlackApproverBuilder,
+pub use channel::{
+    DEFAULT_REPLAY_CACHE_CAPACITY, ReplayCacheFull, SlackChannel, SlackChannelBuilder,
 };
-pub use blocks::{
-    APPROVE_ACTION, DENY_ACTION, DENY_REASON_CALLBACK, Message, limits as block_limits,
-};
-pub use client::{
+pub use identity::{EmailIdentities, SlackIdentities, StaticIdentities};
+pub use inbound::{InteractivityHandler, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+pub use outbound::{
     DEFAULT_BASE_URL, PostedMessage, SlackClient, SlackClientBuilder, SlackError, SlackUser,
 };
-pub use handler::{InteractivityHandler, SIGNATURE_HEADER, TIMESTAMP_HEADER};
-pub use identity::{EmailIdentities, SlackIdentities, StaticIdentities};
 pub use payload::{
     Button, Click, DenyReason, Interaction, PayloadError, Reference, parse_interaction,
     parse_payload,
+};
+pub use render::{
+    APPROVE_ACTION, DENY_ACTION, DENY_REASON_CALLBACK, Message, limits as block_limits,
 };

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use crate::json::JsonError;
 
-use super::blocks::{
+use super::render::{
     APPROVE_ACTION, DENY_ACTION, DENY_REASON_CALLBACK, REASON_BLOCK, REASON_INPUT, limits,
 };
 
@@ -130,7 +130,8 @@ pub struct DenyReason {
     pub reference: Reference,
     /// The channel of the request message, from the view's metadata.
     pub channel_id: Option<String>,
-    /// The reason, trimmed; `None` when blank.
+    /// The reason as typed (`None` when the input was left empty); the gate
+    /// trims it and judges it.
     pub reason: Option<String>,
 }
 
@@ -297,9 +298,7 @@ pub fn parse_payload(json: &str) -> Result<Interaction, PayloadError> {
                 .state
                 .and_then(|mut state| state.values.remove(REASON_BLOCK))
                 .and_then(|mut block| block.remove(REASON_INPUT))
-                .and_then(|input| input.value)
-                .map(|reason| reason.trim().to_owned())
-                .filter(|reason| !reason.is_empty());
+                .and_then(|input| input.value);
             Ok(Interaction::DenyReason(DenyReason {
                 user_id,
                 team_id,
@@ -312,7 +311,7 @@ pub fn parse_payload(json: &str) -> Result<Interaction, PayloadError> {
     }
 }
 
-/// Reads a button value written by `blocks::button_value`.
+/// Reads a button value written by `render::button_value`.
 fn parse_value(value: &str) -> Result<Reference, PayloadError> {
     let (id, fingerprint) = value
         .rsplit_once(':')
@@ -391,7 +390,7 @@ mod tests {
                 team_id: Some("T1".into()),
                 reference,
                 channel_id: Some("C9".into()),
-                reason: Some("not today".into()),
+                reason: Some("  not today  ".into()),
             }))
         );
     }

@@ -8,10 +8,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, post};
 
-use super::endpoint::TeamsEndpoint;
+use super::inbound::TeamsEndpoint;
 
-/// The path Teams bots conventionally use for their messaging endpoint.
-pub const DEFAULT_PATH: &str = "/api/messages";
+use super::DEFAULT_PATH;
 
 /// The largest request body read. Activities are a few kilobytes; a larger
 /// body is refused before it is authenticated.
@@ -21,7 +20,7 @@ impl TeamsEndpoint {
     /// A router serving the endpoint at [`DEFAULT_PATH`] (`/api/messages`).
     ///
     /// ```no_run
-    /// # async fn serve(teams: approvals_backends::teams::TeamsApprover) -> std::io::Result<()> {
+    /// # async fn serve(teams: approvals_backends::teams::TeamsChannel) -> std::io::Result<()> {
     /// let listener = tokio::net::TcpListener::bind("0.0.0.0:3978").await?;
     /// axum::serve(listener, teams.endpoint().router()).await
     /// # }
@@ -43,7 +42,7 @@ impl TeamsEndpoint {
 
 async fn serve(State(endpoint): State<TeamsEndpoint>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let Ok(body) = axum::body::to_bytes(body, MAX_BODY).await else {
+    let Ok(body) = crate::kit::read_body(body, MAX_BODY).await else {
         return (StatusCode::PAYLOAD_TOO_LARGE, "the body is too large").into_response();
     };
     endpoint

@@ -42,7 +42,7 @@ impl Conversation {
     }
 }
 
-/// The settings of a [`TeamsApprover`](super::TeamsApprover).
+/// The settings of a [`TeamsChannel`](super::TeamsChannel).
 ///
 /// Only the bot's registration and the conversation are required; every
 /// Microsoft URL has a default and can be pointed elsewhere (tests use fakes

@@ -6,13 +6,13 @@
 //!
 //! | piece | what it does |
 //! | --- | --- |
-//! | [`TeamsApprover`] | the [`Approver`](approvals_core::Approver): posts a card per request, updates it as votes count and when the request ends |
-//! | [`TeamsEndpoint`] | the bot's messaging endpoint: `http::Request<Bytes>` in, `http::Response<Bytes>` out; [`TeamsEndpoint::router`] serves it with axum |
+//! | [`TeamsChannel`] | the [`Channel`](approvals_core::Channel): posts a card per request, updates it as votes count and when the request ends |
+//! | [`TeamsEndpoint`] | the bot's messaging endpoint: `http::Request<Bytes>` in, `http::Response<Bytes>` out; `TeamsEndpoint::router` (feature `axum`) serves it with axum |
 //! | [`TeamsConfig`] | the bot's registration, the conversation, and every Microsoft URL (configurable) |
 //! | [`UserDirectory`], [`StaticDirectory`] | from a user's Entra ID object id to the [`Identity`](approvals_core::Identity) that policies name |
 //! | [`BotTokenClient`] | the bot's token (client-credentials grant), cached until shortly before expiry |
 //! | [`ConnectorClient`] | posts and updates activities, with `401` token refresh and `429` `Retry-After` |
-//! | [`card`] | the Adaptive Cards (version 1.5) |
+//! | [`render`] | the Adaptive Cards (version 1.5) |
 //!
 //! Inbound requests are authenticated with [`crate::jwt`]: the Bot Framework's
 //! signing keys come from its OpenID metadata, and each request's token must
@@ -21,22 +21,24 @@
 //! channel never judges a vote: it hands each click to the gate as a
 //! [`Ballot`](approvals_core::Ballot) and shows the clicker the gate's answer.
 
-mod approver;
+#[cfg(feature = "axum")]
 mod axum;
-pub mod card;
+mod channel;
 mod config;
-mod connector;
-mod directory;
-mod endpoint;
+mod identity;
+mod inbound;
+mod outbound;
+pub mod render;
 mod token;
 
-pub use self::approver::TeamsApprover;
-pub use self::axum::DEFAULT_PATH;
+/// The path Teams bots conventionally use for their messaging endpoint.
+pub const DEFAULT_PATH: &str = "/api/messages";
+pub use self::channel::TeamsChannel;
 pub use self::config::{
     Conversation, DEFAULT_AUTHORITY, DEFAULT_ISSUER, DEFAULT_OPENID_METADATA_URL,
     DEFAULT_TOKEN_SCOPE, TeamsConfig,
 };
-pub use self::connector::{ConnectorClient, ConnectorError};
-pub use self::directory::{DirectoryError, StaticDirectory, TeamsUser, UserDirectory};
-pub use self::endpoint::TeamsEndpoint;
+pub use self::identity::{DirectoryError, StaticDirectory, TeamsUser, UserDirectory};
+pub use self::inbound::TeamsEndpoint;
+pub use self::outbound::{ConnectorClient, ConnectorError};
 pub use self::token::{BotTokenClient, TokenError};

@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use approvals_backends::http::{HttpApprover, HttpApproverBuilder, StaticTokens};
+use approvals_backends::http::{HttpChannel, HttpChannelBuilder, StaticTokens};
 use approvals_core::audit::MemoryAudit;
 use approvals_core::policy::{Policy, RequirementBuilder, Rule};
 use approvals_core::{ActionRequest, Error, Gate, RequestId};
@@ -99,7 +99,7 @@ impl Drop for Served {
 /// A gate whose only channel is the HTTP API, served on loopback.
 pub struct Api {
     pub gate: Gate,
-    pub approver: HttpApprover,
+    pub approver: HttpChannel,
     pub audit: MemoryAudit,
     pub server: Served,
     pub client: reqwest::Client,
@@ -107,15 +107,15 @@ pub struct Api {
 
 impl Api {
     pub async fn start(quorum: u32) -> Self {
-        Self::start_with(quorum, HttpApprover::builder().authenticator(tokens())).await
+        Self::start_with(quorum, HttpChannel::builder().authenticator(tokens())).await
     }
 
-    pub async fn start_with(quorum: u32, builder: HttpApproverBuilder) -> Self {
+    pub async fn start_with(quorum: u32, builder: HttpChannelBuilder) -> Self {
         let approver = builder.build().unwrap();
         let audit = MemoryAudit::new();
         let gate = Gate::builder()
             .policy(policy(quorum))
-            .approver(approver.clone())
+            .channel(approver.clone())
             .audit(audit.clone())
             .build();
         let server = Served::start(approver.router()).await;
@@ -173,14 +173,37 @@ impl Api {
         read(call.send().await.unwrap()).await
     }
 
-    pub async fn approve(&self, id: &RequestId, token: &str) -> (u16, Value) {
-        self.post(&format!("/v1/requests/{id}/approve"), Some(token), None)
-            .await
+    /// The fingerprint a reviewer sees for `id` (`GET /v1/requests/{id}`),
+    /// or, for an id the API does not show, that of no call at all.
+    pub async fn seen_fingerprint(&self, id: &RequestId, token: &str) -> String {
+        let (status, view) = self.get(&format!("/v1/requests/{id}"), Some(token)).await;
+        match view["fingerprint"].as_str() {
+            Some(fingerprint) if status == 200 => fingerprint.to_owned(),
+            _ => "ab".repeat(32),
+        }
     }
 
+    /// Approves `id` as a reviewer does: reads the request, then votes on
+    /// the fingerprint it showed.
+    pub async fn approve(&self, id: &RequestId, token: &str) -> (u16, Value) {
+        let fingerprint = self.seen_fingerprint(id, token).await;
+        let body = serde_json::json!({ "fingerprint": fingerprint });
+        self.post(
+            &format!("/v1/requests/{id}/approve"),
+            Some(token),
+            Some(body),
+        )
+        .await
+    }
+
+    /// Denies `id` as a reviewer does, with `reason` if given.
     pub async fn deny(&self, id: &RequestId, token: &str, reason: Option<&str>) -> (u16, Value) {
-        let body = reason.map(|reason| serde_json::json!({ "reason": reason }));
-        self.post(&format!("/v1/requests/{id}/deny"), Some(token), body)
+        let fingerprint = self.seen_fingerprint(id, token).await;
+        let mut body = serde_json::json!({ "fingerprint": fingerprint });
+        if let Some(reason) = reason {
+            body["reason"] = reason.into();
+        }
+        self.post(&format!("/v1/requests/{id}/deny"), Some(token), Some(body))
             .await
     }
 }

@@ -94,7 +94,7 @@ async fn a_deny_needs_the_reason_policy_asks_for_and_shows_it() {
     assert_eq!(input["isRequired"], true);
 
     let answer = bot.click(posted.card(), "deny", BOB, Some("   ")).await;
-    assert_eq!(error_code(&answer), (&json!(400), "ReasonRequired"));
+    assert_eq!(error_code(&answer), (&json!(422), "reason_required"));
     assert_eq!(
         answer["value"]["message"],
         "a reason is required to deny this request"
@@ -136,7 +136,7 @@ async fn an_expired_request_updates_the_card_and_refuses_late_clicks() {
     assert!(card_text(card).contains("Expired"));
 
     let answer = bot.click(posted.card(), "approve", ALICE, None).await;
-    assert_eq!(error_code(&answer), (&json!(409), "AlreadyConcluded"));
+    assert_eq!(error_code(&answer), (&json!(409), "already_concluded"));
     assert_eq!(bot.microsoft.updates().len(), 1);
 }
 
@@ -157,7 +157,7 @@ async fn a_quorum_of_two_needs_two_people_and_shows_progress() {
     assert!(has_buttons(updates[0].card()));
 
     let again = bot.click(posted.card(), "approve", ALICE, None).await;
-    assert_eq!(error_code(&again), (&json!(409), "AlreadyVoted"));
+    assert_eq!(error_code(&again), (&json!(409), "already_voted"));
     assert!(!pending.is_finished());
 
     let answer = bot.click(posted.card(), "approve", BOB, None).await;
@@ -180,14 +180,14 @@ async fn self_approval_and_ineligible_voters_are_refused_with_the_reason() {
     let posted = bot.next_card(1).await;
 
     let answer = bot.click(posted.card(), "approve", CAROL, None).await;
-    assert_eq!(error_code(&answer), (&json!(403), "SelfApproval"));
+    assert_eq!(error_code(&answer), (&json!(403), "self_approval"));
     assert_eq!(
         answer["value"]["message"],
         "you cannot approve or deny your own request"
     );
 
     let answer = bot.click(posted.card(), "approve", MALLORY, None).await;
-    assert_eq!(error_code(&answer), (&json!(403), "NotEligible"));
+    assert_eq!(error_code(&answer), (&json!(403), "not_eligible"));
 
     let answer = bot
         .click(posted.card(), "approve", "aad-stranger", None)
@@ -205,7 +205,7 @@ async fn self_approval_and_ineligible_voters_are_refused_with_the_reason() {
         action["actions"][0]["data"]["fingerprint"] = json!(wrong);
     }
     let answer = bot.click(&tampered, "approve", ALICE, None).await;
-    assert_eq!(error_code(&answer), (&json!(409), "FingerprintMismatch"));
+    assert_eq!(error_code(&answer), (&json!(409), "fingerprint_mismatch"));
 
     assert!(!pending.is_finished());
     // Refused votes are recorded, and nothing was decided.

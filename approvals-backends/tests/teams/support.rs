@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use approvals_backends::teams::{Conversation, StaticDirectory, TeamsApprover, TeamsConfig};
+use approvals_backends::teams::{Conversation, StaticDirectory, TeamsChannel, TeamsConfig};
 use approvals_core::audit::{AuditEventKind, MemoryAudit};
 use approvals_core::policy::{Policy, RequirementBuilder, Rule};
 use approvals_core::{ActionRequest, Error, Gate, Risk};
@@ -408,7 +408,7 @@ pub(crate) fn has_buttons(card: &Value) -> bool {
 /// The bot's messaging endpoint served on loopback, with a gate behind it.
 pub(crate) struct Bot {
     pub(crate) microsoft: Microsoft,
-    pub(crate) teams: TeamsApprover,
+    pub(crate) teams: TeamsChannel,
     pub(crate) gate: Gate,
     pub(crate) audit: MemoryAudit,
     pub(crate) url: String,
@@ -448,7 +448,7 @@ impl Bot {
         configure: impl FnOnce(&Microsoft) -> TeamsConfig,
         requirement: RequirementBuilder,
     ) -> Self {
-        let teams = TeamsApprover::new(configure(&microsoft), directory()).unwrap();
+        let teams = TeamsChannel::new(configure(&microsoft), directory()).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/api/messages", listener.local_addr().unwrap());
         let router = teams.endpoint().router();
@@ -464,7 +464,7 @@ impl Bot {
                         .require(requirement),
                 ),
             )
-            .approver(teams.clone())
+            .channel(teams.clone())
             .audit(audit.clone())
             .build();
         Self {

@@ -10,7 +10,7 @@ use futures::FutureExt as _;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::registry::Registry;
+use super::votes::Registry;
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::{Conclusion, Error, ExecutionOutcome, Fingerprint, RequestId};
 

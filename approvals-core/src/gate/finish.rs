@@ -17,7 +17,7 @@ use std::task::{Context, Poll};
 
 use futures::future::BoxFuture;
 
-use super::registry::Registry;
+use super::votes::Registry;
 use crate::audit::{AuditError, AuditRecord};
 
 /// A step that runs to its end even if the future awaiting it is dropped:

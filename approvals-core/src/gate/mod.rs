@@ -29,8 +29,8 @@
 mod approval;
 mod depth;
 mod finish;
-mod registry;
 mod scope;
+mod votes;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -45,19 +45,19 @@ use serde::Serialize;
 pub use approval::Approval;
 pub use depth::MAX_ARGUMENT_DEPTH;
 pub use scope::{current, scope, scope_requester, set_default, set_default_requester};
+pub use votes::VoteBox;
 
 use self::approval::Unrun;
 use self::finish::Finish;
-use self::registry::{Limits, Outcome, Pending, Registry};
-use crate::approver::{Approver, ChannelError};
+use self::votes::{Limits, Outcome, Pending, Registry};
 use crate::audit::{AuditEvent, AuditRecord, AuditSink};
+use crate::channel::{Channel, ChannelError};
 use crate::mask::{MaskedView, Masker, MaskingEngine};
 use crate::policy::RequirementBuilder;
 use crate::policy::{Decision, Escalation, Policy, PolicyError, PolicyInput, Requirement, Verdict};
 use crate::time::{Clock, SystemClock};
 use crate::{
-    ActionRequest, ApprovalRequest, Ballot, Conclusion, Error, Fingerprint, Identity, RequestId,
-    Risk, Timestamp, VoteOutcome,
+    ActionRequest, Conclusion, Error, Fingerprint, Identity, RequestId, Review, Risk, Timestamp,
 };
 
 /// The approval gate. Cheap to clone: clones share policy, channels, audit
@@ -70,15 +70,11 @@ pub struct Gate {
 struct Inner {
     policy: RwLock<Arc<Policy>>,
     masker: Arc<dyn Masker>,
-    approvers: Vec<Arc<dyn Approver>>,
     default_requester: Option<Identity>,
     registry: Arc<Registry>,
     /// The first declaration seen per action name (see
     /// [`ActionRequest::declared_at`]).
     declarations: RwLock<HashMap<String, Declaration>>,
-    /// How long a channel is given to take note of an escalation or a
-    /// conclusion.
-    channel_timeout: Duration,
 }
 
 /// What a place in the code declares for an action.
@@ -92,10 +88,11 @@ impl std::fmt::Debug for Gate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Gate")
             .field(
-                "approvers",
+                "channels",
                 &self
                     .inner
-                    .approvers
+                    .registry
+                    .channels
                     .iter()
                     .map(|a| a.name())
                     .collect::<Vec<_>>(),
@@ -112,7 +109,7 @@ impl std::fmt::Debug for Gate {
 pub struct GateBuilder<S = ()> {
     policy: Policy,
     masker: Arc<dyn Masker>,
-    approvers: Vec<Arc<dyn Approver>>,
+    channels: Vec<Arc<dyn Channel>>,
     default_requester: Option<Identity>,
     clock: Arc<dyn Clock>,
     limits: Limits,
@@ -126,7 +123,7 @@ impl Gate {
         GateBuilder {
             policy: Policy::default(),
             masker: Arc::new(MaskingEngine::new()),
-            approvers: Vec::new(),
+            channels: Vec::new(),
             default_requester: None,
             clock: Arc::new(SystemClock),
             limits: Limits::default(),
@@ -156,11 +153,14 @@ impl Gate {
         )
     }
 
-    /// The entry point through which channels (and app code) cast votes.
+    /// A vote box for app code, stamped with the channel name `"app"`:
+    /// it can cast a ballot as anyone, so it exists only with the `testing`
+    /// feature. Channels get theirs from the gate
+    /// ([`Channel::attach`]).
+    #[cfg(feature = "testing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
     pub fn votes(&self) -> VoteBox {
-        VoteBox {
-            registry: Arc::clone(&self.inner.registry),
-        }
+        VoteBox::new(&self.inner.registry, "app")
     }
 
     /// Asks for permission to run `request`, and runs `body` with its
@@ -263,7 +263,7 @@ impl Gate {
         // reviewers beside the masked arguments.
         let justification = justification
             .as_deref()
-            .map(|text| registry::safe_mask_text(self.inner.masker.as_ref(), text));
+            .map(|text| votes::safe_mask_text(self.inner.masker.as_ref(), text));
         let description = mask_description(self.inner.masker.as_ref(), description);
         let decision = self
             .inner
@@ -355,7 +355,7 @@ impl Gate {
                 let requested = call.requested(&requirement, deadline, rule.clone());
                 audit.record(&requested).await?;
                 drop(requested);
-                if self.inner.approvers.is_empty() {
+                if self.inner.registry.channels.is_empty() {
                     let failed = Conclusion::Failed {
                         reason: ChannelError::NoChannel.to_string(),
                     };
@@ -413,7 +413,7 @@ impl Gate {
             let conclusion = Conclusion::AllowedByPolicy { rule };
             record.at = Timestamp::now();
             record.event = AuditEvent::Concluded {
-                conclusion: registry::mask_conclusion(self.inner.masker.as_ref(), conclusion),
+                conclusion: votes::mask_conclusion(self.inner.masker.as_ref(), conclusion),
             };
             audit.record(&record).await.map_err(Error::Audit)?;
             match record.event {
@@ -576,9 +576,10 @@ impl Gate {
         })
     }
 
-    async fn deliver(&self, review: &ApprovalRequest) -> Result<(), ChannelError> {
-        let deliveries = self.inner.approvers.iter().map(|approver| {
-            let votes = self.votes();
+    async fn deliver(&self, review: &Review) -> Result<(), ChannelError> {
+        let registry = &self.inner.registry;
+        let deliveries = registry.channels.iter().map(|approver| {
+            let votes = VoteBox::new(registry, approver.name());
             async move {
                 match AssertUnwindSafe(approver.deliver(review, votes))
                     .catch_unwind()
@@ -632,10 +633,12 @@ impl Gate {
             }
             state.eligible.extend(added.iter().cloned());
             drop(state);
-            gate.tell_channels("an escalation", &pending.request.id, |approver| {
-                approver.escalated(&pending.request, &added)
-            })
-            .await;
+            gate.inner
+                .registry
+                .tell_channels("an escalation", &pending.request.id, |approver| {
+                    approver.escalated(&pending.request, &added)
+                })
+                .await;
         })
     }
 
@@ -650,41 +653,19 @@ impl Gate {
                 return;
             };
             let review = &pending.request;
-            gate.tell_channels("how a request ended", &review.id, |approver| {
-                approver.concluded(review, &conclusion)
-            })
-            .await;
+            gate.inner
+                .registry
+                .tell_channels("how a request ended", &review.id, |approver| {
+                    approver.concluded(review, &conclusion)
+                })
+                .await;
         })
-    }
-
-    /// Tells every channel of a change, all at once, each within the
-    /// channel timeout. The gate's decision is already made and recorded,
-    /// so a channel that fails, panics or does not answer in time is only
-    /// logged.
-    async fn tell_channels<'a, F>(&'a self, what: &str, id: &RequestId, tell: F)
-    where
-        F: Fn(&'a Arc<dyn Approver>) -> futures::future::BoxFuture<'a, Result<(), ChannelError>>,
-    {
-        let bound = self.inner.channel_timeout;
-        let told = self.inner.approvers.iter().map(|approver| {
-            let telling = AssertUnwindSafe(tell(approver)).catch_unwind();
-            async move { (approver, tokio::time::timeout(bound, telling).await) }
-        });
-        for (approver, told) in futures::future::join_all(told).await {
-            if !matches!(told, Ok(Ok(Ok(())))) {
-                tracing::warn!(
-                    channel = approver.name(),
-                    request_id = %id,
-                    "a channel could not be told of {what}"
-                );
-            }
-        }
     }
 
     /// Records how a request ended when it ended without being pending.
     async fn record_conclusion(&self, id: &RequestId, conclusion: Conclusion) -> Result<(), Error> {
         let registry = &self.inner.registry;
-        let conclusion = registry::mask_conclusion(registry.masker(), conclusion);
+        let conclusion = votes::mask_conclusion(registry.masker(), conclusion);
         registry
             .record(&AuditRecord::now(
                 id.clone(),
@@ -848,8 +829,8 @@ impl Call {
         rule: Option<String>,
         requested_at: Timestamp,
         deadline: Timestamp,
-    ) -> ApprovalRequest {
-        ApprovalRequest {
+    ) -> Review {
+        Review {
             id: self.id,
             action: self.action.into_owned(),
             description: self.description.into_owned(),
@@ -870,7 +851,7 @@ impl Call {
 
 fn conclusion_to_result(
     conclusion: Conclusion,
-    review: &ApprovalRequest,
+    review: &Review,
     timeout: Duration,
 ) -> Result<Conclusion, Error> {
     let request_id = review.id.clone();
@@ -915,7 +896,7 @@ fn mask_description(masker: &dyn Masker, description: Cow<'static, str>) -> Cow<
     if description.is_empty() {
         return description;
     }
-    let masked = registry::safe_mask_text(masker, &description);
+    let masked = votes::safe_mask_text(masker, &description);
     if masked == *description {
         description
     } else {
@@ -994,8 +975,8 @@ impl<S> GateBuilder<S> {
 
     /// Adds a channel. Each request is delivered to every channel.
     #[must_use]
-    pub fn approver(mut self, approver: impl Approver + 'static) -> Self {
-        self.approvers.push(Arc::new(approver));
+    pub fn channel(mut self, channel: impl Channel + 'static) -> Self {
+        self.channels.push(Arc::new(channel));
         self
     }
 
@@ -1056,7 +1037,7 @@ impl<S> GateBuilder<S> {
         GateBuilder {
             policy: self.policy,
             masker: self.masker,
-            approvers: self.approvers,
+            channels: self.channels,
             default_requester: self.default_requester,
             clock: self.clock,
             limits: self.limits,
@@ -1067,66 +1048,28 @@ impl<S> GateBuilder<S> {
 }
 
 impl GateBuilder<Arc<dyn AuditSink>> {
-    /// Builds the gate.
+    /// Builds the gate, and attaches each channel to it
+    /// ([`Channel::attach`]).
     pub fn build(self) -> Gate {
+        let registry = Arc::new(Registry::new(
+            self.audit,
+            Arc::clone(&self.masker),
+            self.clock,
+            self.limits,
+            self.channels,
+            self.channel_timeout,
+        ));
+        for channel in &registry.channels {
+            channel.attach(VoteBox::new(&registry, channel.name()));
+        }
         Gate {
             inner: Arc::new(Inner {
                 policy: RwLock::new(Arc::new(self.policy)),
-                registry: Arc::new(Registry::new(
-                    self.audit,
-                    Arc::clone(&self.masker),
-                    self.clock,
-                    self.limits,
-                )),
+                registry,
                 masker: self.masker,
-                approvers: self.approvers,
                 default_requester: self.default_requester,
                 declarations: RwLock::new(HashMap::new()),
-                channel_timeout: self.channel_timeout,
             }),
         }
-    }
-}
-
-/// Where channels hand in votes. Cheap to clone; holds no policy and makes no
-/// decision of its own: the gate's rules judge every ballot.
-///
-/// Each [`Approver`] receives one with every request it delivers; app code
-/// gets one from [`Gate::votes`].
-#[derive(Clone)]
-pub struct VoteBox {
-    registry: Arc<Registry>,
-}
-
-impl VoteBox {
-    /// Casts a vote and says whether it counted, and if not, why.
-    ///
-    /// Every ballot is recorded, counted or not (but for votes past the
-    /// [`stray_vote_limit`](GateBuilder::stray_vote_limit)). Once cast, a
-    /// vote is judged, recorded and applied to the end even if the future
-    /// is dropped (an HTTP client that disconnects, say).
-    pub async fn cast(&self, ballot: Ballot) -> VoteOutcome {
-        let registry = Arc::clone(&self.registry);
-        Finish::new(async move { registry.cast(ballot).await }).await
-    }
-
-    /// The requests waiting for votes (masked).
-    pub fn pending(&self) -> Vec<Arc<ApprovalRequest>> {
-        self.registry.pending_requests()
-    }
-
-    /// One pending request, if it is still waiting.
-    pub fn pending_request(&self, id: &RequestId) -> Option<Arc<ApprovalRequest>> {
-        self.registry
-            .get(id)
-            .map(|pending| Arc::clone(&pending.request))
-    }
-}
-
-impl std::fmt::Debug for VoteBox {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VoteBox")
-            .field("pending", &self.registry.pending_count())
-            .finish()
     }
 }

@@ -21,7 +21,7 @@ pub(crate) enum Field {
     Requester(usize),
     Predicate(usize, PredicatePart),
     Reason,
-    Approver(usize),
+    Channel(usize),
     Quorum,
     Timeout,
     Escalation,

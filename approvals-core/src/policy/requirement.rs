@@ -135,7 +135,7 @@ impl RequirementBuilder {
         self.approvers
             .iter()
             .enumerate()
-            .map(|(index, principal)| (Field::Approver(index), principal))
+            .map(|(index, principal)| (Field::Channel(index), principal))
             .chain(escalation)
     }
 
@@ -148,7 +148,7 @@ impl RequirementBuilder {
             if let Some(defect) = principal.defect() {
                 let which = match field {
                     Field::EscalateTo(index) => format!("escalation approver {}", index + 1),
-                    Field::Approver(index) => format!("approver {}", index + 1),
+                    Field::Channel(index) => format!("approver {}", index + 1),
                     _ => "an approver".to_owned(),
                 };
                 return Some((field, format!("{which} {defect}")));
@@ -231,7 +231,7 @@ mod tests {
         );
         assert_eq!(
             defect(RequirementBuilder::new().approvers(["a", "group:"])),
-            Some(Field::Approver(1))
+            Some(Field::Channel(1))
         );
         assert_eq!(
             defect(

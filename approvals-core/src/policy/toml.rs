@@ -198,7 +198,7 @@ struct ApprovalSpans {
 impl ApprovalSpans {
     fn of(&self, field: Field) -> Span {
         let span = match field {
-            Field::Approver(index) => self.approvers.get(index).cloned(),
+            Field::Channel(index) => self.approvers.get(index).cloned(),
             Field::Quorum => self
                 .quorum
                 .clone()

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use approvals_backends::jwt::{JwtValidator, KeySet, KeySource};
 use approvals_backends::teams::{
-    Conversation, StaticDirectory, TeamsApprover, TeamsConfig, TeamsEndpoint,
+    Conversation, StaticDirectory, TeamsChannel, TeamsConfig, TeamsEndpoint,
 };
 
 /// The bot's app id: the audience of [`TOKEN`].
@@ -95,7 +95,7 @@ fn serve(listener: &TcpListener, jwks_uri: &str) {
 /// A Teams channel whose endpoint trusts the provider; `aad-alice` is
 /// alice@example.com.
 pub(crate) fn teams_endpoint() -> &'static TeamsEndpoint {
-    static ENDPOINT: OnceLock<(TeamsApprover, TeamsEndpoint)> = OnceLock::new();
+    static ENDPOINT: OnceLock<(TeamsChannel, TeamsEndpoint)> = OnceLock::new();
     let (_, endpoint) = ENDPOINT.get_or_init(|| {
         let base = provider();
         let config = TeamsConfig::new(
@@ -109,7 +109,7 @@ pub(crate) fn teams_endpoint() -> &'static TeamsEndpoint {
         .key_refresh_interval(Duration::from_secs(3600))
         .request_timeout(Duration::from_secs(10));
         let directory = StaticDirectory::new().user("aad-alice", "alice@example.com");
-        let approver = match TeamsApprover::new(config, directory) {
+        let approver = match TeamsChannel::new(config, directory) {
             Ok(approver) => approver,
             Err(error) => panic!("the Teams channel does not build: {error}"),
         };

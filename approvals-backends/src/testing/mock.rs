@@ -6,14 +6,14 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use approvals_core::{
-    ApprovalRequest, Approver, Ballot, ChannelError, Choice, Conclusion, Identity, RequestId,
-    VoteBox, VoteOutcome, async_trait,
+    Ballot, Channel, ChannelError, Choice, Conclusion, Identity, RequestId, Review, VoteBox,
+    VoteOutcome, async_trait,
 };
 use tokio::sync::Notify;
 
-type Decide = dyn Fn(&ApprovalRequest) -> Option<Choice> + Send + Sync;
+type Decide = dyn Fn(&Review) -> Option<Choice> + Send + Sync;
 
-/// How a [`MockApprover`] answers each request.
+/// How a [`MockChannel`] answers each request.
 pub enum Behaviour {
     /// Every voter approves.
     ApproveAll,
@@ -53,14 +53,14 @@ impl fmt::Debug for Behaviour {
 /// ```
 /// use approvals_core::{ActionRequest, Gate, Error, audit::MemoryAudit};
 /// use approvals_core::policy::{Policy, Rule, RequirementBuilder};
-/// use approvals_backends::memory::MockApprover;
+/// use approvals_backends::testing::MockChannel;
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Error> {
-/// let approver = MockApprover::approve_all().voting_as(["bob@example.com"]);
+/// let approver = MockChannel::approve_all().voting_as(["bob@example.com"]);
 /// let gate = Gate::builder()
 ///     .policy(Policy::new().rule(Rule::new("refunds").action("billing.refund")
 ///         .require(RequirementBuilder::new().approvers(["bob@example.com"]))))
-///     .approver(approver.clone())
+///     .channel(approver.clone())
 ///     .audit(MemoryAudit::new())
 ///     .build();
 /// let request = ActionRequest::new("billing.refund", 1_500u32).requester("agent:bot");
@@ -69,7 +69,7 @@ impl fmt::Debug for Behaviour {
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
-pub struct MockApprover {
+pub struct MockChannel {
     inner: Arc<Inner>,
 }
 
@@ -84,7 +84,7 @@ struct Inner {
 
 #[derive(Default)]
 struct Log {
-    asked: Vec<Arc<ApprovalRequest>>,
+    asked: Vec<Arc<Review>>,
     outcomes: Vec<(Identity, VoteOutcome)>,
     escalations: Vec<(RequestId, Vec<Identity>)>,
     conclusions: Vec<(RequestId, Conclusion)>,
@@ -93,7 +93,7 @@ struct Log {
 /// The voter a mock uses unless told otherwise.
 const DEFAULT_VOTER: &str = "mock-approver";
 
-impl MockApprover {
+impl MockChannel {
     /// An approver with the given behaviour, voting as `mock-approver`.
     pub fn new(behaviour: Behaviour) -> Self {
         Self {
@@ -119,9 +119,7 @@ impl MockApprover {
     }
 
     /// Decides each request with `decide`; `None` stays silent.
-    pub fn decide(
-        decide: impl Fn(&ApprovalRequest) -> Option<Choice> + Send + Sync + 'static,
-    ) -> Self {
+    pub fn decide(decide: impl Fn(&Review) -> Option<Choice> + Send + Sync + 'static) -> Self {
         Self::new(Behaviour::Decide(Box::new(decide)))
     }
 
@@ -187,12 +185,12 @@ impl MockApprover {
     }
 
     /// Every request delivered so far, in order.
-    pub fn asked(&self) -> Vec<Arc<ApprovalRequest>> {
+    pub fn asked(&self) -> Vec<Arc<Review>> {
         lock(&self.inner.log).asked.clone()
     }
 
     /// The last request delivered.
-    pub fn last_request(&self) -> Option<Arc<ApprovalRequest>> {
+    pub fn last_request(&self) -> Option<Arc<Review>> {
         lock(&self.inner.log).asked.last().cloned()
     }
 
@@ -249,7 +247,7 @@ impl MockApprover {
         self.assert_asked(0);
     }
 
-    fn choose(&self, request: &ApprovalRequest) -> Option<Choice> {
+    fn choose(&self, request: &Review) -> Option<Choice> {
         match &mut *lock(&self.inner.behaviour) {
             Behaviour::ApproveAll => Some(Choice::Approve),
             Behaviour::DenyAll(reason) => Some(Choice::Deny {
@@ -261,14 +259,9 @@ impl MockApprover {
         }
     }
 
-    async fn vote(&self, request: &ApprovalRequest, votes: &VoteBox, choice: Choice) {
+    async fn vote(&self, request: &Review, votes: &VoteBox, choice: Choice) {
         for voter in &self.inner.voters {
-            let ballot = Ballot::new(
-                request,
-                voter.clone(),
-                choice.clone(),
-                self.inner.name.clone(),
-            );
+            let ballot = Ballot::new(request, voter.clone(), choice.clone());
             let outcome = votes.cast(ballot).await;
             let concluded = matches!(
                 &outcome,
@@ -288,9 +281,9 @@ impl MockApprover {
     }
 }
 
-impl fmt::Debug for MockApprover {
+impl fmt::Debug for MockChannel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MockApprover")
+        f.debug_struct("MockChannel")
             .field("name", &self.inner.name)
             .field("behaviour", &*lock(&self.inner.behaviour))
             .field("voters", &self.inner.voters)
@@ -300,12 +293,12 @@ impl fmt::Debug for MockApprover {
 }
 
 #[async_trait]
-impl Approver for MockApprover {
+impl Channel for MockChannel {
     fn name(&self) -> &str {
         &self.inner.name
     }
 
-    async fn deliver(&self, request: &ApprovalRequest, votes: VoteBox) -> Result<(), ChannelError> {
+    async fn deliver(&self, request: &Review, votes: VoteBox) -> Result<(), ChannelError> {
         let shared = Arc::new(request.clone());
         lock(&self.inner.log).asked.push(Arc::clone(&shared));
         self.inner.changed.notify_waiters();
@@ -325,11 +318,7 @@ impl Approver for MockApprover {
         Ok(())
     }
 
-    async fn escalated(
-        &self,
-        request: &ApprovalRequest,
-        added: &[Identity],
-    ) -> Result<(), ChannelError> {
+    async fn escalated(&self, request: &Review, added: &[Identity]) -> Result<(), ChannelError> {
         lock(&self.inner.log)
             .escalations
             .push((request.id.clone(), added.to_vec()));
@@ -339,7 +328,7 @@ impl Approver for MockApprover {
 
     async fn concluded(
         &self,
-        request: &ApprovalRequest,
+        request: &Review,
         conclusion: &Conclusion,
     ) -> Result<(), ChannelError> {
         lock(&self.inner.log)

@@ -1,13 +1,12 @@
 //! The JSON shapes of the API, as documented in `openapi.json`.
 
 use approvals_core::mask::MaskedView;
-use approvals_core::{
-    ApprovalRequest, Choice, Conclusion, Fingerprint, Identity, RequestId, Risk, Timestamp,
-};
+use approvals_core::{Conclusion, Fingerprint, Identity, RequestId, Review, Risk, Timestamp};
 use serde::{Deserialize, Serialize};
 
-/// A request as the API shows it: the masked view only, its deadline, the
-/// votes this API has counted so far and, once it has ended, how.
+/// A request as the API shows it: the masked view only, its deadline, who
+/// has approved so far (the gate's tally, whichever channel they voted
+/// through) and, once it has ended, how.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct RequestView {
@@ -35,8 +34,10 @@ pub struct RequestView {
     pub approvers: Vec<Identity>,
     /// How many distinct approvals are needed.
     pub quorum: u32,
-    /// Approvals counted so far, as the gate last reported them to this API.
+    /// Approvals counted so far, as the gate last reported them.
     pub approvals: u32,
+    /// Who approved, in order, as the gate last reported it.
+    pub approved_by: Vec<Identity>,
     /// Whether a deny must carry a reason.
     pub deny_reason_required: bool,
     /// The policy rule that asked for approval.
@@ -45,18 +46,15 @@ pub struct RequestView {
     pub requested_at: Timestamp,
     /// When silence becomes a denial.
     pub deadline: Timestamp,
-    /// The votes cast through this API that counted, in order.
-    pub votes: Vec<VoteView>,
     /// How the request ended, once it has.
     pub conclusion: Option<Conclusion>,
 }
 
 impl RequestView {
     pub(crate) fn new(
-        request: &ApprovalRequest,
+        request: &Review,
         approvers: &[Identity],
-        approvals: u32,
-        votes: &[VoteView],
+        approved_by: &[Identity],
         conclusion: Option<&Conclusion>,
     ) -> Self {
         Self {
@@ -71,28 +69,15 @@ impl RequestView {
             fingerprint: request.fingerprint,
             approvers: approvers.to_vec(),
             quorum: request.quorum,
-            approvals,
+            approvals: u32::try_from(approved_by.len()).unwrap_or(u32::MAX),
+            approved_by: approved_by.to_vec(),
             deny_reason_required: request.deny_reason_required,
             rule: request.rule.clone(),
             requested_at: request.requested_at,
             deadline: request.deadline,
-            votes: votes.to_vec(),
             conclusion: conclusion.cloned(),
         }
     }
-}
-
-/// One counted vote.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct VoteView {
-    /// Who voted.
-    pub voter: Identity,
-    /// `approve` or `deny`, with the deny's reason.
-    #[serde(flatten)]
-    pub choice: Choice,
-    /// When the vote counted.
-    pub at: Timestamp,
 }
 
 /// The list of pending requests.
@@ -103,28 +88,43 @@ pub struct PendingList {
     pub requests: Vec<RequestView>,
 }
 
-/// The body of `POST /v1/requests/{id}/approve` (it may be empty).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// The body of `POST /v1/requests/{id}/approve`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ApproveBody {
-    /// The fingerprint the reviewer saw; when given, the vote counts only
-    /// for exactly that call.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fingerprint: Option<Fingerprint>,
+    /// The fingerprint of the call the reviewer saw (from the request's
+    /// view): the vote counts only for exactly that call.
+    pub fingerprint: Fingerprint,
 }
 
-/// The body of `POST /v1/requests/{id}/deny` (it may be empty).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+impl ApproveBody {
+    /// An approval of the call with `fingerprint`.
+    pub fn new(fingerprint: Fingerprint) -> Self {
+        Self { fingerprint }
+    }
+}
+
+/// The body of `POST /v1/requests/{id}/deny`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct DenyBody {
+    /// As for approve.
+    pub fingerprint: Fingerprint,
     /// Why; required when the request says `deny_reason_required`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// As for approve.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fingerprint: Option<Fingerprint>,
+}
+
+impl DenyBody {
+    /// A denial of the call with `fingerprint`, with an optional reason.
+    pub fn new(fingerprint: Fingerprint, reason: Option<String>) -> Self {
+        Self {
+            fingerprint,
+            reason,
+        }
+    }
 }
 
 /// The answer to a vote that counted.
@@ -137,6 +137,8 @@ pub struct VoteReceipt {
     pub request_id: RequestId,
     /// Distinct approvals so far.
     pub approvals: u32,
+    /// Who approved, in order.
+    pub approved_by: Vec<Identity>,
     /// Approvals needed.
     pub quorum: u32,
     /// Set when this vote ended the request.

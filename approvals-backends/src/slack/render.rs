@@ -1,12 +1,12 @@
 //! Block Kit: the request message, the concluded message and the deny-reason
 //! modal, each within Slack's limits.
 //!
-//! Everything shown comes from the [`ApprovalRequest`], which holds the
+//! Everything shown comes from the [`Review`], which holds the
 //! masked view only. Every text is escaped for `mrkdwn` (`&`, `<`, `>`), so
 //! that an argument cannot mention `@channel` or forge a link, and cut to
 //! its limit with a visible marker.
 
-use approvals_core::{ApprovalRequest, Conclusion, Fingerprint, Identity, RequestId, Timestamp};
+use approvals_core::{Conclusion, Fingerprint, Identity, RequestId, Review, Timestamp};
 use serde_json::{Value, json};
 
 /// Block Kit limits (characters, or items), from Slack's reference.
@@ -71,6 +71,8 @@ pub(crate) struct Extras<'a> {
     pub(crate) escalated: &'a [Identity],
     /// Slack mentions (`<@U…>`) for approvers whose user was found.
     pub(crate) mentions: &'a [(Identity, String)],
+    /// Who has approved so far, from the gate's tally (any channel).
+    pub(crate) approved_by: &'a [Identity],
 }
 
 /// The button value: the request id and the fingerprint the reviewer sees,
@@ -80,7 +82,7 @@ pub(crate) fn button_value(id: &RequestId, fingerprint: &Fingerprint) -> String 
 }
 
 /// The message asking for a decision, with Approve and Deny buttons.
-pub(crate) fn request_message(request: &ApprovalRequest, extras: &Extras<'_>) -> Message {
+pub(crate) fn request_message(request: &Review, extras: &Extras<'_>) -> Message {
     let mut blocks = summary_blocks(request, "Approval requested", extras);
     let value = button_value(&request.id, &request.fingerprint);
     blocks.push(json!({
@@ -126,7 +128,7 @@ pub(crate) fn request_message(request: &ApprovalRequest, extras: &Extras<'_>) ->
 /// The message that replaces the request once it has ended: the same
 /// summary, the outcome, and no buttons.
 pub(crate) fn concluded_message(
-    request: &ApprovalRequest,
+    request: &Review,
     conclusion: &Conclusion,
     at: Timestamp,
     extras: &Extras<'_>,
@@ -143,7 +145,7 @@ pub(crate) fn concluded_message(
 
 /// The modal asking a reviewer why they deny. `metadata` comes back in the
 /// submission (`view.private_metadata`).
-pub(crate) fn deny_modal(request: &ApprovalRequest, metadata: &str) -> Value {
+pub(crate) fn deny_modal(request: &Review, metadata: &str) -> Value {
     let label = if request.deny_reason_required {
         "Reason (required)"
     } else {
@@ -189,7 +191,7 @@ pub(crate) fn reason_error(message: &str) -> Value {
 }
 
 /// The blocks both messages share: what is asked, by whom, why, with what.
-fn summary_blocks(request: &ApprovalRequest, title: &str, extras: &Extras<'_>) -> Vec<Value> {
+fn summary_blocks(request: &Review, title: &str, extras: &Extras<'_>) -> Vec<Value> {
     let mut blocks = Vec::with_capacity(8);
     let mut heading = format!("*{title}:* `{}`", fit(&request.action, 500));
     if !request.description.trim().is_empty() {
@@ -256,7 +258,7 @@ fn summary_blocks(request: &ApprovalRequest, title: &str, extras: &Extras<'_>) -
     blocks
 }
 
-fn approvers(request: &ApprovalRequest, extras: &Extras<'_>) -> String {
+fn approvers(request: &Review, extras: &Extras<'_>) -> String {
     let show = |identity: &Identity| {
         extras
             .mentions
@@ -277,6 +279,21 @@ fn approvers(request: &ApprovalRequest, extras: &Extras<'_>) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     };
+    if !extras.approved_by.is_empty() {
+        text.push_str(&format!(
+            "\nApproved so far ({} of {}): ",
+            extras.approved_by.len(),
+            request.quorum.max(1)
+        ));
+        text.push_str(
+            &extras
+                .approved_by
+                .iter()
+                .map(show)
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+    }
     if !extras.escalated.is_empty() {
         text.push_str("\nEscalated to: ");
         text.push_str(
@@ -340,7 +357,7 @@ fn join(identities: &[Identity]) -> String {
         .join(", ")
 }
 
-fn risk_badge(request: &ApprovalRequest) -> &'static str {
+fn risk_badge(request: &Review) -> &'static str {
     match request.risk {
         approvals_core::Risk::Low => ":large_green_circle:",
         approvals_core::Risk::Medium => ":large_yellow_circle:",

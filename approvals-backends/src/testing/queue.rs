@@ -1,13 +1,15 @@
-//! An approver whose decisions come from test or app code.
+//! A channel whose decisions come from test or app code.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 
 use approvals_core::{
-    ApprovalRequest, Approver, Ballot, ChannelError, Choice, Conclusion, Identity, RequestId,
-    VoteBox, VoteOutcome, async_trait,
+    Ballot, Channel, ChannelError, Choice, Conclusion, Fingerprint, Identity, Progress, RequestId,
+    Review, VoteBox, VoteOutcome, async_trait,
 };
 use tokio::sync::Notify;
+
+use crate::kit::{Ledger, NotAttached, lock};
 
 /// A channel that queues requests for code to decide, like a review inbox.
 ///
@@ -20,14 +22,14 @@ use tokio::sync::Notify;
 /// ```
 /// use approvals_core::{ActionRequest, Gate, Error, audit::MemoryAudit};
 /// use approvals_core::policy::{Policy, Rule, RequirementBuilder};
-/// use approvals_backends::memory::QueueApprover;
+/// use approvals_backends::testing::QueueChannel;
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Error> {
-/// let (approver, inbox) = QueueApprover::new();
+/// let (approver, inbox) = QueueChannel::new();
 /// let gate = Gate::builder()
 ///     .policy(Policy::new().rule(Rule::new("keys").action("keys.rotate")
 ///         .require(RequirementBuilder::new().approvers(["sec@example.com"]))))
-///     .approver(approver)
+///     .channel(approver)
 ///     .audit(MemoryAudit::new())
 ///     .build();
 ///
@@ -41,29 +43,21 @@ use tokio::sync::Notify;
 /// # Ok(()) }
 /// ```
 #[derive(Clone, Debug)]
-pub struct QueueApprover {
+pub struct QueueChannel {
     shared: Arc<Shared>,
 }
 
-/// The test's or app's side of a [`QueueApprover`]. Cheap to clone.
+/// The test's or app's side of a [`QueueChannel`]. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct QueueHandle {
     shared: Arc<Shared>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Shared {
-    state: Mutex<State>,
+    ledger: Ledger<()>,
+    inbox: Mutex<VecDeque<Arc<Review>>>,
     changed: Notify,
-}
-
-#[derive(Debug, Default)]
-struct State {
-    votes: Option<VoteBox>,
-    pending: Vec<Arc<ApprovalRequest>>,
-    inbox: VecDeque<Arc<ApprovalRequest>>,
-    concluded: HashMap<RequestId, Conclusion>,
-    concluded_order: VecDeque<RequestId>,
 }
 
 /// How many conclusions a handle remembers.
@@ -73,18 +67,25 @@ const CONCLUDED_CAPACITY: usize = 10_000;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum QueueError {
-    /// The handle has seen no request with this id pending.
-    #[error("no pending request with id {0}")]
-    UnknownRequest(RequestId),
-    /// No request has reached this queue yet, so it has no gate to vote with.
-    #[error("this queue has not received any request yet, so it is not connected to a gate")]
+    /// The queue was never added to a gate, so it has no gate to vote with.
+    #[error("this queue is not attached to a gate")]
     NotConnected,
 }
 
-impl QueueApprover {
-    /// A new queue approver and its handle.
+impl From<NotAttached> for QueueError {
+    fn from(_: NotAttached) -> Self {
+        QueueError::NotConnected
+    }
+}
+
+impl QueueChannel {
+    /// A new queue channel and its handle.
     pub fn new() -> (Self, QueueHandle) {
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared {
+            ledger: Ledger::new(CONCLUDED_CAPACITY),
+            inbox: Mutex::new(VecDeque::new()),
+            changed: Notify::new(),
+        });
         (
             Self {
                 shared: Arc::clone(&shared),
@@ -96,17 +97,17 @@ impl QueueApprover {
 
 impl QueueHandle {
     /// The requests delivered and not yet concluded, oldest first.
-    pub fn pending(&self) -> Vec<Arc<ApprovalRequest>> {
-        lock(&self.shared.state).pending.clone()
+    pub fn pending(&self) -> Vec<Arc<Review>> {
+        self.shared.ledger.pending()
     }
 
     /// Waits for the next request not yet taken with this method (each
     /// delivered request is returned once across clones of the handle, even
     /// if it has concluded since).
-    pub async fn next_request(&self) -> Arc<ApprovalRequest> {
+    pub async fn next_request(&self) -> Arc<Review> {
         loop {
             let changed = self.shared.changed.notified();
-            if let Some(request) = lock(&self.shared.state).inbox.pop_front() {
+            if let Some(request) = lock(&self.shared.inbox).pop_front() {
                 return request;
             }
             changed.await;
@@ -115,7 +116,19 @@ impl QueueHandle {
 
     /// How a request ended, once the gate has announced it.
     pub fn conclusion(&self, id: &RequestId) -> Option<Conclusion> {
-        lock(&self.shared.state).concluded.get(id).cloned()
+        self.shared
+            .ledger
+            .with(id, |delivery| delivery.conclusion.clone())
+            .flatten()
+    }
+
+    /// Who has approved a pending request so far, as the gate last reported
+    /// it (from any channel).
+    pub fn progress(&self, id: &RequestId) -> Option<Progress> {
+        self.shared
+            .ledger
+            .with(id, |delivery| delivery.progress.clone())
+            .flatten()
     }
 
     /// Waits until the gate announces how `id` ended.
@@ -148,88 +161,73 @@ impl QueueHandle {
         self.vote(id, voter, Choice::deny(reason)).await
     }
 
-    /// Votes on a pending request as `voter`, naming the fingerprint the
-    /// request was delivered with.
+    /// Votes on request `id` as `voter`, naming the fingerprint the request
+    /// was delivered here with. An id this queue was never given still goes
+    /// to the gate, which refuses and records it (the ballot then names the
+    /// fingerprint of no call at all).
     pub async fn vote(
         &self,
         id: &RequestId,
         voter: impl Into<Identity>,
         choice: Choice,
     ) -> Result<VoteOutcome, QueueError> {
-        let (request, votes) = {
-            let state = lock(&self.shared.state);
-            let request = state
-                .pending
-                .iter()
-                .find(|request| &request.id == id)
-                .cloned()
-                .ok_or_else(|| QueueError::UnknownRequest(id.clone()))?;
-            (
-                request,
-                state.votes.clone().ok_or(QueueError::NotConnected)?,
-            )
-        };
-        Ok(votes
-            .cast(Ballot::new(&request, voter, choice, "queue"))
-            .await)
+        let voter = voter.into();
+        let fingerprint = self.shared.ledger.review(id).map_or_else(
+            || Fingerprint::of("", &serde_json::Value::Null, &voter),
+            |review| review.fingerprint,
+        );
+        Ok(self
+            .shared
+            .ledger
+            .cast(Ballot {
+                request_id: id.clone(),
+                fingerprint,
+                voter,
+                choice,
+            })
+            .await?)
     }
 
     /// Hands any ballot to the gate as it is (for example one naming a wrong
     /// fingerprint or an id that was never delivered), to see how the gate
     /// treats it.
     pub async fn cast(&self, ballot: Ballot) -> Result<VoteOutcome, QueueError> {
-        let votes = lock(&self.shared.state)
-            .votes
-            .clone()
-            .ok_or(QueueError::NotConnected)?;
-        Ok(votes.cast(ballot).await)
+        Ok(self.shared.ledger.cast(ballot).await?)
     }
 }
 
 #[async_trait]
-impl Approver for QueueApprover {
+impl Channel for QueueChannel {
     fn name(&self) -> &str {
         "queue"
     }
 
-    async fn deliver(&self, request: &ApprovalRequest, votes: VoteBox) -> Result<(), ChannelError> {
-        {
-            let mut state = lock(&self.shared.state);
-            state.votes.get_or_insert(votes);
-            let request = Arc::new(request.clone());
-            state.pending.push(Arc::clone(&request));
-            state.inbox.push_back(request);
-        }
+    fn attach(&self, votes: VoteBox) {
+        self.shared.ledger.attach(votes);
+    }
+
+    async fn deliver(&self, request: &Review, votes: VoteBox) -> Result<(), ChannelError> {
+        let review = self.shared.ledger.delivered(request, votes, ());
+        lock(&self.shared.inbox).push_back(review);
+        self.shared.changed.notify_waiters();
+        Ok(())
+    }
+
+    async fn progress(&self, request: &Review, progress: &Progress) -> Result<(), ChannelError> {
+        self.shared.ledger.progressed(&request.id, progress, |_| ());
         self.shared.changed.notify_waiters();
         Ok(())
     }
 
     async fn concluded(
         &self,
-        request: &ApprovalRequest,
+        request: &Review,
         conclusion: &Conclusion,
     ) -> Result<(), ChannelError> {
-        {
-            let mut state = lock(&self.shared.state);
-            state.pending.retain(|pending| pending.id != request.id);
-            if state
-                .concluded
-                .insert(request.id.clone(), conclusion.clone())
-                .is_none()
-            {
-                state.concluded_order.push_back(request.id.clone());
-            }
-            if state.concluded_order.len() > CONCLUDED_CAPACITY {
-                if let Some(oldest) = state.concluded_order.pop_front() {
-                    state.concluded.remove(&oldest);
-                }
-            }
-        }
+        self.shared
+            .ledger
+            .concluded(&request.id, conclusion, |_| ());
         self.shared.changed.notify_waiters();
         Ok(())
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

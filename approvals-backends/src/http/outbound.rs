@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use approvals_core::{Conclusion, Timestamp};
 use serde::Serialize;
 
-use super::view::RequestView;
+use super::render::RequestView;
 use crate::signature;
 
 /// The header carrying the Unix time (seconds) a webhook was signed at.

@@ -4,12 +4,14 @@ use std::fmt;
 use std::sync::Arc;
 
 use approvals_core::{Ballot, Choice, Refusal, VoteOutcome};
+
+use crate::kit::NotAttached;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 
-use super::approver::{CHANNEL, Seen, Shared};
-use super::blocks;
+use super::channel::{Seen, Shared};
 use super::payload::{self, Button, Click, DenyReason, Interaction, Reference};
+use super::render;
 use crate::signature;
 
 /// The header carrying the request's Unix timestamp.
@@ -32,7 +34,7 @@ pub const SIGNATURE_HEADER: &str = "x-slack-signature";
 /// | `v0` signature over the raw body, timestamp within the replay window | 401 |
 /// | `application/x-www-form-urlencoded` | 415 |
 /// | the payload parses as an Approve or Deny click or a deny-reason submission | 400 |
-/// | room in the replay cache (see [`replay_cache_capacity`](super::SlackApproverBuilder::replay_cache_capacity)) | 503, with `Retry-After` |
+/// | room in the replay cache (see [`replay_cache_capacity`](super::SlackChannelBuilder::replay_cache_capacity)) | 503, with `Retry-After` |
 ///
 /// A request that passes is acknowledged at once (Slack waits 3 seconds at
 /// most); mapping the user, voting, opening the modal and explaining a
@@ -155,28 +157,19 @@ impl InteractivityHandler {
                     .spawn_background(async move { on_click(&shared, click).await });
                 empty()
             }
-            Interaction::DenyReason(submission) => self.on_deny_reason(submission),
+            Interaction::DenyReason(submission) => self.on_deny_reason(submission).await,
         }
     }
 
-    /// Answers a submitted deny-reason modal: keeps it open when a required
-    /// reason is blank, otherwise closes it and votes after the answer.
-    fn on_deny_reason(&self, submission: DenyReason) -> Response<Bytes> {
-        if submission.reason.is_none() {
-            let required = self
-                .shared
-                .deliveries()
-                .votes_for(&submission.reference.request_id)
-                .and_then(|votes| votes.pending_request(&submission.reference.request_id))
-                .is_some_and(|request| request.deny_reason_required);
-            if required {
-                return json(&blocks::reason_error(
-                    "A reason is required to deny this request.",
-                ));
-            }
-        }
+    /// Answers a submitted deny-reason modal. The vote is cast at once,
+    /// bounded by [`MODAL_ANSWER_BOUND`]: if the gate refuses it for its
+    /// reason (blank where one is required, or too long), the modal stays
+    /// open with the gate's words under the input; otherwise it closes, and
+    /// a vote still being judged goes on and is explained to the clicker.
+    async fn on_deny_reason(&self, submission: DenyReason) -> Response<Bytes> {
         let shared = Arc::clone(&self.shared);
-        self.shared.spawn_background(async move {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let voting = self.shared.spawn_tracked(async move {
             let voter = Voter {
                 user_id: &submission.user_id,
                 team_id: submission.team_id.as_deref(),
@@ -185,9 +178,17 @@ impl InteractivityHandler {
             let choice = Choice::Deny {
                 reason: submission.reason.clone(),
             };
-            vote(&shared, &voter, &submission.reference, choice).await;
+            vote(&shared, &voter, &submission.reference, choice, Some(answer)).await;
         });
-        empty()
+        if voting.is_none() {
+            return text(StatusCode::SERVICE_UNAVAILABLE, "no Tokio runtime");
+        }
+        match tokio::time::timeout(MODAL_ANSWER_BOUND, answered).await {
+            Ok(Ok(refusal @ (Refusal::ReasonRequired | Refusal::ReasonTooLong))) => {
+                json(&render::reason_error(&refusal.to_string()))
+            }
+            _ => empty(),
+        }
     }
 
     /// An axum router serving the handler at `path` (any method reaches the
@@ -196,6 +197,8 @@ impl InteractivityHandler {
     ///
     /// The body is read up to the size limit; a longer one is answered 413
     /// without being read further.
+    #[cfg(feature = "axum")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
     pub fn router(&self, path: &str) -> axum::Router {
         let path = if path.starts_with('/') {
             path.to_owned()
@@ -212,9 +215,10 @@ impl InteractivityHandler {
         )
     }
 
+    #[cfg(feature = "axum")]
     async fn handle_axum(&self, request: axum::extract::Request) -> axum::response::Response {
         let (parts, body) = request.into_parts();
-        let response = match axum::body::to_bytes(body, self.shared.max_body_bytes).await {
+        let response = match crate::kit::read_body(body, self.shared.max_body_bytes).await {
             Ok(body) => self.handle(Request::from_parts(parts, body)).await,
             Err(_) => text(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large"),
         };
@@ -225,9 +229,13 @@ impl InteractivityHandler {
     /// explanations, message updates) has finished: for graceful shutdown,
     /// and tests.
     pub async fn drain(&self) {
-        self.shared.background.drain().await;
+        self.shared.drain().await;
     }
 }
+
+/// How long a deny-reason modal's answer waits for the gate's judgement
+/// (Slack gives a modal three seconds).
+const MODAL_ANSWER_BOUND: std::time::Duration = std::time::Duration::from_millis(2_000);
 
 /// Who clicked, and where to explain a refusal to them.
 struct Voter<'a> {
@@ -243,7 +251,7 @@ async fn on_click(shared: &Shared, click: Click) {
         channel_id: click.channel_id.as_deref(),
     };
     match click.button {
-        Button::Approve => vote(shared, &voter, &click.reference, Choice::Approve).await,
+        Button::Approve => vote(shared, &voter, &click.reference, Choice::Approve, None).await,
         Button::Deny => open_deny_modal(shared, &voter, &click).await,
     }
 }
@@ -253,22 +261,20 @@ async fn on_click(shared: &Shared, click: Click) {
 /// why (and records the attempt).
 async fn open_deny_modal(shared: &Shared, voter: &Voter<'_>, click: &Click) {
     let id = &click.reference.request_id;
-    let pending = shared
-        .deliveries()
-        .votes_for(id)
-        .and_then(|votes| votes.pending_request(id));
+    let pending = shared.pending_review(id);
     let (Some(request), Some(trigger_id)) = (pending, click.trigger_id.as_deref()) else {
         vote(
             shared,
             voter,
             &click.reference,
             Choice::Deny { reason: None },
+            None,
         )
         .await;
         return;
     };
     let metadata = payload::modal_metadata(&click.reference, voter.channel_id);
-    let view = blocks::deny_modal(&request, &metadata);
+    let view = render::deny_modal(&request, &metadata);
     if let Err(error) = shared.client.open_view(trigger_id, &view).await {
         tracing::warn!(request_id = %id, %error, "the deny-reason modal could not be opened");
         explain(
@@ -283,7 +289,16 @@ async fn open_deny_modal(shared: &Shared, voter: &Voter<'_>, click: &Click) {
 
 /// Maps the clicker, hands the vote to the gate, and tells the clicker
 /// privately when it did not count (or counted towards a quorum).
-async fn vote(shared: &Shared, voter: &Voter<'_>, reference: &Reference, choice: Choice) {
+/// Maps the clicker to an identity and casts their ballot. `answer`, when
+/// given, receives a refusal for the ballot's reason instead of an
+/// explanation, for the modal that is still waiting.
+async fn vote(
+    shared: &Shared,
+    voter: &Voter<'_>,
+    reference: &Reference,
+    choice: Choice,
+    answer: Option<tokio::sync::oneshot::Sender<Refusal>>,
+) {
     let id = &reference.request_id;
     let identity = match shared
         .identities
@@ -314,24 +329,34 @@ async fn vote(shared: &Shared, voter: &Voter<'_>, reference: &Reference, choice:
             return;
         }
     };
-    let Some(votes) = shared.deliveries().votes_for(id) else {
-        explain(
-            shared,
-            voter,
-            id,
-            &format!("Your vote was not counted: {}.", Refusal::UnknownRequest),
-        )
-        .await;
-        return;
-    };
     let ballot = Ballot {
         request_id: id.clone(),
         fingerprint: reference.fingerprint,
         voter: identity,
         choice,
-        channel: CHANNEL.to_owned(),
     };
-    match votes.cast(ballot).await {
+    let outcome = match shared.ledger.cast(ballot).await {
+        Ok(outcome) => outcome,
+        Err(NotAttached) => {
+            explain(
+                shared,
+                voter,
+                id,
+                "Your vote was not counted: this approval service is not attached to a gate yet.",
+            )
+            .await;
+            return;
+        }
+    };
+    if let (Some(answer), VoteOutcome::Refused { refusal }) = (answer, &outcome) {
+        // The modal is still waiting: a refusal for the reason is shown
+        // there; the answer is ignored if the modal has closed meanwhile.
+        if matches!(refusal, Refusal::ReasonRequired | Refusal::ReasonTooLong) {
+            let _ = answer.send(*refusal);
+            return;
+        }
+    }
+    match outcome {
         VoteOutcome::Refused { refusal } => {
             explain(
                 shared,
@@ -345,6 +370,7 @@ async fn vote(shared: &Shared, voter: &Voter<'_>, reference: &Reference, choice:
             approvals,
             quorum,
             conclusion: None,
+            ..
         } => {
             explain(
                 shared,
@@ -367,10 +393,11 @@ async fn explain(shared: &Shared, voter: &Voter<'_>, id: &approvals_core::Reques
         .map(str::to_owned)
         .or_else(|| {
             shared
-                .deliveries()
-                .by_id
-                .get(id)
-                .and_then(|delivery| delivery.message.as_ref().map(|m| m.channel.clone()))
+                .ledger
+                .with(id, |delivery| {
+                    delivery.data.message.as_ref().map(|m| m.channel.clone())
+                })
+                .flatten()
         })
         .unwrap_or_else(|| shared.channel.clone());
     if let Err(error) = shared

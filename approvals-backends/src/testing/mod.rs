@@ -1,5 +1,5 @@
-//! In-memory channels: a scripted [`MockApprover`] for tests and a
-//! [`QueueApprover`] whose [`QueueHandle`] lets tests or app code list
+//! In-memory channels: a scripted [`MockChannel`] for tests and a
+//! [`QueueChannel`] whose [`QueueHandle`] lets tests or app code list
 //! pending requests and vote as any identity.
 //!
 //! Both cast their votes through the [`VoteBox`](approvals_core::VoteBox),
@@ -9,5 +9,5 @@
 mod mock;
 mod queue;
 
-pub use mock::{Behaviour, MockApprover};
-pub use queue::{QueueApprover, QueueError, QueueHandle};
+pub use mock::{Behaviour, MockChannel};
+pub use queue::{QueueChannel, QueueError, QueueHandle};

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::blocks::Message;
+use super::render::Message;
 
 /// Where the Web API lives unless configured otherwise.
 pub const DEFAULT_BASE_URL: &str = "https://slack.com/api/";

@@ -14,12 +14,13 @@ use http::{Method, Request, Response, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::approver::{CHANNEL, Shared};
-use super::card::{self, ADAPTIVE_CARD_CONTENT_TYPE, MAX_REASON_CHARS, VERB_APPROVE, VERB_DENY};
+use super::channel::Shared;
 use super::config::Conversation;
-use super::directory::TeamsUser;
+use super::identity::TeamsUser;
+use super::render::{self, ADAPTIVE_CARD_CONTENT_TYPE, VERB_APPROVE, VERB_DENY};
 use crate::json::JsonError;
 use crate::jwt::JwtError;
+use crate::kit::NotAttached;
 
 /// The invoke name of an `Action.Execute` click.
 const ADAPTIVE_CARD_ACTION: &str = "adaptiveCard/action";
@@ -47,7 +48,7 @@ const ACTIVITY_FIELDS: &[&str] = &[
 
 /// The handler of the bot's messaging endpoint, independent of any web
 /// framework: an [`http::Request`] with the raw body in, an
-/// [`http::Response`] out. [`router`](Self::router) serves it with axum.
+/// [`http::Response`] out. With the `axum` feature, `router` serves it with axum.
 ///
 /// Every request must carry a Bot Framework JWT (`Authorization: Bearer`)
 /// that passes [`JwtValidator`](crate::jwt::JwtValidator) (issuer, audience =
@@ -247,11 +248,9 @@ impl TeamsEndpoint {
             Some(VERB_APPROVE) => Choice::Approve,
             Some(VERB_DENY) => Choice::Deny {
                 reason: data
-                    .get(card::REASON_INPUT_ID)
+                    .get(render::REASON_INPUT_ID)
                     .and_then(Value::as_str)
-                    .map(str::trim)
-                    .filter(|reason| !reason.is_empty())
-                    .map(|reason| reason.chars().take(MAX_REASON_CHARS).collect()),
+                    .map(str::to_owned),
             },
             _ => {
                 return invoke_error(
@@ -267,46 +266,42 @@ impl TeamsEndpoint {
             Err(response) => return response,
         };
 
-        let tracked = self.shared.tracked(&request_id);
-        let Some(votes) = tracked.votes else {
-            return refusal(Refusal::UnknownRequest);
-        };
+        let review = self.shared.review(&request_id);
         let ballot = Ballot {
-            request_id: request_id.clone(),
+            request_id,
             fingerprint,
-            voter: voter.clone(),
-            choice: choice.clone(),
-            channel: CHANNEL.to_owned(),
+            voter,
+            choice,
         };
-        match votes.cast(ballot).await {
-            VoteOutcome::Refused { refusal: why } => refusal(why),
-            VoteOutcome::Counted {
+        match self.shared.ledger.cast(ballot).await {
+            Err(NotAttached) => invoke_error(
+                503,
+                "NotAttached",
+                "this approval service is not attached to a gate yet",
+            ),
+            Ok(VoteOutcome::Refused { refusal: why }) => refusal(why),
+            Ok(VoteOutcome::Counted {
                 conclusion: Some(conclusion),
                 ..
-            } => match &tracked.request {
-                Some(request) => {
-                    invoke_card(card::concluded_card(request, &conclusion, Timestamp::now()))
-                }
+            }) => match &review {
+                Some(request) => invoke_card(render::concluded_card(
+                    request,
+                    &conclusion,
+                    Timestamp::now(),
+                )),
                 None => invoke_message(format!("Your vote counted: the request was {conclusion}.")),
             },
-            VoteOutcome::Counted {
-                conclusion: None, ..
-            } => {
-                let approvals = if choice.is_approve() {
-                    self.shared.approved(&request_id, &voter)
-                } else {
-                    Vec::new()
-                };
-                // Everyone else sees the progress through the updated
-                // message; the clicker gets the card at once.
-                let shared = Arc::clone(&self.shared);
-                let id = request_id.clone();
-                tokio::spawn(async move { shared.refresh_pending(&id).await });
-                match &tracked.request {
-                    Some(request) => invoke_card(card::pending_card(request, &approvals)),
-                    None => invoke_message("Your vote counted.".to_owned()),
-                }
-            }
+            // Everyone else sees the progress through the updated message
+            // (the gate told every channel); the clicker gets the card at
+            // once.
+            Ok(VoteOutcome::Counted {
+                conclusion: None,
+                approved_by,
+                ..
+            }) => match &review {
+                Some(request) => invoke_card(render::pending_card(request, &approved_by)),
+                None => invoke_message("Your vote counted.".to_owned()),
+            },
         }
     }
 
@@ -368,20 +363,10 @@ impl fmt::Debug for TeamsEndpoint {
     }
 }
 
+/// A refusal of the gate, answered with the status and code of
+/// [`Refusal`]'s own table.
 fn refusal(refusal: Refusal) -> Response<Bytes> {
-    let (status, code) = match refusal {
-        Refusal::UnknownRequest => (404, "UnknownRequest"),
-        Refusal::FingerprintMismatch => (409, "FingerprintMismatch"),
-        Refusal::AlreadyConcluded => (409, "AlreadyConcluded"),
-        Refusal::SelfApproval => (403, "SelfApproval"),
-        Refusal::NotEligible => (403, "NotEligible"),
-        Refusal::AlreadyVoted => (409, "AlreadyVoted"),
-        Refusal::ReasonRequired => (400, "ReasonRequired"),
-        Refusal::NotRecorded => (503, "NotRecorded"),
-        Refusal::DeadlinePassed => (409, "DeadlinePassed"),
-        Refusal::Throttled => (429, "Throttled"),
-    };
-    invoke_error(status, code, &refusal.to_string())
+    invoke_error(refusal.http_status(), refusal.code(), &refusal.to_string())
 }
 
 fn invoke_card(card: Value) -> Response<Bytes> {

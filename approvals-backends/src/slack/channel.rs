@@ -1,23 +1,26 @@
 //! The Slack channel: posts requests, remembers their messages, updates them
 //! when the request ends.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use approvals_core::{
-    ApprovalRequest, Approver, ChannelError, Conclusion, Identity, RequestId, Timestamp, VoteBox,
+    Channel, ChannelError, Conclusion, Identity, Progress, RequestId, Review, Timestamp, VoteBox,
     async_trait,
 };
-use tokio::sync::Notify;
+use lru::LruCache;
+use tokio_util::task::TaskTracker;
 
-use super::blocks::{self, Extras};
-use super::client::{PostedMessage, SlackClient, SlackError};
-use super::handler::InteractivityHandler;
+use crate::kit::{Delivery, Ledger, lock};
+
 use super::identity::{EmailIdentities, SlackIdentities};
+use super::inbound::InteractivityHandler;
+use super::outbound::{PostedMessage, SlackClient, SlackError};
+use super::render::{self, Extras};
 
 /// The channel name in records and logs.
 pub(crate) const CHANNEL: &str = "slack";
@@ -51,38 +54,38 @@ pub(crate) type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 ///   (`chat.update`) by its outcome, without buttons.
 ///
 /// ```no_run
-/// use approvals_backends::slack::{SlackApprover, SlackClient, StaticIdentities};
+/// use approvals_backends::slack::{SlackChannel, SlackClient, StaticIdentities};
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let client = SlackClient::new(std::env::var("SLACK_BOT_TOKEN")?)?;
-/// let (approver, interactivity) = SlackApprover::builder(
+/// let (approver, interactivity) = SlackChannel::builder(
 ///     client,
 ///     "C0123456789",
 ///     std::env::var("SLACK_SIGNING_SECRET")?,
 /// )
 /// .identities(StaticIdentities::new().user("U024BE7LH", "alice@example.com"))
 /// .build();
-/// // `approver` goes to `Gate::builder().approver(..)`;
+/// // `approver` goes to `Gate::builder().channel(..)`;
 /// // `interactivity.router("/slack/interactivity")` is merged into the app's axum router.
 /// # let _ = (approver, interactivity); Ok(()) }
 /// ```
 #[derive(Clone)]
-pub struct SlackApprover {
+pub struct SlackChannel {
     shared: Arc<Shared>,
 }
 
-impl fmt::Debug for SlackApprover {
+impl fmt::Debug for SlackChannel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SlackApprover")
+        f.debug_struct("SlackChannel")
             .field("channel", &self.shared.channel)
             .field("base_url", &self.shared.client.base_url())
-            .field("delivered", &self.shared.deliveries().by_id.len())
+            .field("pending", &self.shared.ledger.pending().len())
             .finish_non_exhaustive()
     }
 }
 
-/// Builds a [`SlackApprover`] and its [`InteractivityHandler`].
-pub struct SlackApproverBuilder {
+/// Builds a [`SlackChannel`] and its [`InteractivityHandler`].
+pub struct SlackChannelBuilder {
     client: SlackClient,
     channel: String,
     signing_secret: Vec<u8>,
@@ -94,9 +97,9 @@ pub struct SlackApproverBuilder {
     mention_approvers: bool,
 }
 
-impl fmt::Debug for SlackApproverBuilder {
+impl fmt::Debug for SlackChannelBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SlackApproverBuilder")
+        f.debug_struct("SlackChannelBuilder")
             .field("channel", &self.channel)
             .field("replay_window", &self.replay_window)
             .field("max_body_bytes", &self.max_body_bytes)
@@ -106,7 +109,7 @@ impl fmt::Debug for SlackApproverBuilder {
     }
 }
 
-impl SlackApproverBuilder {
+impl SlackChannelBuilder {
     /// How Slack users become identities (default: [`EmailIdentities`], the
     /// profile email read with `users.info`).
     #[must_use]
@@ -165,7 +168,7 @@ impl SlackApproverBuilder {
     }
 
     /// Builds the approver and its interactivity handler.
-    pub fn build(self) -> (SlackApprover, InteractivityHandler) {
+    pub fn build(self) -> (SlackChannel, InteractivityHandler) {
         let identities = self
             .identities
             .unwrap_or_else(|| Arc::new(EmailIdentities::new(self.client.clone())));
@@ -178,13 +181,13 @@ impl SlackApproverBuilder {
             replay_window: i64::try_from(self.replay_window.as_secs()).unwrap_or(i64::MAX),
             max_body_bytes: self.max_body_bytes,
             mention_approvers: self.mention_approvers,
-            deliveries: Mutex::new(Deliveries::default()),
+            ledger: Ledger::new(CONCLUDED_CAPACITY),
             mentions: Mutex::new(Mentions::default()),
             seen: Mutex::new(SeenSignatures::new(self.replay_cache_capacity)),
-            background: Background::default(),
+            background: TaskTracker::new(),
         });
         (
-            SlackApprover {
+            SlackChannel {
                 shared: Arc::clone(&shared),
             },
             InteractivityHandler::new(shared),
@@ -192,7 +195,7 @@ impl SlackApproverBuilder {
     }
 }
 
-impl SlackApprover {
+impl SlackChannel {
     /// Starts building a Slack channel that posts to `channel` (an id such
     /// as `C0123456789`, or a name) with `client`, and checks inbound
     /// requests with the app's `signing_secret`.
@@ -200,8 +203,8 @@ impl SlackApprover {
         client: SlackClient,
         channel: impl Into<String>,
         signing_secret: impl Into<Vec<u8>>,
-    ) -> SlackApproverBuilder {
-        SlackApproverBuilder {
+    ) -> SlackChannelBuilder {
+        SlackChannelBuilder {
             client,
             channel: channel.into(),
             signing_secret: signing_secret.into(),
@@ -217,16 +220,15 @@ impl SlackApprover {
     /// Where the message of request `id` was posted, if it was.
     pub fn message(&self, id: &RequestId) -> Option<PostedMessage> {
         self.shared
-            .deliveries()
-            .by_id
-            .get(id)
-            .and_then(|delivery| delivery.message.clone())
+            .ledger
+            .with(id, |delivery| delivery.data.message.clone())
+            .flatten()
     }
 
     /// Waits until the work started after acknowledging clicks, and the
     /// message updates, have finished (for graceful shutdown, and tests).
     pub async fn drain(&self) {
-        self.shared.background.drain().await;
+        self.shared.drain().await;
     }
 }
 
@@ -239,30 +241,35 @@ fn system_clock() -> i64 {
 }
 
 #[async_trait]
-impl Approver for SlackApprover {
+impl Channel for SlackChannel {
     fn name(&self) -> &str {
         CHANNEL
     }
 
-    async fn deliver(&self, request: &ApprovalRequest, votes: VoteBox) -> Result<(), ChannelError> {
+    fn attach(&self, votes: VoteBox) {
+        self.shared.ledger.attach(votes);
+    }
+
+    async fn deliver(&self, request: &Review, votes: VoteBox) -> Result<(), ChannelError> {
         let shared = &self.shared;
         let mentions = if shared.mention_approvers {
             shared.mentions_for(&request.approvers).await
         } else {
             Vec::new()
         };
-        let delivery = Delivery {
-            request: Arc::new(request.clone()),
-            votes,
-            message: None,
-            escalated: Vec::new(),
-            mentions,
-            conclusion: None,
-        };
-        let message = delivery.render();
         // Registered before posting, so that a click racing the answer to
         // `chat.postMessage` finds its request.
-        shared.deliveries().insert(delivery);
+        shared.ledger.delivered(
+            request,
+            votes,
+            Posted {
+                mentions,
+                ..Posted::default()
+            },
+        );
+        let Some(message) = shared.ledger.with(&request.id, |d| render_delivery(d)) else {
+            return Err(ChannelError::unavailable(CHANNEL, "the delivery was lost"));
+        };
         // The post runs in a task of its own: if the caller stops waiting
         // while it is under way, the message is still posted, so its answer
         // is still needed to replace it with "cancelled".
@@ -270,19 +277,29 @@ impl Approver for SlackApprover {
         let task = Arc::clone(shared);
         let post = shared.spawn_tracked(async move {
             let posted = task.client.post_message(&task.channel, &message).await?;
-            let late = task.deliveries().posted(&id, posted.clone());
-            if let Some(concluded) = late {
+            // If the request ended while it was being posted, the message
+            // is replaced at once.
+            let late = task.ledger.with(&id, |delivery| {
+                delivery.data.message = Some(posted.clone());
+                delivery
+                    .conclusion
+                    .as_ref()
+                    .map(|_| render_delivery(delivery))
+            });
+            if let Some(Some(concluded)) = late {
                 task.update_later(id, posted, concluded);
             }
             Ok::<_, SlackError>(())
         });
         let Some(post) = post else {
+            shared.ledger.forget(&request.id);
             return Err(ChannelError::unavailable(CHANNEL, "no Tokio runtime"));
         };
         match post.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(error)) => {
                 tracing::warn!(request_id = %request.id, %error, "the Slack message could not be posted");
+                shared.ledger.forget(&request.id);
                 Err(channel_error(&error))
             }
             Err(_) => Err(ChannelError::unavailable(
@@ -292,23 +309,33 @@ impl Approver for SlackApprover {
         }
     }
 
-    async fn escalated(
-        &self,
-        request: &ApprovalRequest,
-        added: &[Identity],
-    ) -> Result<(), ChannelError> {
-        let update = {
-            let mut deliveries = self.shared.deliveries();
-            let Some(delivery) = deliveries.by_id.get_mut(&request.id) else {
-                return Ok(());
-            };
-            delivery.escalated.extend(added.iter().cloned());
-            match (&delivery.message, &delivery.conclusion) {
-                (Some(posted), None) => Some((posted.clone(), delivery.render())),
+    async fn escalated(&self, request: &Review, added: &[Identity]) -> Result<(), ChannelError> {
+        let update = self.shared.ledger.with(&request.id, |delivery| {
+            delivery.data.escalated.extend(added.iter().cloned());
+            match (&delivery.data.message, &delivery.conclusion) {
+                (Some(posted), None) => Some((posted.clone(), render_delivery(delivery))),
                 _ => None,
             }
-        };
-        if let Some((posted, message)) = update {
+        });
+        if let Some(Some((posted, message))) = update {
+            self.shared
+                .update_later(request.id.clone(), posted, message);
+        }
+        Ok(())
+    }
+
+    async fn progress(&self, request: &Review, progress: &Progress) -> Result<(), ChannelError> {
+        let update = self
+            .shared
+            .ledger
+            .progressed(&request.id, progress, |delivery| {
+                delivery
+                    .data
+                    .message
+                    .clone()
+                    .map(|posted| (posted, render_delivery(delivery)))
+            });
+        if let Some(Some((posted, message))) = update {
             self.shared
                 .update_later(request.id.clone(), posted, message);
         }
@@ -317,17 +344,24 @@ impl Approver for SlackApprover {
 
     async fn concluded(
         &self,
-        request: &ApprovalRequest,
+        request: &Review,
         conclusion: &Conclusion,
     ) -> Result<(), ChannelError> {
         let update = self
             .shared
-            .deliveries()
-            .conclude(&request.id, conclusion.clone());
+            .ledger
+            .concluded(&request.id, conclusion, |delivery| {
+                delivery.data.concluded_at = Some(Timestamp::now());
+                delivery
+                    .data
+                    .message
+                    .clone()
+                    .map(|posted| (posted, render_delivery(delivery)))
+            });
         // The gate waits for every channel before the caller resumes: the
         // update goes to a task of its own. A message still being posted is
         // updated when its answer arrives.
-        if let Some((posted, message)) = update {
+        if let Some(Some((posted, message))) = update {
             self.shared
                 .update_later(request.id.clone(), posted, message);
         }
@@ -355,15 +389,26 @@ pub(crate) struct Shared {
     pub(crate) replay_window: i64,
     pub(crate) max_body_bytes: usize,
     mention_approvers: bool,
-    deliveries: Mutex<Deliveries>,
+    pub(crate) ledger: Ledger<Posted>,
     mentions: Mutex<Mentions>,
     pub(crate) seen: Mutex<SeenSignatures>,
-    pub(crate) background: Background,
+    pub(crate) background: TaskTracker,
 }
 
 impl Shared {
-    pub(crate) fn deliveries(&self) -> MutexGuard<'_, Deliveries> {
-        lock(&self.deliveries)
+    /// The review a click names: as delivered here, else as the gate holds
+    /// it pending (a message another replica or an earlier run posted).
+    pub(crate) fn pending_review(&self, id: &RequestId) -> Option<Arc<Review>> {
+        self.ledger
+            .votes()
+            .and_then(|votes| votes.pending_request(id))
+    }
+
+    /// Waits until the background work has finished.
+    pub(crate) async fn drain(&self) {
+        self.background.close();
+        self.background.wait().await;
+        self.background.reopen();
     }
 
     /// Runs `work` after the current request has been answered.
@@ -373,21 +418,17 @@ impl Shared {
         }
     }
 
-    /// Runs `work` in a task that [`Background::drain`] waits for; `None`
+    /// Runs `work` in a task that [`Shared::drain`] waits for; `None`
     /// outside a Tokio runtime.
-    fn spawn_tracked<T: Send + 'static>(
+    pub(crate) fn spawn_tracked<T: Send + 'static>(
         &self,
         work: impl Future<Output = T> + Send + 'static,
     ) -> Option<tokio::task::JoinHandle<T>> {
         let runtime = tokio::runtime::Handle::try_current().ok()?;
-        let done = self.background.start();
-        Some(runtime.spawn(async move {
-            let _done = done;
-            work.await
-        }))
+        Some(self.background.spawn_on(work, &runtime))
     }
 
-    fn update_later(&self, id: RequestId, posted: PostedMessage, message: blocks::Message) {
+    fn update_later(&self, id: RequestId, posted: PostedMessage, message: render::Message) {
         let client = self.client.clone();
         self.spawn_background(async move {
             if let Err(error) = client
@@ -429,109 +470,54 @@ impl Shared {
     }
 }
 
-/// What was delivered, by request id.
-#[derive(Default)]
-pub(crate) struct Deliveries {
-    pub(crate) by_id: HashMap<RequestId, Delivery>,
-    concluded: VecDeque<RequestId>,
-    /// The vote box of the latest delivery, to hand the gate clicks on
-    /// requests this process never delivered (so it can judge and record
-    /// them).
-    pub(crate) latest_votes: Option<VoteBox>,
-}
-
-pub(crate) struct Delivery {
-    pub(crate) request: Arc<ApprovalRequest>,
-    pub(crate) votes: VoteBox,
+/// What this channel keeps per request beside the review.
+#[derive(Default, Clone)]
+pub(crate) struct Posted {
+    /// Where the message went, once `chat.postMessage` has answered.
     pub(crate) message: Option<PostedMessage>,
     escalated: Vec<Identity>,
     mentions: Vec<(Identity, String)>,
-    conclusion: Option<(Conclusion, Timestamp)>,
+    concluded_at: Option<Timestamp>,
 }
 
-impl Delivery {
-    /// The message as it should read now: the request with its buttons, or
-    /// how it ended.
-    fn render(&self) -> blocks::Message {
-        let extras = Extras {
-            escalated: &self.escalated,
-            mentions: &self.mentions,
-        };
-        match &self.conclusion {
-            None => blocks::request_message(&self.request, &extras),
-            Some((conclusion, at)) => {
-                blocks::concluded_message(&self.request, conclusion, *at, &extras)
-            }
-        }
-    }
-}
-
-impl Deliveries {
-    fn insert(&mut self, delivery: Delivery) {
-        self.latest_votes = Some(delivery.votes.clone());
-        self.by_id.insert(delivery.request.id.clone(), delivery);
-    }
-
-    /// Records where the message of `id` went; if the request ended while it
-    /// was being posted, returns the message that replaces it.
-    fn posted(&mut self, id: &RequestId, posted: PostedMessage) -> Option<blocks::Message> {
-        let delivery = self.by_id.get_mut(id)?;
-        delivery.message = Some(posted);
-        delivery.conclusion.as_ref()?;
-        Some(delivery.render())
-    }
-
-    /// Records how `id` ended; returns where its message is and what now
-    /// replaces it, if it was posted. Forgets the oldest concluded requests
-    /// past the capacity.
-    fn conclude(
-        &mut self,
-        id: &RequestId,
-        conclusion: Conclusion,
-    ) -> Option<(PostedMessage, blocks::Message)> {
-        let delivery = self.by_id.get_mut(id)?;
-        if delivery.conclusion.is_some() {
-            return None;
-        }
-        delivery.conclusion = Some((conclusion, Timestamp::now()));
-        let update = delivery
-            .message
-            .clone()
-            .map(|posted| (posted, delivery.render()));
-        self.concluded.push_back(id.clone());
-        while self.concluded.len() > CONCLUDED_CAPACITY {
-            if let Some(oldest) = self.concluded.pop_front() {
-                self.by_id.remove(&oldest);
-            }
-        }
-        update
-    }
-
-    /// The vote box for request `id`: its own, else the latest one.
-    pub(crate) fn votes_for(&self, id: &RequestId) -> Option<VoteBox> {
-        self.by_id
-            .get(id)
-            .map(|delivery| delivery.votes.clone())
-            .or_else(|| self.latest_votes.clone())
+/// The message of a delivery as it should read now: the request with its
+/// buttons and the approvals so far, or how it ended.
+fn render_delivery(delivery: &Delivery<Posted>) -> render::Message {
+    let approved_by = delivery
+        .progress
+        .as_ref()
+        .map_or(&[][..], |progress| &progress.approved_by);
+    let extras = Extras {
+        escalated: &delivery.data.escalated,
+        mentions: &delivery.data.mentions,
+        approved_by,
+    };
+    match &delivery.conclusion {
+        None => render::request_message(&delivery.review, &extras),
+        Some(conclusion) => render::concluded_message(
+            &delivery.review,
+            conclusion,
+            delivery.data.concluded_at.unwrap_or_else(Timestamp::now),
+            &extras,
+        ),
     }
 }
 
-#[derive(Default)]
 struct Mentions {
-    users: HashMap<Identity, String>,
-    order: VecDeque<Identity>,
+    users: LruCache<Identity, String>,
+}
+
+impl Default for Mentions {
+    fn default() -> Self {
+        Self {
+            users: LruCache::new(NonZeroUsize::new(MENTION_CAPACITY).unwrap_or(NonZeroUsize::MIN)),
+        }
+    }
 }
 
 impl Mentions {
     fn remember(&mut self, identity: Identity, user: String) {
-        if self.users.insert(identity.clone(), user).is_none() {
-            self.order.push_back(identity);
-        }
-        while self.order.len() > MENTION_CAPACITY {
-            if let Some(oldest) = self.order.pop_front() {
-                self.users.remove(&oldest);
-            }
-        }
+        self.users.put(identity, user);
     }
 }
 
@@ -544,13 +530,13 @@ impl Mentions {
 )]
 pub struct ReplayCacheFull {
     /// How many requests the cache holds
-    /// ([`SlackApproverBuilder::replay_cache_capacity`]).
+    /// ([`SlackChannelBuilder::replay_cache_capacity`]).
     pub capacity: usize,
     /// Seconds until the oldest remembered request leaves the window.
     pub retry_after_secs: u64,
 }
 
-/// The default of [`SlackApproverBuilder::replay_cache_capacity`].
+/// The default of [`SlackChannelBuilder::replay_cache_capacity`].
 pub const DEFAULT_REPLAY_CACHE_CAPACITY: usize = 100_000;
 
 /// Signatures of requests already handled within the replay window: Slack
@@ -620,54 +606,6 @@ impl SeenSignatures {
         self.by_time.insert((timestamp, signature.to_owned()));
         Ok(Seen::First)
     }
-}
-
-/// Counts the work running after answers, so that it can be awaited.
-#[derive(Default)]
-pub(crate) struct Background {
-    running: Arc<AtomicUsize>,
-    idle: Arc<Notify>,
-}
-
-/// Marks one piece of background work finished when dropped (also when the
-/// work panics).
-pub(crate) struct Done {
-    running: Arc<AtomicUsize>,
-    idle: Arc<Notify>,
-}
-
-impl Drop for Done {
-    fn drop(&mut self) {
-        if self.running.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.idle.notify_waiters();
-        }
-    }
-}
-
-impl Background {
-    fn start(&self) -> Done {
-        self.running.fetch_add(1, Ordering::AcqRel);
-        Done {
-            running: Arc::clone(&self.running),
-            idle: Arc::clone(&self.idle),
-        }
-    }
-
-    pub(crate) async fn drain(&self) {
-        loop {
-            let idle = self.idle.notified();
-            tokio::pin!(idle);
-            idle.as_mut().enable();
-            if self.running.load(Ordering::Acquire) == 0 {
-                return;
-            }
-            idle.await;
-        }
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::gate::VoteBox;
-use crate::{ApprovalRequest, Conclusion, Identity};
+use crate::{Conclusion, Identity, Progress, Review};
 
 /// A channel that delivers approval requests to people and hands their votes
 /// to the gate.
@@ -19,27 +19,40 @@ use crate::{ApprovalRequest, Conclusion, Identity};
 /// `deliver` should return once the request has been handed over (a message
 /// posted, a card sent), not wait for votes. An error, or a panic, fails the
 /// request closed.
+///
+/// A channel never answers a vote itself, not even for a request it has
+/// never heard of: every ballot goes to the gate, which judges and records
+/// it. The gate hands each channel its [`VoteBox`] when it is built
+/// ([`attach`](Channel::attach)) and again with every delivery; the box
+/// stamps the channel's name on each ballot cast into it.
 #[async_trait]
-pub trait Approver: Send + Sync {
+pub trait Channel: Send + Sync {
     /// A short name for records and logs (`"slack"`, `"mock"`).
     fn name(&self) -> &str;
 
-    /// Delivers a new request. Keep `votes` to cast the votes that arrive.
-    async fn deliver(&self, request: &ApprovalRequest, votes: VoteBox) -> Result<(), ChannelError>;
+    /// The gate this channel was added to is built: `votes` is where the
+    /// channel casts every ballot, including those for requests it did not
+    /// deliver. Called once per gate, before any delivery.
+    fn attach(&self, _votes: VoteBox) {}
+
+    /// Delivers a new request. `votes` is the same box as the one attached.
+    async fn deliver(&self, request: &Review, votes: VoteBox) -> Result<(), ChannelError>;
+
+    /// An approval counted and the request is still pending: `progress` is
+    /// the gate's tally, whichever channel the vote came through.
+    async fn progress(&self, _request: &Review, _progress: &Progress) -> Result<(), ChannelError> {
+        Ok(())
+    }
 
     /// The request was escalated: `added` may now vote as well.
-    async fn escalated(
-        &self,
-        _request: &ApprovalRequest,
-        _added: &[Identity],
-    ) -> Result<(), ChannelError> {
+    async fn escalated(&self, _request: &Review, _added: &[Identity]) -> Result<(), ChannelError> {
         Ok(())
     }
 
     /// The request ended; update or withdraw what was delivered.
     async fn concluded(
         &self,
-        _request: &ApprovalRequest,
+        _request: &Review,
         _conclusion: &Conclusion,
     ) -> Result<(), ChannelError> {
         Ok(())
@@ -47,23 +60,25 @@ pub trait Approver: Send + Sync {
 }
 
 #[async_trait]
-impl<T: Approver + ?Sized> Approver for &T {
+impl<T: Channel + ?Sized> Channel for &T {
     fn name(&self) -> &str {
         (**self).name()
     }
-    async fn deliver(&self, request: &ApprovalRequest, votes: VoteBox) -> Result<(), ChannelError> {
+    fn attach(&self, votes: VoteBox) {
+        (**self).attach(votes);
+    }
+    async fn deliver(&self, request: &Review, votes: VoteBox) -> Result<(), ChannelError> {
         (**self).deliver(request, votes).await
     }
-    async fn escalated(
-        &self,
-        request: &ApprovalRequest,
-        added: &[Identity],
-    ) -> Result<(), ChannelError> {
+    async fn progress(&self, request: &Review, progress: &Progress) -> Result<(), ChannelError> {
+        (**self).progress(request, progress).await
+    }
+    async fn escalated(&self, request: &Review, added: &[Identity]) -> Result<(), ChannelError> {
         (**self).escalated(request, added).await
     }
     async fn concluded(
         &self,
-        request: &ApprovalRequest,
+        request: &Review,
         conclusion: &Conclusion,
     ) -> Result<(), ChannelError> {
         (**self).concluded(request, conclusion).await
@@ -71,23 +86,25 @@ impl<T: Approver + ?Sized> Approver for &T {
 }
 
 #[async_trait]
-impl<T: Approver + ?Sized> Approver for Box<T> {
+impl<T: Channel + ?Sized> Channel for Box<T> {
     fn name(&self) -> &str {
         (**self).name()
     }
-    async fn deliver(&self, request: &ApprovalRequest, votes: VoteBox) -> Result<(), ChannelError> {
+    fn attach(&self, votes: VoteBox) {
+        (**self).attach(votes);
+    }
+    async fn deliver(&self, request: &Review, votes: VoteBox) -> Result<(), ChannelError> {
         (**self).deliver(request, votes).await
     }
-    async fn escalated(
-        &self,
-        request: &ApprovalRequest,
-        added: &[Identity],
-    ) -> Result<(), ChannelError> {
+    async fn progress(&self, request: &Review, progress: &Progress) -> Result<(), ChannelError> {
+        (**self).progress(request, progress).await
+    }
+    async fn escalated(&self, request: &Review, added: &[Identity]) -> Result<(), ChannelError> {
         (**self).escalated(request, added).await
     }
     async fn concluded(
         &self,
-        request: &ApprovalRequest,
+        request: &Review,
         conclusion: &Conclusion,
     ) -> Result<(), ChannelError> {
         (**self).concluded(request, conclusion).await
@@ -95,23 +112,25 @@ impl<T: Approver + ?Sized> Approver for Box<T> {
 }
 
 #[async_trait]
-impl<T: Approver + ?Sized> Approver for Arc<T> {
+impl<T: Channel + ?Sized> Channel for Arc<T> {
     fn name(&self) -> &str {
         (**self).name()
     }
-    async fn deliver(&self, request: &ApprovalRequest, votes: VoteBox) -> Result<(), ChannelError> {
+    fn attach(&self, votes: VoteBox) {
+        (**self).attach(votes);
+    }
+    async fn deliver(&self, request: &Review, votes: VoteBox) -> Result<(), ChannelError> {
         (**self).deliver(request, votes).await
     }
-    async fn escalated(
-        &self,
-        request: &ApprovalRequest,
-        added: &[Identity],
-    ) -> Result<(), ChannelError> {
+    async fn progress(&self, request: &Review, progress: &Progress) -> Result<(), ChannelError> {
+        (**self).progress(request, progress).await
+    }
+    async fn escalated(&self, request: &Review, added: &[Identity]) -> Result<(), ChannelError> {
         (**self).escalated(request, added).await
     }
     async fn concluded(
         &self,
-        request: &ApprovalRequest,
+        request: &Review,
         conclusion: &Conclusion,
     ) -> Result<(), ChannelError> {
         (**self).concluded(request, conclusion).await
@@ -145,7 +164,7 @@ pub enum ChannelError {
         channel: String,
     },
     /// The gate has no channel to deliver approval requests to.
-    #[error("no approver channel is configured")]
+    #[error("no channel is configured")]
     NoChannel,
 }
 

@@ -8,8 +8,9 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use serde::Serialize;
 
-use super::channel::{BODY_LIMIT, HttpApprover};
-use super::view::{ApproveBody, DenyBody, ErrorBody, ErrorDetail, PendingList, VoteReceipt};
+use super::channel::{BODY_LIMIT, HttpChannel};
+use super::render::{ApproveBody, DenyBody, ErrorBody, ErrorDetail, PendingList, VoteReceipt};
+use crate::kit::NotAttached;
 
 /// The OpenAPI 3.1 document of this API, as served at `GET /v1/openapi.json`.
 pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
@@ -26,8 +27,6 @@ pub const ROUTES: &[(&str, &str)] = &[
 
 /// The longest request id the API looks up; the gate's ids are UUIDs.
 const MAX_ID_LEN: usize = 128;
-/// The longest deny reason accepted, in bytes.
-const MAX_REASON_LEN: usize = 4_096;
 
 enum Operation {
     List,
@@ -149,29 +148,21 @@ fn unauthorized() -> Answer {
     .with_header(header::WWW_AUTHENTICATE, "Bearer realm=\"approvals\"")
 }
 
-/// How each refusal of the gate is answered: status, stable code.
-pub(crate) fn refusal_status(refusal: Refusal) -> (StatusCode, &'static str) {
-    match refusal {
-        Refusal::UnknownRequest => (StatusCode::NOT_FOUND, "unknown_request"),
-        Refusal::FingerprintMismatch => (StatusCode::CONFLICT, "fingerprint_mismatch"),
-        Refusal::AlreadyConcluded => (StatusCode::CONFLICT, "already_concluded"),
-        Refusal::SelfApproval => (StatusCode::FORBIDDEN, "self_approval"),
-        Refusal::NotEligible => (StatusCode::FORBIDDEN, "not_eligible"),
-        Refusal::AlreadyVoted => (StatusCode::CONFLICT, "already_voted"),
-        Refusal::ReasonRequired => (StatusCode::UNPROCESSABLE_ENTITY, "reason_required"),
-        Refusal::NotRecorded => (StatusCode::SERVICE_UNAVAILABLE, "not_recorded"),
-        Refusal::DeadlinePassed => (StatusCode::CONFLICT, "deadline_passed"),
-        Refusal::Throttled => (StatusCode::TOO_MANY_REQUESTS, "throttled"),
-    }
+/// How a refusal of the gate is answered: the status and code of
+/// [`Refusal`]'s own table, and its text.
+fn refusal_answer(refusal: Refusal) -> Answer {
+    let status =
+        StatusCode::from_u16(refusal.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    Answer::error(status, refusal.code(), refusal.to_string())
 }
 
-impl HttpApprover {
+impl HttpChannel {
     /// Answers one API call. `request`'s path is relative to where the API
     /// is mounted (`/v1/requests`, not `/approvals/v1/requests`); its body is
     /// the raw bytes, at most 64 KiB.
     ///
     /// Use this from a framework other than axum; with axum, mount
-    /// [`HttpApprover::router`].
+    /// [`HttpChannel::router`].
     pub async fn handle(&self, request: Request<Bytes>) -> Response<Bytes> {
         let head_only = request.method() == Method::HEAD;
         self.answer(request).await.into_response(head_only)
@@ -226,10 +217,7 @@ impl HttpApprover {
             ),
             Operation::Get(id) => match self.request(&id) {
                 Some(view) => Answer::json(StatusCode::OK, &view),
-                None => {
-                    let (status, code) = refusal_status(Refusal::UnknownRequest);
-                    Answer::error(status, code, Refusal::UnknownRequest.to_string())
-                }
+                None => refusal_answer(Refusal::UnknownRequest),
             },
             Operation::Approve(id) => match parse_body::<ApproveBody>(&request) {
                 Ok(body) => {
@@ -239,20 +227,8 @@ impl HttpApprover {
                 Err(answer) => answer,
             },
             Operation::Deny(id) => match parse_body::<DenyBody>(&request) {
-                Ok(body)
-                    if body
-                        .reason
-                        .as_ref()
-                        .is_some_and(|r| r.len() > MAX_REASON_LEN) =>
-                {
-                    Answer::error(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "reason_too_long",
-                        format!("a reason is at most {MAX_REASON_LEN} bytes"),
-                    )
-                }
                 Ok(body) => {
-                    let reason = body.reason.filter(|reason| !reason.trim().is_empty());
+                    let reason = body.reason;
                     self.vote(id, caller, Choice::Deny { reason }, body.fingerprint)
                         .await
                 }
@@ -261,58 +237,44 @@ impl HttpApprover {
         }
     }
 
+    /// Hands the caller's vote to the gate, which judges and records it,
+    /// whether or not this channel delivered the request.
     async fn vote(
         &self,
         id: RequestId,
         voter: Identity,
         choice: Choice,
-        fingerprint: Option<Fingerprint>,
+        fingerprint: Fingerprint,
     ) -> Answer {
-        let Some(target) = self.target(&id) else {
-            // No request has reached this channel yet: there is no gate to
-            // ask, and nothing could be pending here.
-            let (status, code) = refusal_status(Refusal::UnknownRequest);
-            return Answer::error(status, code, Refusal::UnknownRequest.to_string());
-        };
-        // Without a fingerprint in the body, the vote is for the call this
-        // channel was given under that id; for an id it never saw, an
-        // all-zero fingerprint matches no call, and the gate refuses it.
-        let fingerprint = fingerprint
-            .or_else(|| target.request.as_ref().map(|request| request.fingerprint))
-            .or_else(|| Fingerprint::from_hex(&"0".repeat(64)));
-        let Some(fingerprint) = fingerprint else {
-            let (status, code) = refusal_status(Refusal::UnknownRequest);
-            return Answer::error(status, code, Refusal::UnknownRequest.to_string());
-        };
         let ballot = Ballot {
             request_id: id.clone(),
             fingerprint,
-            voter: voter.clone(),
-            choice: choice.clone(),
-            channel: "http".to_owned(),
+            voter,
+            choice,
         };
-        match target.votes.cast(ballot).await {
-            VoteOutcome::Counted {
+        match self.inner.ledger.cast(ballot).await {
+            Ok(VoteOutcome::Counted {
                 approvals,
+                approved_by,
                 quorum,
                 conclusion,
-            } => {
-                self.counted(&id, voter, choice, approvals);
-                Answer::json(
-                    StatusCode::OK,
-                    &VoteReceipt {
-                        result: "counted".to_owned(),
-                        request_id: id,
-                        approvals,
-                        quorum,
-                        conclusion,
-                    },
-                )
-            }
-            VoteOutcome::Refused { refusal } => {
-                let (status, code) = refusal_status(refusal);
-                Answer::error(status, code, refusal.to_string())
-            }
+            }) => Answer::json(
+                StatusCode::OK,
+                &VoteReceipt {
+                    result: "counted".to_owned(),
+                    request_id: id,
+                    approvals,
+                    approved_by,
+                    quorum,
+                    conclusion,
+                },
+            ),
+            Ok(VoteOutcome::Refused { refusal }) => refusal_answer(refusal),
+            Err(NotAttached) => Answer::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_attached",
+                "this API is not attached to a gate yet",
+            ),
         }
     }
 
@@ -322,6 +284,8 @@ impl HttpApprover {
     /// Each route of [`ROUTES`] is registered, and unknown paths and wrong
     /// methods are answered by the same handler, so that every answer is the
     /// API's JSON.
+    #[cfg(feature = "axum")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
     pub fn router(&self) -> axum::Router {
         let mut router = axum::Router::new();
         for (method, path) in ROUTES {
@@ -352,9 +316,10 @@ impl HttpApprover {
             })
     }
 
+    #[cfg(feature = "axum")]
     async fn serve_axum(&self, request: axum::extract::Request) -> axum::response::Response {
         let (parts, body) = request.into_parts();
-        let bytes = match axum::body::to_bytes(body, BODY_LIMIT).await {
+        let bytes = match crate::kit::read_body(body, BODY_LIMIT).await {
             Ok(bytes) => bytes,
             Err(_) => {
                 let answer = Answer::error(
@@ -371,9 +336,7 @@ impl HttpApprover {
     }
 }
 
-fn parse_body<T: serde::de::DeserializeOwned + Default>(
-    request: &Request<Bytes>,
-) -> Result<T, Answer> {
+fn parse_body<T: serde::de::DeserializeOwned>(request: &Request<Bytes>) -> Result<T, Answer> {
     let body = request.body();
     if body.len() > BODY_LIMIT {
         return Err(Answer::error(
@@ -381,9 +344,6 @@ fn parse_body<T: serde::de::DeserializeOwned + Default>(
             "body_too_large",
             format!("a request body is at most {BODY_LIMIT} bytes"),
         ));
-    }
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
     }
     let is_json = request
         .headers()
@@ -456,24 +416,12 @@ mod tests {
     }
 
     #[test]
-    fn every_refusal_has_a_distinct_code() {
-        let refusals = [
-            Refusal::UnknownRequest,
-            Refusal::FingerprintMismatch,
-            Refusal::AlreadyConcluded,
-            Refusal::SelfApproval,
-            Refusal::NotEligible,
-            Refusal::AlreadyVoted,
-            Refusal::ReasonRequired,
-            Refusal::NotRecorded,
-            Refusal::DeadlinePassed,
-            Refusal::Throttled,
-        ];
-        let codes: std::collections::HashSet<_> =
-            refusals.iter().map(|r| refusal_status(*r).1).collect();
-        assert_eq!(codes.len(), refusals.len());
-        for refusal in refusals {
-            assert!(refusal_status(refusal).0.is_client_error() || refusal == Refusal::NotRecorded);
+    fn every_refusal_is_answered_with_the_gate_table() {
+        for refusal in Refusal::ALL {
+            let answer = refusal_answer(refusal);
+            assert_eq!(answer.status.as_u16(), refusal.http_status(), "{refusal:?}");
+            let body: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+            assert_eq!(body["error"]["code"], refusal.code());
         }
     }
 }

@@ -7,7 +7,7 @@
 //! text. Long values are cut with a visible marker so that a card stays well
 //! under Teams' message size limit (about 28 KB).
 
-use approvals_core::{ApprovalRequest, Conclusion, Identity, Timestamp};
+use approvals_core::{Conclusion, Identity, Review, Timestamp};
 use serde_json::{Value, json};
 
 /// The content type of an Adaptive Card attachment.
@@ -22,8 +22,9 @@ pub const VERB_DENY: &str = "deny";
 /// The id of the deny-reason input; its value arrives in the action's data.
 pub const REASON_INPUT_ID: &str = "reason";
 
-/// The longest deny reason the card accepts.
-pub const MAX_REASON_CHARS: usize = 500;
+/// The most characters of a deny reason a concluded card shows (the gate
+/// accepts up to [`approvals_core::MAX_REASON_CHARS`]).
+pub const SHOWN_REASON_CHARS: usize = 500;
 
 const MAX_DESCRIPTION_CHARS: usize = 1_000;
 const MAX_JUSTIFICATION_CHARS: usize = 2_000;
@@ -38,7 +39,7 @@ const TRUNCATION_MARKER: &str = "… (cut)";
 /// field and the Approve and Deny buttons (`Action.Execute`, verbs
 /// [`VERB_APPROVE`] and [`VERB_DENY`], with the request id and fingerprint
 /// in `data`).
-pub fn pending_card(request: &ApprovalRequest, approvals: &[Identity]) -> Value {
+pub fn pending_card(request: &Review, approvals: &[Identity]) -> Value {
     let mut body = header(request);
     body.push(json!({
         "type": "FactSet",
@@ -56,7 +57,7 @@ pub fn pending_card(request: &ApprovalRequest, approvals: &[Identity]) -> Value 
         "label": if request.deny_reason_required { "Reason (required to deny)" } else { "Reason (optional)" },
         "placeholder": "Why you deny this request",
         "isMultiline": true,
-        "maxLength": MAX_REASON_CHARS,
+        "maxLength": approvals_core::MAX_REASON_CHARS,
         "isRequired": request.deny_reason_required,
         "errorMessage": "A reason is required to deny this request.",
     }));
@@ -90,7 +91,7 @@ pub fn pending_card(request: &ApprovalRequest, approvals: &[Identity]) -> Value 
 
 /// The card for a request that ended: who approved or denied, when and why,
 /// or that it expired, was cancelled or failed. It has no buttons.
-pub fn concluded_card(request: &ApprovalRequest, conclusion: &Conclusion, at: Timestamp) -> Value {
+pub fn concluded_card(request: &Review, conclusion: &Conclusion, at: Timestamp) -> Value {
     let mut body = header(request);
     let (headline, color) = match conclusion {
         Conclusion::Approved { .. } => ("Approved", "Good"),
@@ -114,7 +115,7 @@ pub fn concluded_card(request: &ApprovalRequest, conclusion: &Conclusion, at: Ti
         Conclusion::Denied { by, reason } => {
             body.push(labelled("Denied by", by.as_str()));
             if let Some(reason) = reason {
-                body.push(labelled("Reason", &cut(reason, MAX_REASON_CHARS)));
+                body.push(labelled("Reason", &cut(reason, SHOWN_REASON_CHARS)));
             }
         }
         Conclusion::RefusedByPolicy { reason, .. } | Conclusion::Failed { reason } => {
@@ -135,7 +136,7 @@ pub fn concluded_card(request: &ApprovalRequest, conclusion: &Conclusion, at: Ti
 }
 
 /// The short text shown in notifications and by clients without cards.
-pub fn summary(request: &ApprovalRequest) -> String {
+pub fn summary(request: &Review) -> String {
     format!(
         "Approval requested: {} by {}",
         cut(&request.action, MAX_NAME_CHARS),
@@ -154,7 +155,7 @@ fn card(body: Vec<Value>) -> Value {
 
 /// The parts every card shows: title, action, description, risk, requester,
 /// request id, justification and masked arguments.
-fn header(request: &ApprovalRequest) -> Vec<Value> {
+fn header(request: &Review) -> Vec<Value> {
     let mut body = vec![
         json!({
             "type": "TextBlock",
@@ -245,7 +246,7 @@ fn arguments(masked: &Value) -> Vec<Value> {
     blocks
 }
 
-fn approvals_fact(request: &ApprovalRequest, approvals: &[Identity]) -> String {
+fn approvals_fact(request: &Review, approvals: &[Identity]) -> String {
     format!("{} of {}", approvals.len(), request.quorum)
 }
 
@@ -305,9 +306,9 @@ mod tests {
     use approvals_core::{Fingerprint, RequestId, Risk};
     use std::time::Duration;
 
-    fn request(arguments: Value) -> ApprovalRequest {
+    fn request(arguments: Value) -> Review {
         let now = Timestamp::now();
-        ApprovalRequest {
+        Review {
             id: RequestId::from_string("req-1"),
             action: "crm.export".into(),
             description: "Export customers".into(),

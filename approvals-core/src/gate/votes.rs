@@ -1,17 +1,23 @@
-//! Pending requests, votes and conclusions: the rules of the gate.
+//! The rules of the gate about votes: pending requests, how each ballot is
+//! judged, recorded and applied, how requests conclude, and the
+//! [`VoteBox`] through which channels cast.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
+use futures::FutureExt as _;
 use tokio::sync::oneshot;
 
+use super::finish::Finish;
 use crate::audit::{AuditError, AuditEvent, AuditRecord, AuditSink};
+use crate::channel::{Channel, ChannelError};
 use crate::mask::Masker;
 use crate::time::Clock;
 use crate::{
-    ApprovalRequest, Ballot, Choice, Conclusion, Identity, Refusal, RequestId, VoteOutcome,
+    Ballot, Choice, Conclusion, Identity, MAX_REASON_CHARS, Progress, Refusal, RequestId, Review,
+    VoteOutcome,
 };
 
 /// How many concluded request ids are remembered, so that a late vote is
@@ -30,6 +36,10 @@ pub(crate) struct Registry {
     /// Where deadlines are set and votes are judged against them.
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) limits: Limits,
+    /// Every channel requests are delivered to.
+    pub(crate) channels: Vec<Arc<dyn Channel>>,
+    /// How long a channel is given to take note of a change.
+    pub(crate) channel_timeout: Duration,
     pending: Mutex<HashMap<RequestId, Arc<Pending>>>,
     recent: Mutex<Recent>,
     stray: Mutex<StrayVotes>,
@@ -72,7 +82,7 @@ pub(crate) struct Full;
 
 /// One request awaiting its conclusion.
 pub(crate) struct Pending {
-    pub(crate) request: Arc<ApprovalRequest>,
+    pub(crate) request: Arc<Review>,
     /// Votes on one request are judged and recorded one at a time, so that
     /// the audit trail holds them in the order they counted.
     pub(crate) state: tokio::sync::Mutex<PendingState>,
@@ -98,12 +108,16 @@ impl Registry {
         masker: Arc<dyn Masker>,
         clock: Arc<dyn Clock>,
         limits: Limits,
+        channels: Vec<Arc<dyn Channel>>,
+        channel_timeout: Duration,
     ) -> Self {
         Self {
             audit,
             masker,
             clock,
             limits,
+            channels,
+            channel_timeout,
             pending: Mutex::new(HashMap::new()),
             recent: Mutex::new(Recent::default()),
             stray: Mutex::new(StrayVotes {
@@ -118,7 +132,7 @@ impl Registry {
     /// already pending.
     pub(crate) fn open(
         &self,
-        request: Arc<ApprovalRequest>,
+        request: Arc<Review>,
     ) -> Result<(Arc<Pending>, oneshot::Receiver<Outcome>), Full> {
         let (sender, receiver) = oneshot::channel();
         let pending = Arc::new(Pending {
@@ -174,7 +188,7 @@ impl Registry {
         lock(&self.pending).get(id).cloned()
     }
 
-    pub(crate) fn pending_requests(&self) -> Vec<Arc<ApprovalRequest>> {
+    pub(crate) fn pending_requests(&self) -> Vec<Arc<Review>> {
         lock(&self.pending)
             .values()
             .map(|pending| Arc::clone(&pending.request))
@@ -245,8 +259,9 @@ impl Registry {
         }
     }
 
-    /// Judges, records and applies one vote.
-    pub(crate) async fn cast(&self, mut ballot: Ballot) -> VoteOutcome {
+    /// Judges, records and applies one vote cast through `channel`.
+    pub(crate) async fn cast(&self, mut ballot: Ballot, channel: &str) -> VoteOutcome {
+        let too_long = normalize_reason(&mut ballot.choice);
         // A reviewer's reason is free text: it may quote what it should not.
         if let Choice::Deny {
             reason: Some(reason),
@@ -254,18 +269,23 @@ impl Registry {
         {
             *reason = self.mask_text(reason);
         }
-        let Some(pending) = self.get(&ballot.request_id) else {
+        let cast = Cast {
+            ballot,
+            channel,
+            too_long,
+        };
+        let Some(pending) = self.get(&cast.ballot.request_id) else {
             if !self.admit_stray_vote() {
                 return VoteOutcome::Refused {
                     refusal: Refusal::Throttled,
                 };
             }
-            let refusal = if self.was_concluded(&ballot.request_id) {
+            let refusal = if self.was_concluded(&cast.ballot.request_id) {
                 Refusal::AlreadyConcluded
             } else {
                 Refusal::UnknownRequest
             };
-            return match self.record_vote(&ballot, Some(refusal)).await {
+            return match self.record_vote(&cast, Some(refusal)).await {
                 Ok(()) => VoteOutcome::Refused { refusal },
                 Err(_) => VoteOutcome::Refused {
                     refusal: Refusal::NotRecorded,
@@ -274,8 +294,8 @@ impl Registry {
         };
         let request = &pending.request;
         let mut state = pending.state.lock().await;
-        let refusal = judge(request, &state, &ballot, &*self.clock);
-        if let Err(error) = self.record_vote(&ballot, refusal).await {
+        let refusal = judge(request, &state, &cast, &*self.clock);
+        if let Err(error) = self.record_vote(&cast, refusal).await {
             if refusal.is_none() {
                 // A vote that should have counted but left no record must not
                 // count, and the request cannot go on without a trail.
@@ -301,6 +321,7 @@ impl Registry {
             }
             return VoteOutcome::Refused { refusal };
         }
+        let ballot = cast.ballot;
         state.voted.insert(ballot.voter.clone());
         let conclusion = match ballot.choice {
             Choice::Approve => {
@@ -327,24 +348,54 @@ impl Registry {
                 .await,
             ),
         };
+        let approved_by = state.approvals.clone();
+        drop(state);
+        let quorum = request.quorum;
+        if conclusion.is_none() && !approved_by.is_empty() {
+            let progress = Progress {
+                approved_by: approved_by.clone(),
+                quorum,
+            };
+            self.tell_channels("an approval", &request.id, |channel| {
+                channel.progress(request, &progress)
+            })
+            .await;
+        }
         VoteOutcome::Counted {
-            approvals: u32::try_from(state.approvals.len()).unwrap_or(u32::MAX),
-            quorum: request.quorum,
+            approvals: u32::try_from(approved_by.len()).unwrap_or(u32::MAX),
+            approved_by,
+            quorum,
             conclusion,
         }
     }
 
+    /// The tally of a pending request.
+    pub(crate) async fn progress(&self, id: &RequestId) -> Option<Progress> {
+        let pending = self.get(id)?;
+        let state = pending.state.lock().await;
+        state.conclusion.is_none().then(|| Progress {
+            approved_by: state.approvals.clone(),
+            quorum: pending.request.quorum,
+        })
+    }
+
     async fn record_vote(
         &self,
-        ballot: &Ballot,
+        cast: &Cast<'_>,
         refusal: Option<Refusal>,
     ) -> Result<(), AuditError> {
+        let ballot = &cast.ballot;
+        // A reason past the limit is not kept: the refusal says why.
+        let choice = match (&ballot.choice, cast.too_long) {
+            (Choice::Deny { .. }, true) => Choice::Deny { reason: None },
+            (choice, _) => choice.clone(),
+        };
         self.record(&AuditRecord::now(
             ballot.request_id.clone(),
             AuditEvent::Vote {
                 voter: ballot.voter.clone(),
-                choice: ballot.choice.clone(),
-                channel: ballot.channel.clone(),
+                choice,
+                channel: cast.channel.to_owned(),
                 fingerprint: ballot.fingerprint,
                 counted: refusal.is_none(),
                 refusal,
@@ -352,15 +403,72 @@ impl Registry {
         ))
         .await
     }
+
+    /// Tells every channel of a change, all at once, each within the
+    /// channel timeout. The gate's decision is already made and recorded,
+    /// so a channel that fails, panics or does not answer in time is only
+    /// logged.
+    pub(crate) async fn tell_channels<'a, F>(&'a self, what: &str, id: &RequestId, tell: F)
+    where
+        F: Fn(&'a Arc<dyn Channel>) -> futures::future::BoxFuture<'a, Result<(), ChannelError>>,
+    {
+        let bound = self.channel_timeout;
+        let told = self.channels.iter().map(|channel| {
+            let telling = AssertUnwindSafe(tell(channel)).catch_unwind();
+            async move { (channel, tokio::time::timeout(bound, telling).await) }
+        });
+        for (channel, told) in futures::future::join_all(told).await {
+            if !matches!(told, Ok(Ok(Ok(())))) {
+                tracing::warn!(
+                    channel = channel.name(),
+                    request_id = %id,
+                    "a channel could not be told of {what}"
+                );
+            }
+        }
+    }
+}
+
+/// A ballot with what the gate adds to it before judging.
+struct Cast<'a> {
+    ballot: Ballot,
+    /// The channel whose vote box it was cast into.
+    channel: &'a str,
+    /// Its deny reason was longer than [`MAX_REASON_CHARS`].
+    too_long: bool,
+}
+
+/// One rule for reasons, whatever the channel: surrounding white space is
+/// trimmed, a reason of nothing else is no reason, and whether it is too
+/// long is returned.
+fn normalize_reason(choice: &mut Choice) -> bool {
+    let Choice::Deny { reason } = choice else {
+        return false;
+    };
+    let Some(text) = reason.take() else {
+        return false;
+    };
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return false;
+    }
+    let too_long = trimmed.chars().count() > MAX_REASON_CHARS;
+    *reason = Some(if trimmed.len() == text.len() {
+        text
+    } else {
+        trimmed.to_owned()
+    });
+    too_long
 }
 
 /// The rules a vote must pass to count, in the order they are checked.
 fn judge(
-    request: &ApprovalRequest,
+    request: &Review,
     state: &PendingState,
-    ballot: &Ballot,
+    cast: &Cast<'_>,
     clock: &dyn Clock,
 ) -> Option<Refusal> {
+    let ballot = &cast.ballot;
     if state.conclusion.is_some() {
         Some(Refusal::AlreadyConcluded)
     } else if clock.now() >= request.deadline {
@@ -373,8 +481,10 @@ fn judge(
         Some(Refusal::NotEligible)
     } else if state.voted.contains(&ballot.voter) {
         Some(Refusal::AlreadyVoted)
+    } else if cast.too_long {
+        Some(Refusal::ReasonTooLong)
     } else if request.deny_reason_required
-        && matches!(&ballot.choice, Choice::Deny { reason } if reason.as_deref().is_none_or(|r| r.trim().is_empty()))
+        && matches!(&ballot.choice, Choice::Deny { reason: None })
     {
         Some(Refusal::ReasonRequired)
     } else {
@@ -421,4 +531,86 @@ fn quorum_len(quorum: u32) -> usize {
 /// maps it guards stay consistent (every update is a single insert or remove).
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Where channels hand in votes. Cheap to clone; holds no policy and makes no
+/// decision of its own: the gate's rules judge every ballot.
+///
+/// Each [`Channel`] is given its own when the gate is built
+/// ([`Channel::attach`]) and with every request it delivers; the box
+/// stamps that channel's name on every ballot cast into it. A box does not
+/// keep its gate alive: once the gate is dropped, a ballot is refused with
+/// [`Refusal::NotRecorded`].
+#[derive(Clone)]
+pub struct VoteBox {
+    registry: Weak<Registry>,
+    channel: Arc<str>,
+}
+
+impl VoteBox {
+    pub(crate) fn new(registry: &Arc<Registry>, channel: &str) -> Self {
+        Self {
+            registry: Arc::downgrade(registry),
+            channel: Arc::from(channel),
+        }
+    }
+
+    /// The name of the channel this box casts for.
+    pub fn channel(&self) -> &str {
+        &self.channel
+    }
+
+    /// Casts a vote and says whether it counted, and if not, why.
+    ///
+    /// Every ballot is recorded, counted or not (but for votes past the
+    /// [`stray_vote_limit`](super::GateBuilder::stray_vote_limit)), with
+    /// this box's channel. Reasons are trimmed; a blank reason is no reason;
+    /// a reason over [`MAX_REASON_CHARS`] is refused. Once cast, a vote is
+    /// judged, recorded and applied to the end even if the future is
+    /// dropped (an HTTP client that disconnects, say).
+    pub async fn cast(&self, ballot: Ballot) -> VoteOutcome {
+        let Some(registry) = self.registry.upgrade() else {
+            return VoteOutcome::Refused {
+                refusal: Refusal::NotRecorded,
+            };
+        };
+        let channel = Arc::clone(&self.channel);
+        Finish::new(async move { registry.cast(ballot, &channel).await }).await
+    }
+
+    /// The requests waiting for votes (masked).
+    pub fn pending(&self) -> Vec<Arc<Review>> {
+        self.registry
+            .upgrade()
+            .map(|registry| registry.pending_requests())
+            .unwrap_or_default()
+    }
+
+    /// One pending request, if it is still waiting.
+    pub fn pending_request(&self, id: &RequestId) -> Option<Arc<Review>> {
+        let registry = self.registry.upgrade()?;
+        registry.get(id).map(|pending| Arc::clone(&pending.request))
+    }
+
+    /// Who has approved a pending request so far (`None` once it has
+    /// ended, or for an id that is not pending).
+    pub async fn progress(&self, id: &RequestId) -> Option<Progress> {
+        let registry = self.registry.upgrade()?;
+        registry.progress(id).await
+    }
+}
+
+impl std::fmt::Debug for VoteBox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VoteBox")
+            .field("channel", &self.channel)
+            .field(
+                "pending",
+                &self
+                    .registry
+                    .upgrade()
+                    .map_or(0, |registry| registry.pending_count()),
+            )
+            .finish()
+    }
 }

@@ -1,23 +1,23 @@
 //! The Teams channel: posts a card per request, refreshes it as votes
 //! count, and replaces it with the outcome when the request ends.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use approvals_core::{
-    ApprovalRequest, Approver, ChannelError, Conclusion, Identity, RequestId, Timestamp, VoteBox,
-    async_trait,
+    Channel, ChannelError, Conclusion, Progress, RequestId, Review, Timestamp, VoteBox, async_trait,
 };
 use serde_json::{Value, json};
 
-use super::card::{self, ADAPTIVE_CARD_CONTENT_TYPE};
 use super::config::{Conversation, TeamsConfig};
-use super::connector::{ConnectorClient, ConnectorError};
-use super::directory::UserDirectory;
-use super::endpoint::TeamsEndpoint;
+use super::identity::UserDirectory;
+use super::inbound::TeamsEndpoint;
+use super::outbound::{ConnectorClient, ConnectorError};
+use super::render::{self, ADAPTIVE_CARD_CONTENT_TYPE};
 use super::token::BotTokenClient;
 use crate::jwt::{JwtConfigError, JwtValidator, KeySet, KeySource};
+use crate::kit::{Ledger, lock};
 
 /// The channel's name in ballots, records and logs.
 pub(crate) const CHANNEL: &str = "teams";
@@ -30,15 +30,15 @@ const RECENT_CONVERSATIONS: usize = 16;
 /// Each request is posted as a card to the configured conversation through
 /// the Bot Framework Connector. Reviewers click Approve or Deny (with a
 /// reason in the card's text field); Teams sends the click to the bot's
-/// messaging endpoint, served by [`TeamsApprover::endpoint`], which checks
-/// the request's JWT, maps the user's Entra ID object id to an [`Identity`]
+/// messaging endpoint, served by [`TeamsChannel::endpoint`], which checks
+/// the request's JWT, maps the user's Entra ID object id to an [`Identity`](approvals_core::Identity)
 /// through a [`UserDirectory`], and hands the vote to the gate. The clicker
 /// gets the refreshed card or the reason the vote did not count; everyone
 /// sees the card updated when a vote counts and when the request ends
 /// (without buttons).
 ///
 /// ```no_run
-/// use approvals_backends::teams::{Conversation, StaticDirectory, TeamsApprover, TeamsConfig};
+/// use approvals_backends::teams::{Conversation, StaticDirectory, TeamsChannel, TeamsConfig};
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let config = TeamsConfig::new(
@@ -48,13 +48,13 @@ const RECENT_CONVERSATIONS: usize = 16;
 ///     Conversation::new("https://smba.trafficmanager.net/emea/", "19:abc@thread.tacv2"),
 /// );
 /// let directory = StaticDirectory::new().user("entra-object-id-of-alice", "alice@example.com");
-/// let teams = TeamsApprover::new(config, directory)?;
+/// let teams = TeamsChannel::new(config, directory)?;
 /// let app = teams.endpoint().router(); // serve this with axum at /api/messages
-/// // Gate::builder().approver(teams)…
+/// // Gate::builder().channel(teams)…
 /// # let _ = app; Ok(()) }
 /// ```
 #[derive(Clone)]
-pub struct TeamsApprover {
+pub struct TeamsChannel {
     shared: Arc<Shared>,
 }
 
@@ -64,35 +64,21 @@ pub(crate) struct Shared {
     pub(crate) connector: ConnectorClient,
     pub(crate) validator: JwtValidator,
     pub(crate) directory: Arc<dyn UserDirectory>,
-    state: Mutex<State>,
+    pub(crate) ledger: Ledger<Posted>,
+    recent_conversations: Mutex<VecDeque<Conversation>>,
 }
 
+/// The card of one request.
 #[derive(Default)]
-struct State {
-    deliveries: HashMap<RequestId, Delivery>,
-    /// The vote box of the latest delivery, for clicks on cards this process
-    /// no longer (or not yet) tracks: the gate answers those.
-    latest_votes: Option<VoteBox>,
-    recent_conversations: VecDeque<Conversation>,
-}
-
-struct Delivery {
-    request: Arc<ApprovalRequest>,
-    votes: VoteBox,
-    activity_id: String,
-    approvals: Vec<Identity>,
+pub(crate) struct Posted {
+    /// The activity id, once the Connector has answered the post.
+    activity_id: Option<String>,
     /// Serializes the card updates of one request, so that a late progress
     /// update never lands after the final one.
     updates: Arc<tokio::sync::Mutex<()>>,
 }
 
-/// What the endpoint needs to know about a request it received a vote for.
-pub(crate) struct Tracked {
-    pub(crate) request: Option<Arc<ApprovalRequest>>,
-    pub(crate) votes: Option<VoteBox>,
-}
-
-impl TeamsApprover {
+impl TeamsChannel {
     /// A Teams channel with `config`, mapping users with `directory`.
     ///
     /// Fails only if the configuration names no issuer.
@@ -138,8 +124,9 @@ impl TeamsApprover {
                 conversation: config.conversation,
                 connector,
                 validator,
+                ledger: Ledger::default(),
+                recent_conversations: Mutex::new(VecDeque::new()),
                 directory: Arc::new(directory),
-                state: Mutex::new(State::default()),
             }),
         })
     }
@@ -153,82 +140,62 @@ impl TeamsApprover {
     /// The requests whose cards this channel is tracking (delivered and not
     /// yet concluded).
     pub fn tracked(&self) -> Vec<RequestId> {
-        self.shared.state().deliveries.keys().cloned().collect()
+        self.shared
+            .ledger
+            .pending()
+            .iter()
+            .map(|review| review.id.clone())
+            .collect()
     }
 }
 
 impl Shared {
-    fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    /// The review a click names: as delivered here, else as the gate holds
+    /// it pending (a card another replica or an earlier run posted).
+    pub(crate) fn review(&self, id: &RequestId) -> Option<Arc<Review>> {
+        self.ledger.review(id).or_else(|| {
+            self.ledger
+                .votes()
+                .and_then(|votes| votes.pending_request(id))
+        })
     }
 
-    pub(crate) fn tracked(&self, id: &RequestId) -> Tracked {
-        let state = self.state();
-        match state.deliveries.get(id) {
-            Some(delivery) => Tracked {
-                request: Some(Arc::clone(&delivery.request)),
-                votes: Some(delivery.votes.clone()),
-            },
-            None => {
-                let votes = state.latest_votes.clone();
-                Tracked {
-                    request: votes.as_ref().and_then(|votes| votes.pending_request(id)),
-                    votes,
-                }
-            }
-        }
-    }
-
-    /// Notes an approval that counted and returns everyone who approved so
-    /// far (as this channel saw them).
-    pub(crate) fn approved(&self, id: &RequestId, voter: &Identity) -> Vec<Identity> {
-        let mut state = self.state();
-        match state.deliveries.get_mut(id) {
-            Some(delivery) => {
-                if !delivery.approvals.contains(voter) {
-                    delivery.approvals.push(voter.clone());
-                }
-                delivery.approvals.clone()
-            }
-            None => vec![voter.clone()],
-        }
-    }
-
-    /// Updates the card of `id` to show the approvals so far, unless the
-    /// request has ended meanwhile (its final card wins).
-    pub(crate) async fn refresh_pending(&self, id: &RequestId) {
+    /// Replaces the card of `id` with `card`, after the updates before it.
+    /// A progress update (`final_card` false) is skipped once the request
+    /// has ended, so that the final card is always the last.
+    async fn update(
+        &self,
+        id: &RequestId,
+        card: Value,
+        final_card: bool,
+    ) -> Result<(), ConnectorError> {
         let Some(updates) = self
-            .state()
-            .deliveries
-            .get(id)
-            .map(|delivery| Arc::clone(&delivery.updates))
+            .ledger
+            .with(id, |delivery| Arc::clone(&delivery.data.updates))
         else {
-            return;
+            return Ok(());
         };
         let _updating = updates.lock().await;
-        let Some((activity_id, activity)) = self.state().deliveries.get(id).map(|delivery| {
+        let current = self.ledger.with(id, |delivery| {
             (
-                delivery.activity_id.clone(),
-                message(
-                    &delivery.request,
-                    card::pending_card(&delivery.request, &delivery.approvals),
-                ),
+                delivery.data.activity_id.clone(),
+                Arc::clone(&delivery.review),
+                delivery.conclusion.is_some(),
             )
-        }) else {
-            return;
+        });
+        let Some((Some(activity_id), review, ended)) = current else {
+            return Ok(());
         };
-        if let Err(error) = self
-            .connector
-            .update(&self.conversation, &activity_id, &activity)
-            .await
-        {
-            tracing::warn!(request = %id, %error, "could not refresh the Teams card");
+        if ended && !final_card {
+            return Ok(());
         }
+        self.connector
+            .update(&self.conversation, &activity_id, &message(&review, card))
+            .await
     }
 
     pub(crate) fn saw_conversation(&self, conversation: Conversation) {
-        let mut state = self.state();
-        let recent = &mut state.recent_conversations;
+        let mut recent = lock(&self.recent_conversations);
         if recent.front() == Some(&conversation) {
             return;
         }
@@ -238,15 +205,15 @@ impl Shared {
     }
 
     pub(crate) fn recent_conversations(&self) -> Vec<Conversation> {
-        self.state().recent_conversations.iter().cloned().collect()
+        lock(&self.recent_conversations).iter().cloned().collect()
     }
 }
 
 /// A message activity carrying `card`.
-fn message(request: &ApprovalRequest, card: Value) -> Value {
+fn message(request: &Review, card: Value) -> Value {
     json!({
         "type": "message",
-        "summary": card::summary(request),
+        "summary": render::summary(request),
         "attachments": [{
             "contentType": ADAPTIVE_CARD_CONTENT_TYPE,
             "content": card,
@@ -264,63 +231,77 @@ fn channel_error(error: ConnectorError) -> ChannelError {
 }
 
 #[async_trait]
-impl Approver for TeamsApprover {
+impl Channel for TeamsChannel {
     fn name(&self) -> &str {
         CHANNEL
     }
 
-    async fn deliver(&self, request: &ApprovalRequest, votes: VoteBox) -> Result<(), ChannelError> {
+    fn attach(&self, votes: VoteBox) {
+        self.shared.ledger.attach(votes);
+    }
+
+    async fn deliver(&self, request: &Review, votes: VoteBox) -> Result<(), ChannelError> {
         let shared = &self.shared;
-        // Set before posting: a reviewer may click before the post returns.
-        shared.state().latest_votes = Some(votes.clone());
-        let activity = message(request, card::pending_card(request, &[]));
-        let activity_id = shared
-            .connector
-            .send(&shared.conversation, &activity)
-            .await
-            .map_err(channel_error)?;
+        // Kept before posting: a reviewer may click before the post returns.
+        shared.ledger.delivered(request, votes, Posted::default());
+        let activity = message(request, render::pending_card(request, &[]));
+        let activity_id = match shared.connector.send(&shared.conversation, &activity).await {
+            Ok(activity_id) => activity_id,
+            Err(error) => {
+                shared.ledger.forget(&request.id);
+                return Err(channel_error(error));
+            }
+        };
         tracing::debug!(request = %request.id, activity = %activity_id, "posted the Teams card");
-        shared.state().deliveries.insert(
-            request.id.clone(),
-            Delivery {
-                request: Arc::new(request.clone()),
-                votes,
-                activity_id,
-                approvals: Vec::new(),
-                updates: Arc::new(tokio::sync::Mutex::new(())),
-            },
-        );
+        shared.ledger.with(&request.id, |delivery| {
+            delivery.data.activity_id = Some(activity_id);
+        });
         Ok(())
+    }
+
+    async fn progress(&self, request: &Review, progress: &Progress) -> Result<(), ChannelError> {
+        if self
+            .shared
+            .ledger
+            .progressed(&request.id, progress, |_| ())
+            .is_none()
+        {
+            return Ok(());
+        }
+        let card = render::pending_card(request, &progress.approved_by);
+        self.shared
+            .update(&request.id, card, false)
+            .await
+            .map_err(channel_error)
     }
 
     async fn concluded(
         &self,
-        request: &ApprovalRequest,
+        request: &Review,
         conclusion: &Conclusion,
     ) -> Result<(), ChannelError> {
-        let shared = &self.shared;
-        let Some(delivery) = shared.state().deliveries.remove(&request.id) else {
+        if self
+            .shared
+            .ledger
+            .concluded(&request.id, conclusion, |_| ())
+            .is_none()
+        {
             return Ok(());
-        };
-        let _updating = delivery.updates.lock().await;
-        let activity = message(
-            request,
-            card::concluded_card(request, conclusion, Timestamp::now()),
-        );
-        shared
-            .connector
-            .update(&shared.conversation, &delivery.activity_id, &activity)
+        }
+        let card = render::concluded_card(request, conclusion, Timestamp::now());
+        self.shared
+            .update(&request.id, card, true)
             .await
             .map_err(channel_error)
     }
 }
 
-impl fmt::Debug for TeamsApprover {
+impl fmt::Debug for TeamsChannel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TeamsApprover")
+        f.debug_struct("TeamsChannel")
             .field("app_id", &self.shared.app_id)
             .field("conversation", &self.shared.conversation)
-            .field("tracked", &self.shared.state().deliveries.len())
+            .field("tracked", &self.shared.ledger.pending().len())
             .finish_non_exhaustive()
     }
 }
