@@ -21,11 +21,12 @@
 //! # let _ = gate;
 //! ```
 
+use crate::kit::lock;
 use std::collections::{HashSet, VecDeque};
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, IsTerminal, Write};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use approvals_core::{
     Ballot, Channel, ChannelError, Choice, Conclusion, Identity, Refusal, RequestId, Review,
@@ -470,10 +471,6 @@ impl Channel for TerminalChannel {
         }
         Ok(())
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]

@@ -10,7 +10,8 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use approvals_backends::http::{HttpChannel, Retry, Webhook, WebhookEvent};
+use approvals_backends::http::{HttpChannel, Webhook, WebhookEvent};
+use approvals_backends::kit::RetryPolicy;
 use approvals_backends::signature;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
@@ -100,15 +101,14 @@ impl Receiver {
     }
 }
 
-fn fast_retry(max_attempts: u32) -> Retry {
-    Retry {
-        max_attempts,
-        first_delay: Duration::from_millis(20),
-        max_delay: Duration::from_millis(100),
-    }
+fn fast_retry(max_attempts: u32) -> RetryPolicy {
+    RetryPolicy::default()
+        .max_retries(max_attempts.saturating_sub(1))
+        .first_backoff(Duration::from_millis(20))
+        .max_wait(Duration::from_millis(100))
 }
 
-async fn api_with(receiver: &Served, retry: Retry) -> Api {
+async fn api_with(receiver: &Served, retry: RetryPolicy) -> Api {
     let hook = Webhook::new(receiver.url("/hook"), SECRET).retry(retry);
     Api::start_with(
         1,

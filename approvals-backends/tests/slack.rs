@@ -988,7 +988,7 @@ async fn rate_limits_are_retried_after_the_wait_slack_asks_for_a_bounded_number_
     let fake = FakeSlack::start().await;
     let client = SlackClient::builder(TOKEN)
         .base_url(&fake.base_url)
-        .max_retries(1)
+        .retry(approvals_backends::kit::RetryPolicy::default().max_retries(1))
         .build()
         .unwrap();
     fake.script("chat.postEphemeral", Scripted::RateLimited(1));
@@ -1009,7 +1009,7 @@ async fn rate_limits_are_retried_after_the_wait_slack_asks_for_a_bounded_number_
     // A wait longer than the client accepts fails at once.
     let impatient = SlackClient::builder(TOKEN)
         .base_url(&fake.base_url)
-        .max_retry_after(Duration::from_secs(5))
+        .retry(approvals_backends::kit::RetryPolicy::default().max_wait(Duration::from_secs(5)))
         .build()
         .unwrap();
     fake.script("chat.postEphemeral", Scripted::RateLimited(3600));

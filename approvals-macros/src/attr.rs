@@ -155,7 +155,7 @@ pub(crate) struct Args {
     pub(crate) approvers: Option<Given<Vec<Channel>>>,
     pub(crate) quorum: Option<Given<u32>>,
     /// Seconds.
-    pub(crate) timeout: Option<Given<u64>>,
+    pub(crate) timeout: Option<Given<std::time::Duration>>,
     pub(crate) gate: Option<Given<Expr>>,
     pub(crate) requester: Option<Given<Expr>>,
     pub(crate) justification: Option<Given<Expr>>,
@@ -241,7 +241,7 @@ impl Args {
             let key = input.parse::<kw::timeout>()?.span;
             let literal = string_value(input)?;
             match parse_duration(&literal.value()) {
-                Ok(seconds) => set_once(&mut self.timeout, "timeout", key, seconds, errors),
+                Ok(duration) => set_once(&mut self.timeout, "timeout", key, duration, errors),
                 Err(message) => errors.at(literal.span(), message),
             }
         } else if lookahead.peek(kw::gate) {
@@ -554,51 +554,20 @@ fn parse_approver(text: &str) -> Result<Channel, String> {
     }
 }
 
-/// Reads `"30s"`, `"15m"`, `"2h"`, `"1h30m"`, `"1d"` into seconds.
-fn parse_duration(text: &str) -> Result<u64, String> {
-    let invalid = || {
+/// Reads a duration in the policy file's grammar (`humantime`'s): `"30s"`,
+/// `"15m"`, `"2h"`, `"1h 30m"`, `"1d"`, `"200ms"`.
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let duration = humantime::parse_duration(text.trim()).map_err(|error| {
         format!(
-            "invalid duration `{text}`, expected a number and a unit (`s`, `m`, `h` or `d`), such as `\"30s\"`, `\"15m\"`, `\"2h\"` or `\"1h30m\"`"
+            "invalid duration `{text}` ({error}), expected a number and a unit, such as `\"30s\"`, `\"15m\"`, `\"2h\"` or `\"1h 30m\"`"
         )
-    };
-    let mut rest = text.trim();
-    if rest.is_empty() {
-        return Err(invalid());
-    }
-    let mut total: u64 = 0;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        if digits == 0 {
-            return Err(invalid());
-        }
-        let (number, after) = rest.split_at(digits);
-        let number: u64 = number.parse().map_err(|_| invalid())?;
-        let after = after.trim_start();
-        let letters = after
-            .find(|c: char| !c.is_ascii_alphabetic())
-            .unwrap_or(after.len());
-        let (unit, after) = after.split_at(letters);
-        let seconds = match unit.to_ascii_lowercase().as_str() {
-            "s" | "sec" | "secs" | "second" | "seconds" => 1,
-            "m" | "min" | "mins" | "minute" | "minutes" => 60,
-            "h" | "hr" | "hrs" | "hour" | "hours" => 3_600,
-            "d" | "day" | "days" => 86_400,
-            _ => return Err(invalid()),
-        };
-        total = number
-            .checked_mul(seconds)
-            .and_then(|part| total.checked_add(part))
-            .ok_or_else(|| format!("duration `{text}` is too long"))?;
-        rest = after.trim_start();
-    }
-    if total == 0 {
+    })?;
+    if duration.is_zero() {
         return Err(format!(
             "`timeout` must be longer than zero (found `{text}`): silence until then means deny"
         ));
     }
-    Ok(total)
+    Ok(duration)
 }
 
 /// Reads a mask spec: `KIND`, `STRATEGY` or `KIND:STRATEGY`, in any case.
@@ -691,12 +660,17 @@ mod tests {
 
     #[test]
     fn durations() {
-        assert_eq!(parse_duration("30s"), Ok(30));
-        assert_eq!(parse_duration("15m"), Ok(900));
-        assert_eq!(parse_duration("2h"), Ok(7_200));
-        assert_eq!(parse_duration("1h30m"), Ok(5_400));
-        assert_eq!(parse_duration(" 1h 30m "), Ok(5_400));
-        assert_eq!(parse_duration("1d"), Ok(86_400));
+        let secs = |n| Ok(std::time::Duration::from_secs(n));
+        assert_eq!(parse_duration("30s"), secs(30));
+        assert_eq!(parse_duration("15m"), secs(900));
+        assert_eq!(parse_duration("2h"), secs(7_200));
+        assert_eq!(parse_duration("1h30m"), secs(5_400));
+        assert_eq!(parse_duration(" 1h 30m "), secs(5_400));
+        assert_eq!(parse_duration("1d"), secs(86_400));
+        assert_eq!(
+            parse_duration("200ms"),
+            Ok(std::time::Duration::from_millis(200))
+        );
         assert!(parse_duration("").is_err());
         assert!(parse_duration("15").is_err());
         assert!(parse_duration("m").is_err());

@@ -359,8 +359,9 @@ fn expand(args: &Args, mut function: ItemFn, shape: Shape, params: &[Param]) -> 
             quote!(.quorum(#quorum))
         });
         let timeout = args.timeout.as_ref().map(|timeout| {
-            let seconds = timeout.value;
-            quote!(.timeout(#private::Duration::from_secs(#seconds)))
+            let seconds = timeout.value.as_secs();
+            let nanos = timeout.value.subsec_nanos();
+            quote!(.timeout(#private::Duration::new(#seconds, #nanos)))
         });
         quote! {
             .requirement(#private::RequirementBuilder::new().approvers([#(#approvers),*]) #quorum #timeout)

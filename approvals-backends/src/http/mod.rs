@@ -47,7 +47,7 @@ pub use identity::{AuthError, Authenticator, StaticTokens, bearer_token};
 pub use inbound::{OPENAPI_JSON, ROUTES};
 pub use oidc::OidcAuthenticator;
 pub use outbound::{
-    DELIVERY_HEADER, EVENT_HEADER, Retry, SIGNATURE_HEADER, TIMESTAMP_HEADER, Webhook, WebhookEvent,
+    DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, Webhook, WebhookEvent,
 };
 pub use render::{
     ApproveBody, DenyBody, ErrorBody, ErrorDetail, PendingList, RequestView, VoteReceipt,

@@ -8,6 +8,7 @@ use approvals_core::{Conclusion, Timestamp};
 use serde::Serialize;
 
 use super::render::RequestView;
+use crate::kit::{Retry, RetryPolicy, retry_after_header};
 use crate::signature;
 
 /// The header carrying the Unix time (seconds) a webhook was signed at.
@@ -40,45 +41,6 @@ impl WebhookEvent {
     }
 }
 
-/// How a failed webhook delivery is retried.
-///
-/// Attempt `n` (from 1) that fails waits `first_delay × 2^(n-1)`, at most
-/// `max_delay`, before the next; a `Retry-After` header in seconds replaces
-/// that wait (still at most `max_delay`). A delivery is retried after a
-/// connection error, a timeout, `408`, `429` or a `5xx`; any other answer
-/// ends it. After `max_attempts` the delivery is dropped and logged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Retry {
-    /// Attempts in all, the first included (at least 1).
-    pub max_attempts: u32,
-    /// The wait after the first failure.
-    pub first_delay: Duration,
-    /// The longest wait between attempts.
-    pub max_delay: Duration,
-}
-
-impl Default for Retry {
-    /// 5 attempts, waiting 1 s, 2 s, 4 s and 8 s between them.
-    fn default() -> Self {
-        Self {
-            max_attempts: 5,
-            first_delay: Duration::from_secs(1),
-            max_delay: Duration::from_secs(30),
-        }
-    }
-}
-
-impl Retry {
-    /// The wait after failed attempt `attempt` (from 1).
-    pub fn delay_after(&self, attempt: u32) -> Duration {
-        let factor = 2u32.saturating_pow(attempt.saturating_sub(1));
-        self.first_delay
-            .checked_mul(factor)
-            .unwrap_or(self.max_delay)
-            .min(self.max_delay)
-    }
-}
-
 /// A receiver of signed event notifications.
 ///
 /// Each event is a `POST` of a JSON body to `url` with these headers:
@@ -106,27 +68,34 @@ impl Retry {
 pub struct Webhook {
     pub(crate) url: String,
     pub(crate) secret: Vec<u8>,
-    pub(crate) retry: Retry,
+    pub(crate) retry: RetryPolicy,
     pub(crate) timeout: Duration,
     pub(crate) events: Vec<WebhookEvent>,
 }
 
 impl Webhook {
-    /// A webhook to `url`, signed with `secret`, for every event, with the
-    /// default [`Retry`] and a 10 s timeout per attempt.
+    /// A webhook to `url`, signed with `secret`, for every event, with a
+    /// 10 s timeout per attempt, retried as [`Webhook::retry`] says.
     pub fn new(url: impl Into<String>, secret: impl Into<Vec<u8>>) -> Self {
         Self {
             url: url.into(),
             secret: secret.into(),
-            retry: Retry::default(),
+            retry: RetryPolicy::default()
+                .max_retries(4)
+                .first_backoff(Duration::from_secs(1)),
             timeout: Duration::from_secs(10),
             events: vec![WebhookEvent::RequestCreated, WebhookEvent::RequestConcluded],
         }
     }
 
-    /// Sets how failed deliveries are retried.
+    /// Sets how failed deliveries are retried (default: 4 retries after
+    /// the first attempt, waiting 1 s, 2 s, 4 s and 8 s, or the receiver's
+    /// `Retry-After` up to 30 s). A delivery is retried after a connection
+    /// error, a timeout, `408`, `429` or a `5xx`; any other answer ends it.
+    /// When the budget is spent, or a receiver asks to wait longer than
+    /// allowed, the delivery is dropped and logged.
     #[must_use]
-    pub fn retry(mut self, retry: Retry) -> Self {
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
         self
     }
@@ -201,11 +170,11 @@ impl Delivery {
     }
 }
 
-/// Sends `delivery` to `webhook`, retrying as its [`Retry`] says. Returns
-/// whether a receiver accepted it.
+/// Sends `delivery` to `webhook`, retrying as its [`RetryPolicy`] says.
+/// Returns whether a receiver accepted it.
 pub(crate) async fn send(client: &reqwest::Client, webhook: &Webhook, delivery: &Delivery) -> bool {
-    let attempts = webhook.retry.max_attempts.max(1);
-    for attempt in 1..=attempts {
+    let mut retries = 0;
+    loop {
         let timestamp = unix_now();
         let signature = signature::sign(&webhook.secret, timestamp, &delivery.body);
         let answer = client
@@ -219,50 +188,49 @@ pub(crate) async fn send(client: &reqwest::Client, webhook: &Webhook, delivery: 
             .body(delivery.body.clone())
             .send()
             .await;
-        let retry_after = match answer {
+        let next = match answer {
             Ok(response) if response.status().is_success() => {
-                tracing::debug!(url = %webhook.url, event = delivery.event.as_str(), attempt, "webhook delivered");
+                tracing::debug!(url = %webhook.url, event = delivery.event.as_str(), retries, "webhook delivered");
                 return true;
             }
             Ok(response) if is_retryable(response.status()) => {
-                tracing::info!(url = %webhook.url, status = %response.status(), attempt, "webhook failed, will retry");
-                retry_after(response.headers())
+                tracing::info!(url = %webhook.url, status = %response.status(), retries, "webhook failed");
+                let asked = retry_after_header(
+                    response
+                        .headers()
+                        .get(http::header::RETRY_AFTER)
+                        .map(|value| value.as_bytes()),
+                );
+                match asked {
+                    Some(_) => webhook.retry.after_rate_limit(retries, asked),
+                    None if response.status() == http::StatusCode::TOO_MANY_REQUESTS => {
+                        webhook.retry.after_rate_limit(retries, None)
+                    }
+                    None => webhook.retry.after_failure(retries),
+                }
             }
             Ok(response) => {
                 tracing::warn!(url = %webhook.url, status = %response.status(), "webhook refused by its receiver, not retried");
                 return false;
             }
             Err(error) => {
-                tracing::info!(url = %webhook.url, %error, attempt, "webhook could not be sent, will retry");
-                None
+                tracing::info!(url = %webhook.url, %error, retries, "webhook could not be sent");
+                webhook.retry.after_failure(retries)
             }
         };
-        if attempt < attempts {
-            let delay = retry_after
-                .unwrap_or_else(|| webhook.retry.delay_after(attempt))
-                .min(webhook.retry.max_delay);
-            tokio::time::sleep(delay).await;
-        }
+        let Retry::After(wait) = next else {
+            tracing::warn!(url = %webhook.url, event = delivery.event.as_str(), retries, "webhook dropped after its last attempt");
+            return false;
+        };
+        retries += 1;
+        tokio::time::sleep(wait).await;
     }
-    tracing::warn!(url = %webhook.url, event = delivery.event.as_str(), attempts, "webhook dropped after its last attempt");
-    false
 }
 
 fn is_retryable(status: http::StatusCode) -> bool {
     status.is_server_error()
         || status == http::StatusCode::TOO_MANY_REQUESTS
         || status == http::StatusCode::REQUEST_TIMEOUT
-}
-
-fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
-    let seconds: u64 = headers
-        .get(http::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    Some(Duration::from_secs(seconds))
 }
 
 fn unix_now() -> i64 {
@@ -276,18 +244,6 @@ fn unix_now() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_the_cap() {
-        let retry = Retry {
-            max_attempts: 10,
-            first_delay: Duration::from_millis(100),
-            max_delay: Duration::from_secs(1),
-        };
-        let delays: Vec<_> = (1..=6).map(|n| retry.delay_after(n).as_millis()).collect();
-        assert_eq!(delays, [100, 200, 400, 800, 1000, 1000]);
-        assert_eq!(retry.delay_after(u32::MAX), Duration::from_secs(1));
-    }
 
     #[test]
     fn debug_hides_the_secret() {

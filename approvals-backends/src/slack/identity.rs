@@ -1,12 +1,15 @@
 //! Slack user → canonical [`Identity`].
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Mutex, PoisonError};
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use approvals_core::{Identity, async_trait};
+use lru::LruCache;
 
 use super::outbound::{SlackClient, SlackError};
+use crate::kit::lock;
 
 /// Translates a Slack user into the canonical identity the gate judges.
 ///
@@ -92,32 +95,30 @@ impl SlackIdentities for StaticIdentities {
 #[derive(Debug)]
 pub struct EmailIdentities {
     client: SlackClient,
-    capacity: usize,
     ttl: Duration,
-    cache: Mutex<Cache>,
+    cache: Mutex<LruCache<String, (Identity, Instant)>>,
 }
 
-#[derive(Debug, Default)]
-struct Cache {
-    entries: HashMap<String, (Identity, Instant)>,
-    order: VecDeque<String>,
-}
+/// The users kept by default.
+const DEFAULT_CAPACITY: NonZeroUsize = match NonZeroUsize::new(10_000) {
+    Some(capacity) => capacity,
+    None => NonZeroUsize::MIN,
+};
 
 impl EmailIdentities {
     /// Looks users up with `client`.
     pub fn new(client: SlackClient) -> Self {
         Self {
             client,
-            capacity: 10_000,
             ttl: Duration::from_secs(3600),
-            cache: Mutex::new(Cache::default()),
+            cache: Mutex::new(LruCache::new(DEFAULT_CAPACITY)),
         }
     }
 
     /// The most users kept in the cache (at least 1).
     #[must_use]
-    pub fn capacity(mut self, capacity: usize) -> Self {
-        self.capacity = capacity.max(1);
+    pub fn capacity(self, capacity: usize) -> Self {
+        lock(&self.cache).resize(NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN));
         self
     }
 
@@ -130,36 +131,18 @@ impl EmailIdentities {
 
     /// How many users the cache holds now.
     pub fn cached(&self) -> usize {
-        self.lock().entries.len()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {
-        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.cache).len()
     }
 
     fn cached_identity(&self, user_id: &str) -> Option<Identity> {
-        let cache = self.lock();
-        cache
-            .entries
+        lock(&self.cache)
             .get(user_id)
             .filter(|(_, at)| at.elapsed() < self.ttl)
             .map(|(identity, _)| identity.clone())
     }
 
     fn remember(&self, user_id: &str, identity: Identity) {
-        let mut cache = self.lock();
-        let fresh = cache
-            .entries
-            .insert(user_id.to_owned(), (identity, Instant::now()))
-            .is_none();
-        if fresh {
-            cache.order.push_back(user_id.to_owned());
-        }
-        while cache.order.len() > self.capacity {
-            if let Some(oldest) = cache.order.pop_front() {
-                cache.entries.remove(&oldest);
-            }
-        }
+        lock(&self.cache).put(user_id.to_owned(), (identity, Instant::now()));
     }
 }
 
@@ -214,7 +197,9 @@ mod tests {
         identities.remember("U1", Identity::new("a2"));
         identities.remember("U3", Identity::new("c"));
         assert_eq!(identities.cached(), 2);
-        assert_eq!(identities.cached_identity("U1"), None);
+        // Least recently used first out: U1 was refreshed, U2 goes.
+        assert_eq!(identities.cached_identity("U2"), None);
+        assert_eq!(identities.cached_identity("U1"), Some(Identity::new("a2")));
         assert_eq!(identities.cached_identity("U3"), Some(Identity::new("c")));
         let expired =
             EmailIdentities::new(SlackClient::new("x").unwrap_or_else(|_| unreachable!()))

@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::render::Message;
+use crate::kit::{Retry, RetryPolicy, retry_after_header};
 
 /// Where the Web API lives unless configured otherwise.
 pub const DEFAULT_BASE_URL: &str = "https://slack.com/api/";
@@ -117,10 +118,11 @@ impl fmt::Debug for Token {
 /// use std::time::Duration;
 /// use approvals_backends::slack::SlackClient;
 ///
+/// # use approvals_backends::kit::RetryPolicy;
 /// # fn main() -> Result<(), approvals_backends::slack::SlackError> {
 /// let client = SlackClient::builder("xoxb-your-bot-token")
 ///     .timeout(Duration::from_secs(10))
-///     .max_retries(3)
+///     .retry(RetryPolicy::default().max_retries(3))
 ///     .build()?;
 /// # let _ = client; Ok(()) }
 /// ```
@@ -129,8 +131,7 @@ pub struct SlackClient {
     http: reqwest::Client,
     base_url: String,
     token: Token,
-    max_retries: u32,
-    max_retry_after: Duration,
+    retry: RetryPolicy,
 }
 
 /// Builds a [`SlackClient`].
@@ -140,8 +141,7 @@ pub struct SlackClientBuilder {
     base_url: String,
     timeout: Duration,
     connect_timeout: Duration,
-    max_retries: u32,
-    max_retry_after: Duration,
+    retry: RetryPolicy,
 }
 
 impl SlackClientBuilder {
@@ -171,19 +171,13 @@ impl SlackClientBuilder {
         self
     }
 
-    /// How many times a call answered with HTTP 429 is retried after the
-    /// `Retry-After` Slack gives (default 3).
+    /// How a call answered with HTTP 429 is retried after the
+    /// `Retry-After` Slack gives (default: 3 retries, waits of at most 30 s;
+    /// a longer one fails the call at once). Other failures are not retried:
+    /// a message Slack may have posted must not be posted twice.
     #[must_use]
-    pub fn max_retries(mut self, retries: u32) -> Self {
-        self.max_retries = retries;
-        self
-    }
-
-    /// The longest `Retry-After` the client waits for; a longer one fails the
-    /// call at once (default 30 s).
-    #[must_use]
-    pub fn max_retry_after(mut self, wait: Duration) -> Self {
-        self.max_retry_after = wait;
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
         self
     }
 
@@ -200,8 +194,7 @@ impl SlackClientBuilder {
             http,
             base_url: self.base_url,
             token: self.token,
-            max_retries: self.max_retries,
-            max_retry_after: self.max_retry_after,
+            retry: self.retry,
         })
     }
 }
@@ -282,8 +275,7 @@ impl SlackClient {
             base_url: DEFAULT_BASE_URL.to_owned(),
             timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(5),
-            max_retries: 3,
-            max_retry_after: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
         }
     }
 
@@ -397,17 +389,22 @@ impl SlackClient {
                 })?;
             let status = response.status();
             if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-                let retry_after = retry_after(&response);
-                if retries >= self.max_retries || retry_after > self.max_retry_after {
+                let asked = retry_after_header(
+                    response
+                        .headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .map(|value| value.as_bytes()),
+                );
+                let Retry::After(wait) = self.retry.after_rate_limit(retries, asked) else {
                     return Err(SlackError::RateLimited {
                         method,
-                        retry_after,
+                        retry_after: asked.unwrap_or(self.retry.default_wait),
                         retries,
                     });
-                }
+                };
                 retries += 1;
-                tracing::debug!(method, ?retry_after, retries, "Slack rate limit, retrying");
-                tokio::time::sleep(retry_after).await;
+                tracing::debug!(method, ?wait, retries, "Slack rate limit, retrying");
+                tokio::time::sleep(wait).await;
                 continue;
             }
             if !status.is_success() {
@@ -426,17 +423,6 @@ impl SlackClient {
             return decode(method, &bytes);
         }
     }
-}
-
-/// The wait Slack asks for; one second when the header is absent or unreadable.
-fn retry_after(response: &reqwest::Response) -> Duration {
-    let seconds = response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.trim().parse::<u64>().ok())
-        .unwrap_or(1);
-    Duration::from_secs(seconds)
 }
 
 fn decode<T: DeserializeOwned>(method: &'static str, bytes: &[u8]) -> Result<T, SlackError> {

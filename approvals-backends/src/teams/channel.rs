@@ -104,13 +104,8 @@ impl TeamsChannel {
             config.token_scope.clone(),
             config.request_timeout,
         );
-        let connector = ConnectorClient::new(
-            http.clone(),
-            tokens,
-            config.max_retries,
-            config.max_retry_wait,
-            config.request_timeout,
-        );
+        let connector =
+            ConnectorClient::new(http.clone(), tokens, config.retry, config.request_timeout);
         let keys = KeySet::with_client(
             KeySource::openid_metadata(config.openid_metadata_url.clone()),
             http,

@@ -1,6 +1,7 @@
 //! What a Teams channel needs to know: the bot's registration, where to post,
 //! and where Microsoft's services live.
 
+use crate::kit::RetryPolicy;
 use std::fmt;
 use std::time::Duration;
 
@@ -71,8 +72,7 @@ pub struct TeamsConfig {
     pub(crate) issuers: Vec<String>,
     pub(crate) leeway: Duration,
     pub(crate) key_refresh_interval: Duration,
-    pub(crate) max_retries: u32,
-    pub(crate) max_retry_wait: Duration,
+    pub(crate) retry: RetryPolicy,
     pub(crate) request_timeout: Duration,
 }
 
@@ -101,8 +101,7 @@ impl TeamsConfig {
             issuers: vec![DEFAULT_ISSUER.to_owned()],
             leeway: Duration::from_secs(5 * 60),
             key_refresh_interval: Duration::from_secs(5 * 60),
-            max_retries: 3,
-            max_retry_wait: Duration::from_secs(60),
+            retry: RetryPolicy::default().max_wait(Duration::from_secs(60)),
             request_timeout: Duration::from_secs(15),
         }
     }
@@ -158,13 +157,12 @@ impl TeamsConfig {
         self
     }
 
-    /// How often a Connector call is tried again after `429 Too Many
-    /// Requests` or a `5xx` answer (default 3), and the longest single wait
-    /// honoured (default 60 s; a longer `Retry-After` ends the call).
+    /// How a Connector call is tried again after a connection failure,
+    /// `429 Too Many Requests` or a `5xx` answer (default: 3 retries, waits
+    /// of at most 60 s; a longer `Retry-After` ends the call).
     #[must_use]
-    pub fn retries(mut self, max_retries: u32, max_wait: Duration) -> Self {
-        self.max_retries = max_retries;
-        self.max_retry_wait = max_wait;
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
         self
     }
 
@@ -208,8 +206,7 @@ impl fmt::Debug for TeamsConfig {
             .field("issuers", &self.issuers)
             .field("leeway", &self.leeway)
             .field("key_refresh_interval", &self.key_refresh_interval)
-            .field("max_retries", &self.max_retries)
-            .field("max_retry_wait", &self.max_retry_wait)
+            .field("retry", &self.retry)
             .field("request_timeout", &self.request_timeout)
             .finish()
     }

@@ -3,19 +3,14 @@
 use std::fmt;
 use std::time::Duration;
 
-use reqwest::header::{AUTHORIZATION, RETRY_AFTER};
+use reqwest::header::AUTHORIZATION;
 use reqwest::{Method, StatusCode, Url};
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::config::Conversation;
 use super::token::{BotTokenClient, TokenError};
-
-/// The wait after a `429` that names no `Retry-After`.
-const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
-
-/// The first wait after a `5xx`; it doubles with each retry.
-const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+use crate::kit::{Retry, RetryPolicy, retry_after_header};
 
 /// A Connector call that did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -68,8 +63,7 @@ pub enum ConnectorError {
 pub struct ConnectorClient {
     http: reqwest::Client,
     tokens: BotTokenClient,
-    max_retries: u32,
-    max_retry_wait: Duration,
+    retry: RetryPolicy,
     timeout: Duration,
 }
 
@@ -97,15 +91,13 @@ impl ConnectorClient {
     pub fn new(
         http: reqwest::Client,
         tokens: BotTokenClient,
-        max_retries: u32,
-        max_retry_wait: Duration,
+        retry: RetryPolicy,
         timeout: Duration,
     ) -> Self {
         Self {
             http,
             tokens,
-            max_retries,
-            max_retry_wait,
+            retry,
             timeout,
         }
     }
@@ -142,7 +134,6 @@ impl ConnectorClient {
     ) -> Result<bytes::Bytes, ConnectorError> {
         let mut refreshed = false;
         let mut retries = 0;
-        let mut backoff = FIRST_BACKOFF;
         loop {
             let token = self.tokens.token().await?;
             let sent = self
@@ -155,13 +146,15 @@ impl ConnectorClient {
                 .await;
             let response = match sent {
                 Ok(response) => response,
-                Err(error)
-                    if retries < self.max_retries && (error.is_connect() || error.is_timeout()) =>
-                {
+                Err(error) if error.is_connect() || error.is_timeout() => {
+                    let Retry::After(wait) = self.retry.after_failure(retries) else {
+                        return Err(ConnectorError::Unavailable {
+                            message: error.without_url().to_string(),
+                        });
+                    };
                     tracing::debug!(error = %error.without_url(), "Connector unreachable, retrying");
                     retries += 1;
-                    tokio::time::sleep(backoff).await;
-                    backoff *= 2;
+                    tokio::time::sleep(wait).await;
                     continue;
                 }
                 Err(error) => {
@@ -187,19 +180,30 @@ impl ConnectorClient {
                 }
                 StatusCode::UNAUTHORIZED => return Err(ConnectorError::Unauthorized),
                 StatusCode::TOO_MANY_REQUESTS => {
-                    let retry_after = retry_after(response.headers());
-                    if retries >= self.max_retries || retry_after > self.max_retry_wait {
-                        return Err(ConnectorError::RateLimited { retry_after });
-                    }
-                    tracing::debug!(?retry_after, "rate limited by the Connector");
+                    let asked = retry_after_header(
+                        response
+                            .headers()
+                            .get(reqwest::header::RETRY_AFTER)
+                            .map(|value| value.as_bytes()),
+                    );
+                    let Retry::After(wait) = self.retry.after_rate_limit(retries, asked) else {
+                        return Err(ConnectorError::RateLimited {
+                            retry_after: asked.unwrap_or(self.retry.default_wait),
+                        });
+                    };
+                    tracing::debug!(?wait, "rate limited by the Connector");
                     retries += 1;
-                    tokio::time::sleep(retry_after).await;
+                    tokio::time::sleep(wait).await;
                 }
-                status if status.is_server_error() && retries < self.max_retries => {
+                status if status.is_server_error() => {
+                    let Retry::After(wait) = self.retry.after_failure(retries) else {
+                        return Err(ConnectorError::Unavailable {
+                            message: format!("{status} after {retries} retries"),
+                        });
+                    };
                     tracing::debug!(%status, "Connector failed, retrying");
                     retries += 1;
-                    tokio::time::sleep(backoff).await;
-                    backoff *= 2;
+                    tokio::time::sleep(wait).await;
                 }
                 status => {
                     let body = response.bytes().await.unwrap_or_default();
@@ -225,8 +229,7 @@ impl fmt::Debug for ConnectorClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ConnectorClient")
             .field("tokens", &self.tokens)
-            .field("max_retries", &self.max_retries)
-            .field("max_retry_wait", &self.max_retry_wait)
+            .field("retry", &self.retry)
             .finish_non_exhaustive()
     }
 }
@@ -269,15 +272,6 @@ fn escape(segment: &str) -> String {
     escaped
 }
 
-/// `Retry-After` in seconds; an HTTP date or garbage counts as the default.
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Duration {
-    headers
-        .get(RETRY_AFTER)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.trim().parse::<u64>().ok())
-        .map_or(DEFAULT_RETRY_AFTER, Duration::from_secs)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,18 +293,5 @@ mod tests {
             "https://smba.example/v3/conversations/a/activities"
         );
         assert!(activities_url(&Conversation::new("not a url", "a"), None).is_err());
-    }
-
-    #[test]
-    fn retry_after_is_read_in_seconds() {
-        let mut headers = reqwest::header::HeaderMap::new();
-        assert_eq!(retry_after(&headers), DEFAULT_RETRY_AFTER);
-        headers.insert(RETRY_AFTER, "7".parse().unwrap());
-        assert_eq!(retry_after(&headers), Duration::from_secs(7));
-        headers.insert(
-            RETRY_AFTER,
-            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
-        );
-        assert_eq!(retry_after(&headers), DEFAULT_RETRY_AFTER);
     }
 }

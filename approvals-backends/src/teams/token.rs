@@ -2,9 +2,10 @@
 //! (OAuth 2.0 client-credentials grant).
 
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::kit::lock;
 use serde::Deserialize;
 
 /// Tokens are renewed this long before they expire, so that none expires in
@@ -191,8 +192,4 @@ impl fmt::Debug for BotTokenClient {
             .field("client_id", &self.inner.client_id)
             .finish_non_exhaustive()
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

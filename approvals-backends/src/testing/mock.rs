@@ -2,9 +2,10 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::kit::lock;
 use approvals_core::{
     Ballot, Channel, ChannelError, Choice, Conclusion, Identity, RequestId, Review, VoteBox,
     VoteOutcome, async_trait,
@@ -337,8 +338,4 @@ impl Channel for MockChannel {
         self.inner.changed.notify_waiters();
         Ok(())
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -127,7 +127,7 @@ impl Microsoft {
         )
         .authority(self.base.clone())
         .openid_metadata_url(format!("{}/openid", self.base))
-        .retries(3, Duration::from_secs(5))
+        .retry(approvals_backends::kit::RetryPolicy::default().max_wait(Duration::from_secs(5)))
         .request_timeout(Duration::from_secs(10))
     }
 

@@ -27,6 +27,7 @@
 //! ```
 
 mod approval;
+mod builder;
 mod depth;
 mod finish;
 mod scope;
@@ -43,19 +44,20 @@ use futures::FutureExt as _;
 use serde::Serialize;
 
 pub use approval::Approval;
+pub use builder::GateBuilder;
 pub use depth::MAX_ARGUMENT_DEPTH;
 pub use scope::{current, scope, scope_requester, set_default, set_default_requester};
 pub use votes::VoteBox;
 
 use self::approval::Unrun;
 use self::finish::Finish;
-use self::votes::{Limits, Outcome, Pending, Registry};
-use crate::audit::{AuditEvent, AuditRecord, AuditSink};
+use self::votes::{Outcome, Pending, Registry};
+use crate::audit::{AuditEvent, AuditRecord};
 use crate::channel::{Channel, ChannelError};
-use crate::mask::{MaskedView, Masker, MaskingEngine};
+use crate::mask::{MaskedView, Masker};
 use crate::policy::RequirementBuilder;
 use crate::policy::{Decision, Escalation, Policy, PolicyError, PolicyInput, Requirement, Verdict};
-use crate::time::{Clock, SystemClock};
+use crate::time::Clock;
 use crate::{
     ActionRequest, Conclusion, Error, Fingerprint, Identity, RequestId, Review, Risk, Timestamp,
 };
@@ -102,36 +104,7 @@ impl std::fmt::Debug for Gate {
     }
 }
 
-/// Builds a [`Gate`]. An audit sink is required; everything else has a safe
-/// default: the empty policy (every call needs an approval nobody can give,
-/// so every call fails closed), no channels, and the [`MaskingEngine`] with
-/// its default configuration.
-pub struct GateBuilder<S = ()> {
-    policy: Policy,
-    masker: Arc<dyn Masker>,
-    channels: Vec<Arc<dyn Channel>>,
-    default_requester: Option<Identity>,
-    clock: Arc<dyn Clock>,
-    limits: Limits,
-    channel_timeout: Duration,
-    audit: S,
-}
-
 impl Gate {
-    /// Starts building a gate.
-    pub fn builder() -> GateBuilder {
-        GateBuilder {
-            policy: Policy::default(),
-            masker: Arc::new(MaskingEngine::new()),
-            channels: Vec::new(),
-            default_requester: None,
-            clock: Arc::new(SystemClock),
-            limits: Limits::default(),
-            channel_timeout: DEFAULT_CHANNEL_TIMEOUT,
-            audit: (),
-        }
-    }
-
     /// Replaces the policy. Requests already pending keep the requirement they
     /// were given; new requests use the new policy.
     pub fn set_policy(&self, policy: Policy) {
@@ -723,9 +696,6 @@ impl Gate {
     }
 }
 
-/// How long a channel is given, by default, to take note of a change.
-const DEFAULT_CHANNEL_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// A prepared call: the step that records and opens it, and what the
 /// approval will need.
 struct Prepared<A> {
@@ -952,124 +922,6 @@ impl Drop for CancelOnDrop {
             // Without a runtime there is nobody to record the cancellation;
             // the request stays closed because nobody waits to run it.
             Err(_) => tracing::warn!("an approval request was dropped outside a Tokio runtime"),
-        }
-    }
-}
-
-impl<S> GateBuilder<S> {
-    /// Sets the policy (default: the empty, fail-closed policy).
-    #[must_use]
-    pub fn policy(mut self, policy: Policy) -> Self {
-        self.policy = policy;
-        self
-    }
-
-    /// Sets the masker (default: [`MaskingEngine::new`]). It masks the
-    /// arguments, the justification, and every free-text reason the gate
-    /// records or returns (a channel's error, a deny reason).
-    #[must_use]
-    pub fn masker(mut self, masker: impl Masker + 'static) -> Self {
-        self.masker = Arc::new(masker);
-        self
-    }
-
-    /// Adds a channel. Each request is delivered to every channel.
-    #[must_use]
-    pub fn channel(mut self, channel: impl Channel + 'static) -> Self {
-        self.channels.push(Arc::new(channel));
-        self
-    }
-
-    /// The requester for requests that name none.
-    #[must_use]
-    pub fn default_requester(mut self, requester: impl Into<Identity>) -> Self {
-        self.default_requester = Some(requester.into());
-        self
-    }
-
-    /// Sets the clock that deadlines are set and votes judged by (default:
-    /// [`SystemClock`]). A vote judged at or after its request's deadline
-    /// never counts: it is refused with
-    /// [`Refusal::DeadlinePassed`](crate::Refusal::DeadlinePassed) and the
-    /// request expires at once.
-    #[must_use]
-    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
-        self.clock = Arc::new(clock);
-        self
-    }
-
-    /// Bounds how many requests may be pending at once (default 10,000).
-    /// A request past the bound is recorded and concluded as failed, and
-    /// the call fails closed with [`Error::TooManyPending`].
-    #[must_use]
-    pub fn max_pending(mut self, limit: usize) -> Self {
-        self.limits.max_pending = limit;
-        self
-    }
-
-    /// Bounds how many votes naming no pending request (unknown ids, or
-    /// requests already concluded) are judged and recorded per minute
-    /// (default 600). Past it, such votes are refused with
-    /// [`Refusal::Throttled`](crate::Refusal::Throttled) without a record,
-    /// and one warning is logged, so that a flood of made-up ids cannot
-    /// grow the audit trail without bound. Votes on pending requests are
-    /// never throttled.
-    #[must_use]
-    pub fn stray_vote_limit(mut self, per_minute: u32) -> Self {
-        self.limits.stray_votes_per_minute = per_minute;
-        self
-    }
-
-    /// Bounds how long each channel is given to take note of an escalation
-    /// or of how a request ended (default 10 seconds). Channels are told all
-    /// at once; one that fails, panics or takes longer is logged and no
-    /// longer waited for, so a caller's answer comes at most this long after
-    /// its request ends. (Delivering a request is bounded by the request's
-    /// own deadline.)
-    #[must_use]
-    pub fn channel_timeout(mut self, timeout: Duration) -> Self {
-        self.channel_timeout = timeout;
-        self
-    }
-
-    /// Sets the audit sink (required).
-    pub fn audit(self, audit: impl AuditSink + 'static) -> GateBuilder<Arc<dyn AuditSink>> {
-        GateBuilder {
-            policy: self.policy,
-            masker: self.masker,
-            channels: self.channels,
-            default_requester: self.default_requester,
-            clock: self.clock,
-            limits: self.limits,
-            channel_timeout: self.channel_timeout,
-            audit: Arc::new(audit),
-        }
-    }
-}
-
-impl GateBuilder<Arc<dyn AuditSink>> {
-    /// Builds the gate, and attaches each channel to it
-    /// ([`Channel::attach`]).
-    pub fn build(self) -> Gate {
-        let registry = Arc::new(Registry::new(
-            self.audit,
-            Arc::clone(&self.masker),
-            self.clock,
-            self.limits,
-            self.channels,
-            self.channel_timeout,
-        ));
-        for channel in &registry.channels {
-            channel.attach(VoteBox::new(&registry, channel.name()));
-        }
-        Gate {
-            inner: Arc::new(Inner {
-                policy: RwLock::new(Arc::new(self.policy)),
-                registry,
-                masker: self.masker,
-                default_requester: self.default_requester,
-                declarations: RwLock::new(HashMap::new()),
-            }),
         }
     }
 }

@@ -2,12 +2,14 @@
 //! judged, recorded and applied, how requests conclude, and the
 //! [`VoteBox`] through which channels cast.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
+use std::num::NonZeroUsize;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use futures::FutureExt as _;
+use lru::LruCache;
 use tokio::sync::oneshot;
 
 use super::finish::Finish;
@@ -22,7 +24,10 @@ use crate::{
 
 /// How many concluded request ids are remembered, so that a late vote is
 /// refused as "already concluded" rather than "unknown".
-const RECENT_CAPACITY: usize = 65_536;
+const RECENT_CAPACITY: NonZeroUsize = match NonZeroUsize::new(65_536) {
+    Some(capacity) => capacity,
+    None => NonZeroUsize::MIN,
+};
 
 /// What the waiting caller learns when its request ends: the conclusion, or
 /// the audit failure that kept the conclusion from being recorded.
@@ -41,7 +46,8 @@ pub(crate) struct Registry {
     /// How long a channel is given to take note of a change.
     pub(crate) channel_timeout: Duration,
     pending: Mutex<HashMap<RequestId, Arc<Pending>>>,
-    recent: Mutex<Recent>,
+    /// Recently concluded ids, least recently concluded first out.
+    recent: Mutex<LruCache<RequestId, ()>>,
     stray: Mutex<StrayVotes>,
 }
 
@@ -96,12 +102,6 @@ pub(crate) struct PendingState {
     waiter: Option<oneshot::Sender<Outcome>>,
 }
 
-#[derive(Default)]
-struct Recent {
-    order: VecDeque<RequestId>,
-    ids: HashSet<RequestId>,
-}
-
 impl Registry {
     pub(crate) fn new(
         audit: Arc<dyn AuditSink>,
@@ -119,7 +119,7 @@ impl Registry {
             channels,
             channel_timeout,
             pending: Mutex::new(HashMap::new()),
-            recent: Mutex::new(Recent::default()),
+            recent: Mutex::new(LruCache::new(RECENT_CAPACITY)),
             stray: Mutex::new(StrayVotes {
                 window: Instant::now(),
                 count: 0,
@@ -200,7 +200,7 @@ impl Registry {
     }
 
     fn was_concluded(&self, id: &RequestId) -> bool {
-        lock(&self.recent).ids.contains(id)
+        lock(&self.recent).contains(id)
     }
 
     /// Ends a request: records the conclusion, retires the request and wakes
@@ -248,15 +248,7 @@ impl Registry {
 
     fn retire(&self, id: &RequestId) {
         lock(&self.pending).remove(id);
-        let mut recent = lock(&self.recent);
-        if recent.ids.insert(id.clone()) {
-            recent.order.push_back(id.clone());
-            if recent.order.len() > RECENT_CAPACITY {
-                if let Some(oldest) = recent.order.pop_front() {
-                    recent.ids.remove(&oldest);
-                }
-            }
-        }
+        lock(&self.recent).put(id.clone(), ());
     }
 
     /// Judges, records and applies one vote cast through `channel`.
