@@ -89,9 +89,10 @@ async fn run(
 ) -> Result<(), Box<dyn StdError>> {
     let client = SlackClient::new(token)?;
     // Slack users are mapped to identities by their profile email.
-    let (slack, interactivity) = SlackChannel::builder(client, channel, secret)
+    let slack = SlackChannel::builder(client, channel, secret)
         .mention_approvers(true)
         .build();
+    let interactivity = slack.inbound();
 
     let listen = std::env::var("APPROVALS_LISTEN").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let listener = tokio::net::TcpListener::bind(&listen).await?;

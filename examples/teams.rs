@@ -119,7 +119,7 @@ async fn serve(teams: &TeamsChannel) -> Result<tokio::task::JoinHandle<()>, Box<
         "messaging endpoint: http://{}/api/messages",
         listener.local_addr()?
     );
-    let router = teams.endpoint().router();
+    let router = teams.inbound().router();
     Ok(tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, router).await {
             eprintln!("the endpoint stopped: {error}");
@@ -130,10 +130,11 @@ async fn serve(teams: &TeamsChannel) -> Result<tokio::task::JoinHandle<()>, Box<
 /// Serves the endpoint and prints each conversation the bot is addressed in
 /// (install the app in a team, or mention the bot in a channel).
 async fn discover_conversations() -> Result<(), Box<dyn StdError>> {
-    let teams = TeamsChannel::new(config(Conversation::new("", "")), StaticDirectory::new())?;
+    let teams =
+        TeamsChannel::builder(config(Conversation::new("", "")), StaticDirectory::new()).build()?;
     let _server = serve(&teams).await?;
     println!("waiting for Teams to address the bot (Ctrl-C to stop)…");
-    let endpoint = teams.endpoint();
+    let endpoint = teams.inbound();
     let mut printed = HashSet::new();
     loop {
         for conversation in endpoint.recent_conversations() {
@@ -164,7 +165,7 @@ async fn request_approval() -> Result<(), Box<dyn StdError>> {
         setting("TEAMS_SERVICE_URL").unwrap_or_default(),
         setting("TEAMS_CONVERSATION_ID").unwrap_or_default(),
     );
-    let teams = TeamsChannel::new(config(conversation), directory)?;
+    let teams = TeamsChannel::builder(config(conversation), directory).build()?;
     let _server = serve(&teams).await?;
 
     let audit = MemoryAudit::new();

@@ -51,9 +51,10 @@ async fn start() -> Bench {
     let identities: StaticIdentities = (0..APPROVERS)
         .map(|i| (format!("U{i}"), format!("reviewer{i}@example.com")))
         .collect();
-    let (approver, handler) = SlackChannel::builder(client, CHANNEL_ID, SECRET)
+    let approver = SlackChannel::builder(client, CHANNEL_ID, SECRET)
         .identities(identities)
         .build();
+    let handler = approver.inbound();
     let gate = Gate::builder()
         .policy(
             Policy::new().rule(

@@ -21,16 +21,16 @@
 //! # let _ = gate;
 //! ```
 
-use crate::kit::lock;
-use std::collections::{HashSet, VecDeque};
+use crate::kit::{Ledger, lock};
+use std::collections::VecDeque;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, IsTerminal, Write};
 use std::sync::{Arc, Mutex};
 
 use approvals_core::{
-    Ballot, Channel, ChannelError, Choice, Conclusion, Identity, Refusal, RequestId, Review,
-    VoteBox, VoteOutcome, async_trait,
+    Ballot, Channel, ChannelError, Choice, Conclusion, Identity, Progress, Refusal, RequestId,
+    Review, VoteBox, VoteOutcome, async_trait,
 };
 
 const CHANNEL: &str = "terminal";
@@ -126,6 +126,8 @@ pub struct TerminalChannel {
 struct Inner {
     voter: Option<Identity>,
     state: Mutex<State>,
+    /// What was delivered and how it stands.
+    ledger: Ledger<()>,
 }
 
 #[derive(Default)]
@@ -133,8 +135,8 @@ struct State {
     terminal: Option<Terminal>,
     /// Whether a prompt worker is running; it owns the terminal meanwhile.
     prompting: bool,
-    queue: VecDeque<(Arc<Review>, VoteBox)>,
-    concluded: HashSet<RequestId>,
+    /// The requests to prompt for, in order.
+    queue: VecDeque<RequestId>,
     /// Where the worker writes notes while it holds the terminal.
     notes: Option<File>,
     /// The request on screen, waiting for the user's answer.
@@ -169,6 +171,7 @@ impl TerminalChannel {
                     terminal,
                     ..State::default()
                 }),
+                ledger: Ledger::default(),
             }),
         }
     }
@@ -182,6 +185,7 @@ impl TerminalChannel {
             inner: Arc::new(Inner {
                 voter: Some(identity.into()),
                 state: Mutex::new(state),
+                ledger: Ledger::default(),
             }),
         }
     }
@@ -204,8 +208,11 @@ impl TerminalChannel {
                 let mut state = lock(&self.inner.state);
                 loop {
                     match state.queue.pop_front() {
-                        Some((request, _)) if state.concluded.contains(&request.id) => {}
-                        Some(next) => break Some(next),
+                        // Ended while it waited its turn: nothing to ask.
+                        Some(id) if !self.inner.ledger.is_pending(&id) => {}
+                        Some(id) => {
+                            break self.inner.ledger.review(&id).zip(self.inner.ledger.votes());
+                        }
                         None => break None,
                     }
                 }
@@ -331,10 +338,11 @@ fn ask(
                 terminal.write(&line)?;
                 return Ok(Asked::Done);
             }
+            // The gate refused the reason: ask again.
             VoteOutcome::Refused {
-                refusal: Refusal::ReasonRequired,
+                refusal: refusal @ (Refusal::ReasonRequired | Refusal::ReasonTooLong),
             } => {
-                terminal.write("Not counted: a reason is required to deny this request.\n")?;
+                terminal.write(&format!("Not counted: {refusal}.\n"))?;
             }
             VoteOutcome::Refused { refusal } => {
                 terminal.write(&format!("Not counted: {refusal}.\n\n"))?;
@@ -394,6 +402,10 @@ impl Channel for TerminalChannel {
         CHANNEL
     }
 
+    fn attach(&self, votes: VoteBox) {
+        self.inner.ledger.attach(votes);
+    }
+
     async fn deliver(&self, request: &Review, votes: VoteBox) -> Result<(), ChannelError> {
         let voter = self.inner.voter.clone().ok_or_else(|| {
             ChannelError::rejected(
@@ -404,8 +416,9 @@ impl Channel for TerminalChannel {
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|_| ChannelError::unavailable(CHANNEL, "no Tokio runtime to prompt from"))?;
         let terminal = {
+            self.inner.ledger.delivered(request, votes, ());
             let mut state = lock(&self.inner.state);
-            state.queue.push_back((Arc::new(request.clone()), votes));
+            state.queue.push_back(request.id.clone());
             if state.prompting {
                 return Ok(());
             }
@@ -417,6 +430,7 @@ impl Channel for TerminalChannel {
                     Ok(terminal) => terminal,
                     Err(error) => {
                         state.queue.clear();
+                        self.inner.ledger.forget(&request.id);
                         return Err(ChannelError::unavailable(CHANNEL, error.to_string()));
                     }
                 },
@@ -445,19 +459,42 @@ impl Channel for TerminalChannel {
         Ok(())
     }
 
+    async fn progress(&self, request: &Review, progress: &Progress) -> Result<(), ChannelError> {
+        if self
+            .inner
+            .ledger
+            .progressed(&request.id, progress, |_| ())
+            .is_none()
+        {
+            return Ok(());
+        }
+        let mut state = lock(&self.inner.state);
+        let on_screen = state.on_screen.as_ref() == Some(&request.id);
+        if let (true, Some(notes)) = (on_screen, state.notes.as_mut()) {
+            // An approval through another channel, while the user decides.
+            let approved: Vec<&str> = progress.approved_by.iter().map(Identity::as_str).collect();
+            let line = format!(
+                "\n[approved so far ({} of {}): {}]\n",
+                approved.len(),
+                progress.quorum.max(1),
+                clean(&approved.join(", "))
+            );
+            if let Err(error) = notes.write_all(line.as_bytes()) {
+                tracing::debug!(%error, "a note could not be written to the terminal");
+            }
+        }
+        Ok(())
+    }
+
     async fn concluded(
         &self,
         request: &Review,
         conclusion: &Conclusion,
     ) -> Result<(), ChannelError> {
+        self.inner.ledger.concluded(&request.id, conclusion, |_| ());
         let mut state = lock(&self.inner.state);
         let on_screen = state.on_screen.as_ref() == Some(&request.id);
-        state.concluded.insert(request.id.clone());
-        state.queue.retain(|(queued, _)| queued.id != request.id);
-        if state.queue.is_empty() && !state.prompting {
-            // Nothing is waiting: the set of ended ids need not grow.
-            state.concluded.clear();
-        }
+        state.queue.retain(|queued| queued != &request.id);
         if let (true, Some(notes)) = (on_screen, state.notes.as_mut()) {
             // Tell the user when the request on screen ends without them.
             let line = format!(

@@ -109,7 +109,8 @@ impl Env {
                     .user("U_AGENT", AGENT),
             )
         };
-        let (approver, handler) = builder.build();
+        let approver = builder.build();
+        let handler = approver.inbound();
         let audit = MemoryAudit::new();
         let mut requirement = RequirementBuilder::new()
             .approvers([ALICE, BOB])

@@ -226,12 +226,12 @@ fn handler() -> InteractivityHandler {
         .timeout(Duration::from_secs(1))
         .build()
         .unwrap();
-    let (_approver, handler) = SlackChannel::builder(client, "approvals", SECRET)
+    let approver = SlackChannel::builder(client, "approvals", SECRET)
         .clock(|| NOW)
         .max_body_bytes(MAX_BODY)
         .identities(StaticIdentities::new().user("U1", "alice@example.com"))
         .build();
-    handler
+    approver.inbound()
 }
 
 fn signed_request(body: &str) -> http::Request<Bytes> {

@@ -17,7 +17,7 @@ use crate::kit::{self, Ledger};
 const CONCLUDED_CAPACITY: usize = 1_024;
 
 /// The largest request body the API reads by default, in bytes.
-pub(crate) const BODY_LIMIT: usize = 64 * 1024;
+const BODY_LIMIT: usize = 64 * 1024;
 
 /// A channel that serves pending requests over a JSON REST API and sends
 /// signed webhooks when requests are created and concluded.
@@ -58,6 +58,8 @@ pub(crate) struct Inner {
     webhooks: Vec<Webhook>,
     client: reqwest::Client,
     pub(crate) ledger: Ledger<Sent>,
+    /// The largest body read.
+    pub(crate) max_body_bytes: usize,
 }
 
 /// What this channel keeps per request beside the review.
@@ -88,6 +90,7 @@ pub struct HttpChannelBuilder {
     authenticator: Option<Arc<dyn Authenticator>>,
     webhooks: Vec<Webhook>,
     client: Option<reqwest::Client>,
+    max_body_bytes: Option<usize>,
 }
 
 /// The HTTP channel could not be set up.
@@ -120,6 +123,14 @@ impl HttpChannelBuilder {
     #[must_use]
     pub fn webhook(mut self, webhook: Webhook) -> Self {
         self.webhooks.push(webhook);
+        self
+    }
+
+    /// The largest request body the API reads (default 64 KiB); a larger
+    /// one is answered `413` before it is parsed.
+    #[must_use]
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = Some(bytes);
         self
     }
 
@@ -158,6 +169,7 @@ impl HttpChannelBuilder {
                 webhooks: self.webhooks,
                 client,
                 ledger: Ledger::new(CONCLUDED_CAPACITY),
+                max_body_bytes: self.max_body_bytes.unwrap_or(BODY_LIMIT),
             }),
         })
     }

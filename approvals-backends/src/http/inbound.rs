@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use serde::Serialize;
 
-use super::channel::{BODY_LIMIT, HttpChannel};
+use super::channel::HttpChannel;
 use super::render::{ApproveBody, DenyBody, ErrorBody, ErrorDetail, PendingList, VoteReceipt};
 use crate::kit::NotAttached;
 
@@ -159,7 +159,7 @@ fn refusal_answer(refusal: Refusal) -> Answer {
 impl HttpChannel {
     /// Answers one API call. `request`'s path is relative to where the API
     /// is mounted (`/v1/requests`, not `/approvals/v1/requests`); its body is
-    /// the raw bytes, at most 64 KiB.
+    /// the raw bytes, at most the configured `max_body_bytes` (64 KiB by default).
     ///
     /// Use this from a framework other than axum; with axum, mount
     /// [`HttpChannel::router`].
@@ -219,21 +219,25 @@ impl HttpChannel {
                 Some(view) => Answer::json(StatusCode::OK, &view),
                 None => refusal_answer(Refusal::UnknownRequest),
             },
-            Operation::Approve(id) => match parse_body::<ApproveBody>(&request) {
-                Ok(body) => {
-                    self.vote(id, caller, Choice::Approve, body.fingerprint)
-                        .await
+            Operation::Approve(id) => {
+                match parse_body::<ApproveBody>(&request, self.inner.max_body_bytes) {
+                    Ok(body) => {
+                        self.vote(id, caller, Choice::Approve, body.fingerprint)
+                            .await
+                    }
+                    Err(answer) => answer,
                 }
-                Err(answer) => answer,
-            },
-            Operation::Deny(id) => match parse_body::<DenyBody>(&request) {
-                Ok(body) => {
-                    let reason = body.reason;
-                    self.vote(id, caller, Choice::Deny { reason }, body.fingerprint)
-                        .await
+            }
+            Operation::Deny(id) => {
+                match parse_body::<DenyBody>(&request, self.inner.max_body_bytes) {
+                    Ok(body) => {
+                        let reason = body.reason;
+                        self.vote(id, caller, Choice::Deny { reason }, body.fingerprint)
+                            .await
+                    }
+                    Err(answer) => answer,
                 }
-                Err(answer) => answer,
-            },
+            }
         }
     }
 
@@ -319,13 +323,14 @@ impl HttpChannel {
     #[cfg(feature = "axum")]
     async fn serve_axum(&self, request: axum::extract::Request) -> axum::response::Response {
         let (parts, body) = request.into_parts();
-        let bytes = match crate::kit::read_body(body, BODY_LIMIT).await {
+        let limit = self.inner.max_body_bytes;
+        let bytes = match crate::kit::read_body(body, limit).await {
             Ok(bytes) => bytes,
             Err(_) => {
                 let answer = Answer::error(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "body_too_large",
-                    format!("a request body is at most {BODY_LIMIT} bytes"),
+                    format!("a request body is at most {limit} bytes"),
                 );
                 return answer.into_response(false).map(axum::body::Body::from);
             }
@@ -336,13 +341,16 @@ impl HttpChannel {
     }
 }
 
-fn parse_body<T: serde::de::DeserializeOwned>(request: &Request<Bytes>) -> Result<T, Answer> {
+fn parse_body<T: serde::de::DeserializeOwned>(
+    request: &Request<Bytes>,
+    limit: usize,
+) -> Result<T, Answer> {
     let body = request.body();
-    if body.len() > BODY_LIMIT {
+    if body.len() > limit {
         return Err(Answer::error(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body_too_large",
-            format!("a request body is at most {BODY_LIMIT} bytes"),
+            format!("a request body is at most {limit} bytes"),
         ));
     }
     let is_json = request

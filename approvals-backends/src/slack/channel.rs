@@ -58,13 +58,14 @@ pub(crate) type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let client = SlackClient::new(std::env::var("SLACK_BOT_TOKEN")?)?;
-/// let (approver, interactivity) = SlackChannel::builder(
+/// let approver = SlackChannel::builder(
 ///     client,
 ///     "C0123456789",
 ///     std::env::var("SLACK_SIGNING_SECRET")?,
 /// )
 /// .identities(StaticIdentities::new().user("U024BE7LH", "alice@example.com"))
 /// .build();
+/// let interactivity = approver.inbound();
 /// // `approver` goes to `Gate::builder().channel(..)`;
 /// // `interactivity.router("/slack/interactivity")` is merged into the app's axum router.
 /// # let _ = (approver, interactivity); Ok(()) }
@@ -167,8 +168,9 @@ impl SlackChannelBuilder {
         self
     }
 
-    /// Builds the approver and its interactivity handler.
-    pub fn build(self) -> (SlackChannel, InteractivityHandler) {
+    /// Builds the channel; its interactivity handler is
+    /// [`SlackChannel::inbound`].
+    pub fn build(self) -> SlackChannel {
         let identities = self
             .identities
             .unwrap_or_else(|| Arc::new(EmailIdentities::new(self.client.clone())));
@@ -186,12 +188,7 @@ impl SlackChannelBuilder {
             seen: Mutex::new(SeenSignatures::new(self.replay_cache_capacity)),
             background: TaskTracker::new(),
         });
-        (
-            SlackChannel {
-                shared: Arc::clone(&shared),
-            },
-            InteractivityHandler::new(shared),
-        )
+        SlackChannel { shared }
     }
 }
 
@@ -215,6 +212,13 @@ impl SlackChannel {
             replay_cache_capacity: DEFAULT_REPLAY_CACHE_CAPACITY,
             mention_approvers: false,
         }
+    }
+
+    /// The handler of Slack's interactivity requests (button clicks, the
+    /// deny-reason modal), sharing this channel's state. Serve it at the
+    /// app's Interactivity Request URL.
+    pub fn inbound(&self) -> InteractivityHandler {
+        InteractivityHandler::new(Arc::clone(&self.shared))
     }
 
     /// Where the message of request `id` was posted, if it was.

@@ -39,12 +39,13 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let client = SlackClient::new(std::env::var("SLACK_BOT_TOKEN")?)?;
-//! let (slack, interactivity) = SlackChannel::builder(
+//! let slack = SlackChannel::builder(
 //!     client,
 //!     std::env::var("SLACK_CHANNEL")?,
 //!     std::env::var("SLACK_SIGNING_SECRET")?,
 //! )
-//! .build(); // Slack users are mapped by their profile email.
+//! .build();
+//! let interactivity = slack.inbound(); // Slack users are mapped by their profile email.
 //!
 //! // Serve the interactivity URL that the Slack app points to.
 //! let app = interactivity.router("/slack/interactivity");

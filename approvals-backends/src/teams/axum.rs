@@ -12,17 +12,13 @@ use super::inbound::TeamsEndpoint;
 
 use super::DEFAULT_PATH;
 
-/// The largest request body read. Activities are a few kilobytes; a larger
-/// body is refused before it is authenticated.
-const MAX_BODY: usize = 256 * 1024;
-
 impl TeamsEndpoint {
     /// A router serving the endpoint at [`DEFAULT_PATH`] (`/api/messages`).
     ///
     /// ```no_run
     /// # async fn serve(teams: approvals_backends::teams::TeamsChannel) -> std::io::Result<()> {
     /// let listener = tokio::net::TcpListener::bind("0.0.0.0:3978").await?;
-    /// axum::serve(listener, teams.endpoint().router()).await
+    /// axum::serve(listener, teams.inbound().router()).await
     /// # }
     /// ```
     pub fn router(&self) -> Router {
@@ -31,7 +27,7 @@ impl TeamsEndpoint {
 
     /// The endpoint as a `POST` route, to mount at a path of your own in
     /// your application's router:
-    /// `Router::new().route("/teams/messages", teams.endpoint().method_router())`.
+    /// `Router::new().route("/teams/messages", teams.inbound().method_router())`.
     pub fn method_router<S>(&self) -> MethodRouter<S>
     where
         S: Clone + Send + Sync + 'static,
@@ -42,7 +38,7 @@ impl TeamsEndpoint {
 
 async fn serve(State(endpoint): State<TeamsEndpoint>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let Ok(body) = crate::kit::read_body(body, MAX_BODY).await else {
+    let Ok(body) = crate::kit::read_body(body, endpoint.max_body_bytes()).await else {
         return (StatusCode::PAYLOAD_TOO_LARGE, "the body is too large").into_response();
     };
     endpoint

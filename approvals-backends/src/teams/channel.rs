@@ -48,8 +48,8 @@ const RECENT_CONVERSATIONS: usize = 16;
 ///     Conversation::new("https://smba.trafficmanager.net/emea/", "19:abc@thread.tacv2"),
 /// );
 /// let directory = StaticDirectory::new().user("entra-object-id-of-alice", "alice@example.com");
-/// let teams = TeamsChannel::new(config, directory)?;
-/// let app = teams.endpoint().router(); // serve this with axum at /api/messages
+/// let teams = TeamsChannel::builder(config, directory).build()?;
+/// let app = teams.inbound().router(); // serve this with axum at /api/messages
 /// // Gate::builder().channel(teams)…
 /// # let _ = app; Ok(()) }
 /// ```
@@ -65,6 +65,8 @@ pub(crate) struct Shared {
     pub(crate) validator: JwtValidator,
     pub(crate) directory: Arc<dyn UserDirectory>,
     pub(crate) ledger: Ledger<Posted>,
+    /// The largest activity read.
+    pub(crate) max_body_bytes: usize,
     recent_conversations: Mutex<VecDeque<Conversation>>,
 }
 
@@ -78,24 +80,32 @@ pub(crate) struct Posted {
     updates: Arc<tokio::sync::Mutex<()>>,
 }
 
-impl TeamsChannel {
-    /// A Teams channel with `config`, mapping users with `directory`.
-    ///
-    /// Fails only if the configuration names no issuer.
-    pub fn new(
-        config: TeamsConfig,
-        directory: impl UserDirectory + 'static,
-    ) -> Result<Self, JwtConfigError> {
-        Self::with_client(config, directory, reqwest::Client::new())
+/// Builds a [`TeamsChannel`].
+pub struct TeamsChannelBuilder {
+    config: TeamsConfig,
+    directory: Arc<dyn UserDirectory>,
+    http: Option<reqwest::Client>,
+}
+
+impl TeamsChannelBuilder {
+    /// The HTTP client for every outbound call (token endpoint, Connector,
+    /// signing keys); default: a new `reqwest::Client`.
+    #[must_use]
+    pub fn http_client(mut self, http: reqwest::Client) -> Self {
+        self.http = Some(http);
+        self
     }
 
-    /// As [`new`](Self::new), with the HTTP client for every outbound call
-    /// (token endpoint, Connector, signing keys).
-    pub fn with_client(
-        config: TeamsConfig,
-        directory: impl UserDirectory + 'static,
-        http: reqwest::Client,
-    ) -> Result<Self, JwtConfigError> {
+    /// Builds the channel; its messaging endpoint is
+    /// [`TeamsChannel::inbound`]. Fails only if the configuration names no
+    /// issuer.
+    pub fn build(self) -> Result<TeamsChannel, JwtConfigError> {
+        let Self {
+            config,
+            directory,
+            http,
+        } = self;
+        let http = http.unwrap_or_default();
         let tokens = BotTokenClient::new(
             http.clone(),
             config.token_url(),
@@ -113,22 +123,46 @@ impl TeamsChannel {
         .min_refresh_interval(config.key_refresh_interval);
         let validator = JwtValidator::new(keys, config.issuers.clone(), [config.app_id.clone()])?
             .leeway(config.leeway);
-        Ok(Self {
+        Ok(TeamsChannel {
             shared: Arc::new(Shared {
                 app_id: config.app_id,
                 conversation: config.conversation,
                 connector,
                 validator,
                 ledger: Ledger::default(),
+                max_body_bytes: config.max_body_bytes,
                 recent_conversations: Mutex::new(VecDeque::new()),
-                directory: Arc::new(directory),
+                directory,
             }),
         })
+    }
+}
+
+impl fmt::Debug for TeamsChannelBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TeamsChannelBuilder")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TeamsChannel {
+    /// Starts building a Teams channel with `config`, mapping users with
+    /// `directory`.
+    pub fn builder(
+        config: TeamsConfig,
+        directory: impl UserDirectory + 'static,
+    ) -> TeamsChannelBuilder {
+        TeamsChannelBuilder {
+            config,
+            directory: Arc::new(directory),
+            http: None,
+        }
     }
 
     /// The handler for the bot's messaging endpoint, sharing this channel's
     /// state. Serve it at the URL registered as the bot's messaging endpoint.
-    pub fn endpoint(&self) -> TeamsEndpoint {
+    pub fn inbound(&self) -> TeamsEndpoint {
         TeamsEndpoint::new(Arc::clone(&self.shared))
     }
 

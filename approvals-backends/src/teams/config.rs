@@ -74,6 +74,7 @@ pub struct TeamsConfig {
     pub(crate) key_refresh_interval: Duration,
     pub(crate) retry: RetryPolicy,
     pub(crate) request_timeout: Duration,
+    pub(crate) max_body_bytes: usize,
 }
 
 impl TeamsConfig {
@@ -103,6 +104,7 @@ impl TeamsConfig {
             key_refresh_interval: Duration::from_secs(5 * 60),
             retry: RetryPolicy::default().max_wait(Duration::from_secs(60)),
             request_timeout: Duration::from_secs(15),
+            max_body_bytes: 256 * 1024,
         }
     }
 
@@ -163,6 +165,14 @@ impl TeamsConfig {
     #[must_use]
     pub fn retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
+        self
+    }
+
+    /// The largest activity the messaging endpoint reads (default 256 KiB);
+    /// a larger one is answered `413` before it is authenticated.
+    #[must_use]
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = bytes;
         self
     }
 

@@ -148,10 +148,20 @@ impl TeamsEndpoint {
 
     /// Handles one request to the messaging endpoint.
     pub async fn handle(&self, request: Request<Bytes>) -> Response<Bytes> {
+        if request.body().len() > self.shared.max_body_bytes {
+            let mut response = Response::new(Bytes::from_static(b"the activity is too large"));
+            *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+            return response;
+        }
         match self.try_handle(request).await {
             Ok(response) => response,
             Err(rejection) => rejection.into_response(),
         }
+    }
+
+    /// The largest activity read, in bytes.
+    pub fn max_body_bytes(&self) -> usize {
+        self.shared.max_body_bytes
     }
 
     /// The conversations the bot was recently addressed in, newest first:

@@ -33,7 +33,7 @@ mod token;
 
 /// The path Teams bots conventionally use for their messaging endpoint.
 pub const DEFAULT_PATH: &str = "/api/messages";
-pub use self::channel::TeamsChannel;
+pub use self::channel::{TeamsChannel, TeamsChannelBuilder};
 pub use self::config::{
     Conversation, DEFAULT_AUTHORITY, DEFAULT_ISSUER, DEFAULT_OPENID_METADATA_URL,
     DEFAULT_TOKEN_SCOPE, TeamsConfig,

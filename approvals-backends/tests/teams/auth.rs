@@ -243,7 +243,7 @@ async fn a_rotated_key_is_picked_up_after_the_refresh_interval() {
 #[tokio::test]
 async fn the_handler_works_without_a_web_framework() {
     let bot = Bot::start(requirement()).await;
-    let endpoint = bot.teams.endpoint();
+    let endpoint = bot.teams.inbound();
     let service_url = bot.microsoft.service_url();
     let body = json!({
         "type": "conversationUpdate",

@@ -188,7 +188,7 @@ fn refused_activities_and_tokens_never_repeat_the_personal_data_they_carry() {
     let runtime = leak::runtime();
     let (captured, _guard) = Captured::start();
     let bot = runtime.block_on(Bot::start(requirement()));
-    let endpoint: TeamsEndpoint = bot.teams.endpoint();
+    let endpoint: TeamsEndpoint = bot.teams.inbound();
     let service_url = bot.microsoft.service_url();
     let token = format!("Bearer {}", bot_token(&claims(&service_url)));
     let mut runner = TestRunner::new(Config::with_cases(256));

@@ -448,10 +448,12 @@ impl Bot {
         configure: impl FnOnce(&Microsoft) -> TeamsConfig,
         requirement: RequirementBuilder,
     ) -> Self {
-        let teams = TeamsChannel::new(configure(&microsoft), directory()).unwrap();
+        let teams = TeamsChannel::builder(configure(&microsoft), directory())
+            .build()
+            .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/api/messages", listener.local_addr().unwrap());
-        let router = teams.endpoint().router();
+        let router = teams.inbound().router();
         let server = tokio::spawn(async move {
             axum::serve(listener, router).await.unwrap();
         });

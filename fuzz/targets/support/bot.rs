@@ -109,11 +109,11 @@ pub(crate) fn teams_endpoint() -> &'static TeamsEndpoint {
         .key_refresh_interval(Duration::from_secs(3600))
         .request_timeout(Duration::from_secs(10));
         let directory = StaticDirectory::new().user("aad-alice", "alice@example.com");
-        let approver = match TeamsChannel::new(config, directory) {
+        let approver = match TeamsChannel::builder(config, directory).build() {
             Ok(approver) => approver,
             Err(error) => panic!("the Teams channel does not build: {error}"),
         };
-        let endpoint = approver.endpoint();
+        let endpoint = approver.inbound();
         (approver, endpoint)
     });
     endpoint
