@@ -147,7 +147,7 @@ pub enum Refusal {
     #[error("a reason is required to deny this request")]
     ReasonRequired,
     /// A deny reason longer than [`MAX_REASON_CHARS`].
-    #[error("the reason is too long (at most 2000 characters)")]
+    #[error("the reason is too long (at most {MAX_REASON_CHARS} characters)")]
     ReasonTooLong,
     /// The vote could not be recorded in the audit trail, so it does not count.
     #[error("the vote could not be recorded, so it did not count")]

@@ -332,13 +332,7 @@ impl Channel for SlackChannel {
         let update = self
             .shared
             .ledger
-            .progressed(&request.id, progress, |delivery| {
-                delivery
-                    .data
-                    .message
-                    .clone()
-                    .map(|posted| (posted, render_delivery(delivery)))
-            });
+            .progressed(&request.id, progress, |delivery| refreshed(delivery));
         if let Some(Some((posted, message))) = update {
             self.shared
                 .update_later(request.id.clone(), posted, message);
@@ -356,11 +350,7 @@ impl Channel for SlackChannel {
             .ledger
             .concluded(&request.id, conclusion, |delivery| {
                 delivery.data.concluded_at = Some(Timestamp::now());
-                delivery
-                    .data
-                    .message
-                    .clone()
-                    .map(|posted| (posted, render_delivery(delivery)))
+                refreshed(delivery)
             });
         // The gate waits for every channel before the caller resumes: the
         // update goes to a task of its own. A message still being posted is
@@ -482,6 +472,16 @@ pub(crate) struct Posted {
     escalated: Vec<Identity>,
     mentions: Vec<(Identity, String)>,
     concluded_at: Option<Timestamp>,
+}
+
+/// Where a posted message is and what now replaces it; `None` while it is
+/// still being posted (it is brought up to date when the post answers).
+fn refreshed(delivery: &Delivery<Posted>) -> Option<(PostedMessage, render::Message)> {
+    delivery
+        .data
+        .message
+        .clone()
+        .map(|posted| (posted, render_delivery(delivery)))
 }
 
 /// The message of a delivery as it should read now: the request with its
