@@ -105,13 +105,15 @@
 //! | `teams` | no | `teams::TeamsChannel`: Microsoft Teams through a Bot Framework bot (Adaptive Cards with `Action.Execute`, a JWT-verified messaging endpoint with an axum adapter, cards updated as votes count and when requests end) |
 //! | `http` | no | `http::HttpChannel`: a REST API to mount in an axum app (list pending requests, approve, deny), static bearer tokens or OIDC JWTs, signed webhooks |
 //! | `terminal` | no | `terminal::TerminalChannel`: a prompt on the terminal for local development; fails closed without one |
+//! | `sqlite` | no | `store::SqliteStore`: pending requests kept in one SQLite file, so they survive a restart |
+//! | `postgres` | no | `store::PostgresStore`: pending requests in PostgreSQL, shared by every replica |
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use approvals_core::{
     Action, ActionRequest, Approval, ArgumentMask, Clock, Conclusion, Error, ExecutionOutcome,
     Fingerprint, Gate, GateBuilder, Identity, MAX_ARGUMENT_DEPTH, RequestId, Risk, SystemClock,
-    Timestamp, UnknownRisk, async_trait, audit, canonical_json, mask, policy,
+    Timestamp, UnknownRisk, async_trait, audit, canonical_json, mask, policy, store,
 };
 
 /// For authors of a channel: the trait, what the gate hands a channel

@@ -5,6 +5,7 @@ use std::time::Duration;
 use crate::audit::AuditError;
 use crate::channel::ChannelError;
 use crate::policy::PolicyError;
+use crate::store::StoreError;
 use crate::{Identity, RequestId};
 
 /// Why a gated call did not run (or did not finish being recorded).
@@ -116,6 +117,28 @@ pub enum Error {
         first: &'static str,
         /// Where the conflicting declaration is.
         second: &'static str,
+    },
+    /// The request store could not be read or written; nothing ran. At
+    /// request time the call fails closed; a vote gets
+    /// [`Refusal::NotRecorded`](crate::Refusal::NotRecorded) and may be cast again.
+    #[error("the request store failed: {0}")]
+    Store(#[from] StoreError),
+    /// The call was approved before, and has already run or is running
+    /// (claimed by another caller, perhaps in another process, which may
+    /// have stopped before recording how it ended): it never runs twice.
+    #[error(
+        "request {request_id} was approved and has already run or is running; it does not run twice"
+    )]
+    AlreadyRun {
+        /// The stored request.
+        request_id: RequestId,
+    },
+    /// The request's key names a stored request for a different call
+    /// (another fingerprint): a key names one call.
+    #[error("request {request_id} is stored under this key for a different call")]
+    KeyConflict {
+        /// The stored request.
+        request_id: RequestId,
     },
     /// The request ended closed for another fault.
     #[error("request {request_id} failed closed: {reason}")]

@@ -32,6 +32,7 @@ pub mod parse;
 pub mod policy;
 mod request;
 mod review;
+pub mod store;
 mod time;
 
 pub use channel::{Channel, ChannelError};

@@ -96,6 +96,7 @@ pub struct ActionRequest<A> {
     pub(crate) argument_masks: Vec<ArgumentMask>,
     pub(crate) requirement: Option<RequirementBuilder>,
     pub(crate) declared_at: Option<&'static str>,
+    pub(crate) key: Option<String>,
 }
 
 /// How one top-level argument is masked, whatever the masker would choose
@@ -126,7 +127,29 @@ impl<A> ActionRequest<A> {
             argument_masks: Vec::new(),
             requirement: None,
             declared_at: None,
+            key: None,
         }
+    }
+
+    /// Sets the key a restarted process finds this request by, with a
+    /// [store](crate::store) (e.g. a run id and a step: `"run-81/step-3"`).
+    ///
+    /// Without it the key is derived from the fingerprint (action,
+    /// requester and arguments), so the same call made again finds the
+    /// stored request: still pending, it waits for it; approved and not
+    /// run, it runs it; run, or ended otherwise within the gate's
+    /// [resume window](crate::GateBuilder::resume_window), it gets that
+    /// outcome as an error. A key names one call: made again with other
+    /// arguments, the call fails with [`Error::KeyConflict`](crate::Error::KeyConflict).
+    #[must_use]
+    pub fn key(mut self, key: impl Into<String>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+
+    /// The key set with [`key`](Self::key).
+    pub fn get_key(&self) -> Option<&str> {
+        self.key.as_deref()
     }
 
     /// Sets what the action does, for reviewers.

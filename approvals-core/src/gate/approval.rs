@@ -230,7 +230,9 @@ impl<A> Approval<A> {
     async fn record(&self, outcome: ExecutionOutcome) {
         let unrun = &self.unrun;
         let record = AuditRecord::now(unrun.request_id.clone(), AuditEvent::Executed { outcome });
-        if let Err(error) = unrun.registry.record(&record).await {
+        if let Err(error) =
+            super::stored::record_execution(&unrun.registry, unrun.stored, &record).await
+        {
             tracing::error!(request_id = %unrun.request_id, %error, "the outcome of a call could not be recorded");
         }
     }
@@ -283,6 +285,9 @@ pub(super) struct Unrun {
     registry: Arc<Registry>,
     request_id: RequestId,
     armed: bool,
+    /// The request is kept in the gate's store, whose execution state the
+    /// outcome also settles.
+    stored: bool,
 }
 
 impl Unrun {
@@ -291,6 +296,17 @@ impl Unrun {
             registry,
             request_id,
             armed: true,
+            stored: false,
+        }
+    }
+
+    /// An approval of a stored request, claimed by this caller.
+    pub(super) fn stored(registry: Arc<Registry>, request_id: RequestId) -> Self {
+        Self {
+            registry,
+            request_id,
+            armed: true,
+            stored: true,
         }
     }
 }
@@ -301,6 +317,7 @@ impl Drop for Unrun {
             return;
         }
         let registry = Arc::clone(&self.registry);
+        let stored = self.stored;
         let record = AuditRecord::now(
             self.request_id.clone(),
             AuditEvent::Executed {
@@ -312,7 +329,9 @@ impl Drop for Unrun {
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 runtime.spawn(async move {
-                    if let Err(error) = registry.record(&record).await {
+                    if let Err(error) =
+                        super::stored::record_execution(&registry, stored, &record).await
+                    {
                         tracing::error!(%error, "an unused approval could not be recorded");
                     }
                 });

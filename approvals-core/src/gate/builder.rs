@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use super::durable;
 use super::votes::{Limits, Registry};
 use super::{Gate, Inner, VoteBox};
 use crate::Identity;
@@ -12,6 +13,7 @@ use crate::audit::AuditSink;
 use crate::channel::Channel;
 use crate::mask::{Masker, MaskingEngine};
 use crate::policy::Policy;
+use crate::store::Store;
 use crate::time::{Clock, SystemClock};
 
 /// How long a channel is given, by default, to take note of a change.
@@ -29,6 +31,10 @@ pub struct GateBuilder<S = ()> {
     clock: Arc<dyn Clock>,
     limits: Limits,
     channel_timeout: Duration,
+    store: Option<Arc<dyn Store>>,
+    poll: Duration,
+    sweep: Duration,
+    resume_window: Duration,
     audit: S,
 }
 
@@ -43,6 +49,10 @@ impl Gate {
             clock: Arc::new(SystemClock),
             limits: Limits::default(),
             channel_timeout: DEFAULT_CHANNEL_TIMEOUT,
+            store: None,
+            poll: durable::DEFAULT_POLL,
+            sweep: durable::DEFAULT_SWEEP,
+            resume_window: durable::DEFAULT_RESUME_WINDOW,
             audit: (),
         }
     }
@@ -124,6 +134,49 @@ impl<S> GateBuilder<S> {
         self
     }
 
+    /// Keeps requests that wait for approval in `store`
+    /// ([`crate::store`]): they survive a restart (the same call made again
+    /// takes its request up), any process sharing the store can take votes
+    /// on them, and the first process to notice a deadline ends the request.
+    /// Their audit records reach the sink through the store's outbox, in
+    /// order, before the step that made them goes on. Without a store
+    /// (the default), pending requests live in this gate's memory.
+    #[must_use]
+    pub fn store(mut self, store: impl Store) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// How often a caller waiting on a stored request reads it again when
+    /// nothing woke it (default 2 seconds). Votes in the same process wake
+    /// it at once, and a store with change hints (PostgreSQL's `NOTIFY`)
+    /// wakes it for votes elsewhere; this bounds the delay when a hint is
+    /// lost, and for stores without hints (SQLite shared by processes).
+    #[must_use]
+    pub fn store_poll_interval(mut self, interval: Duration) -> Self {
+        self.poll = interval.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How often the gate looks in its store for requests past their
+    /// deadline or escalation that no caller is waiting for (default 1
+    /// second), and ends or escalates them.
+    #[must_use]
+    pub fn sweep_interval(mut self, interval: Duration) -> Self {
+        self.sweep = interval.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How long after a stored request ended (denied, expired, cancelled,
+    /// failed, run) the same call still finds it by its key and gets its
+    /// outcome rather than asking again (default 1 hour). A request still
+    /// pending, or approved and not yet run, is always found.
+    #[must_use]
+    pub fn resume_window(mut self, window: Duration) -> Self {
+        self.resume_window = window;
+        self
+    }
+
     /// Sets the audit sink (required).
     pub fn audit(self, audit: impl AuditSink + 'static) -> GateBuilder<Arc<dyn AuditSink>> {
         GateBuilder {
@@ -134,6 +187,10 @@ impl<S> GateBuilder<S> {
             clock: self.clock,
             limits: self.limits,
             channel_timeout: self.channel_timeout,
+            store: self.store,
+            poll: self.poll,
+            sweep: self.sweep,
+            resume_window: self.resume_window,
             audit: Arc::new(audit),
         }
     }
@@ -150,7 +207,11 @@ impl GateBuilder<Arc<dyn AuditSink>> {
             self.limits,
             self.channels,
             self.channel_timeout,
+            self.store.map(|store| {
+                durable::Durable::new(store, self.poll, self.sweep, self.resume_window)
+            }),
         ));
+        registry.start();
         for channel in &registry.channels {
             channel.attach(VoteBox::new(&registry, channel.name()));
         }

@@ -29,8 +29,10 @@
 mod approval;
 mod builder;
 mod depth;
+mod durable;
 mod finish;
 mod scope;
+mod stored;
 mod votes;
 
 use std::borrow::Cow;
@@ -180,6 +182,7 @@ impl Gate {
         let (conclusion, unrun) = match opening.await? {
             Opened::Concluded(conclusion, unrun) => (conclusion, unrun),
             Opened::Pending(waiting) => self.await_conclusion(waiting).await?,
+            Opened::Stored(waiting) => Box::pin(self.await_stored(waiting)).await?,
         };
         Ok(Approval::new(
             unrun,
@@ -205,6 +208,7 @@ impl Gate {
             argument_masks,
             requirement,
             declared_at,
+            key,
         } = request;
         if let Some(site) = declared_at {
             self.check_declaration(&action, site, risk, requirement.as_ref())?;
@@ -262,6 +266,7 @@ impl Gate {
             justification,
             masked,
             fingerprint,
+            key,
         };
         let gate = self.clone();
         Ok(Prepared {
@@ -321,6 +326,9 @@ impl Gate {
                 };
                 self.record_conclusion(&id, refused).await?;
                 Err(Error::RefusedByPolicy { rule, reason })
+            }
+            Verdict::RequireApproval(requirement) if audit.durable.is_some() => {
+                self.open_stored(call, requirement, rule).await
             }
             Verdict::RequireApproval(requirement) => {
                 let requested_at = audit.clock.now();
@@ -713,6 +721,9 @@ enum Opened {
     Concluded(Conclusion, Unrun),
     /// Recorded, registered, and waiting to be delivered.
     Pending(Waiting),
+    /// Kept in the store: new and waiting to be delivered, or found there
+    /// pending and waited for again.
+    Stored(stored::StoredWait),
 }
 
 /// A registered request and what waiting for it needs.
@@ -741,6 +752,7 @@ struct Call {
     justification: Option<String>,
     masked: MaskedView,
     fingerprint: Fingerprint,
+    key: Option<String>,
 }
 
 impl Call {

@@ -49,6 +49,8 @@ pub(crate) struct Registry {
     /// Recently concluded ids, least recently concluded first out.
     recent: Mutex<LruCache<RequestId, ()>>,
     stray: Mutex<StrayVotes>,
+    /// The store, when requests are kept in one.
+    pub(crate) durable: Option<super::durable::Durable>,
 }
 
 /// The bounds on what callers and voters can make the gate hold or write.
@@ -110,6 +112,7 @@ impl Registry {
         limits: Limits,
         channels: Vec<Arc<dyn Channel>>,
         channel_timeout: Duration,
+        durable: Option<super::durable::Durable>,
     ) -> Self {
         Self {
             audit,
@@ -124,6 +127,7 @@ impl Registry {
                 window: Instant::now(),
                 count: 0,
             }),
+            durable,
         }
     }
 
@@ -189,6 +193,9 @@ impl Registry {
     }
 
     pub(crate) fn pending_requests(&self) -> Vec<Arc<Review>> {
+        if let Some(durable) = &self.durable {
+            return durable.watched();
+        }
         lock(&self.pending)
             .values()
             .map(|pending| Arc::clone(&pending.request))
@@ -196,10 +203,13 @@ impl Registry {
     }
 
     pub(crate) fn pending_count(&self) -> usize {
+        if let Some(durable) = &self.durable {
+            return durable.watched_count();
+        }
         lock(&self.pending).len()
     }
 
-    fn was_concluded(&self, id: &RequestId) -> bool {
+    pub(crate) fn was_concluded(&self, id: &RequestId) -> bool {
         lock(&self.recent).contains(id)
     }
 
@@ -246,7 +256,7 @@ impl Registry {
         effective
     }
 
-    fn retire(&self, id: &RequestId) {
+    pub(crate) fn retire(&self, id: &RequestId) {
         lock(&self.pending).remove(id);
         lock(&self.recent).put(id.clone(), ());
     }
@@ -266,27 +276,29 @@ impl Registry {
             channel,
             too_long,
         };
+        if let Some(durable) = &self.durable {
+            return self.cast_stored(durable, cast).await;
+        }
         let Some(pending) = self.get(&cast.ballot.request_id) else {
             if !self.admit_stray_vote() {
                 return VoteOutcome::Refused {
                     refusal: Refusal::Throttled,
                 };
             }
-            let refusal = if self.was_concluded(&cast.ballot.request_id) {
-                Refusal::AlreadyConcluded
-            } else {
-                Refusal::UnknownRequest
-            };
-            return match self.record_vote(&cast, Some(refusal)).await {
-                Ok(()) => VoteOutcome::Refused { refusal },
-                Err(_) => VoteOutcome::Refused {
-                    refusal: Refusal::NotRecorded,
-                },
-            };
+            return self.refuse_stray(&cast).await;
         };
         let request = &pending.request;
         let mut state = pending.state.lock().await;
-        let refusal = judge(request, &state, &cast, &*self.clock);
+        let refusal = judge(
+            request,
+            Tally {
+                concluded: state.conclusion.is_some(),
+                eligible: &state.eligible,
+                voted: state.voted.contains(&cast.ballot.voter),
+            },
+            &cast,
+            &*self.clock,
+        );
         if let Err(error) = self.record_vote(&cast, refusal).await {
             if refusal.is_none() {
                 // A vote that should have counted but left no record must not
@@ -361,8 +373,36 @@ impl Registry {
         }
     }
 
+    /// Judges and records a vote naming no pending request, unless such
+    /// votes are over their limit.
+    pub(crate) async fn refuse_stray(&self, cast: &Cast<'_>) -> VoteOutcome {
+        if !self.admit_stray_vote() {
+            return VoteOutcome::Refused {
+                refusal: Refusal::Throttled,
+            };
+        }
+        let refusal = if self.was_concluded(&cast.ballot.request_id) {
+            Refusal::AlreadyConcluded
+        } else {
+            Refusal::UnknownRequest
+        };
+        match self.record_vote(cast, Some(refusal)).await {
+            Ok(()) => VoteOutcome::Refused { refusal },
+            Err(_) => VoteOutcome::Refused {
+                refusal: Refusal::NotRecorded,
+            },
+        }
+    }
+
     /// The tally of a pending request.
     pub(crate) async fn progress(&self, id: &RequestId) -> Option<Progress> {
+        if let Some(durable) = &self.durable {
+            let stored = durable.store.load(id).await.ok()??;
+            return stored.state.conclusion.is_none().then_some(Progress {
+                approved_by: stored.state.approvals,
+                quorum: stored.review.quorum,
+            });
+        }
         let pending = self.get(id)?;
         let state = pending.state.lock().await;
         state.conclusion.is_none().then(|| Progress {
@@ -376,24 +416,7 @@ impl Registry {
         cast: &Cast<'_>,
         refusal: Option<Refusal>,
     ) -> Result<(), AuditError> {
-        let ballot = &cast.ballot;
-        // A reason past the limit is not kept: the refusal says why.
-        let choice = match (&ballot.choice, cast.too_long) {
-            (Choice::Deny { .. }, true) => Choice::Deny { reason: None },
-            (choice, _) => choice.clone(),
-        };
-        self.record(&AuditRecord::now(
-            ballot.request_id.clone(),
-            AuditEvent::Vote {
-                voter: ballot.voter.clone(),
-                choice,
-                channel: cast.channel.to_owned(),
-                fingerprint: ballot.fingerprint,
-                counted: refusal.is_none(),
-                refusal,
-            },
-        ))
-        .await
+        self.record(&cast.record(refusal)).await
     }
 
     /// Tells every channel of a change, all at once, each within the
@@ -422,12 +445,35 @@ impl Registry {
 }
 
 /// A ballot with what the gate adds to it before judging.
-struct Cast<'a> {
-    ballot: Ballot,
+pub(crate) struct Cast<'a> {
+    pub(crate) ballot: Ballot,
     /// The channel whose vote box it was cast into.
-    channel: &'a str,
+    pub(crate) channel: &'a str,
     /// Its deny reason was longer than [`MAX_REASON_CHARS`].
-    too_long: bool,
+    pub(crate) too_long: bool,
+}
+
+impl Cast<'_> {
+    /// The record of this vote, counted or refused.
+    pub(crate) fn record(&self, refusal: Option<Refusal>) -> AuditRecord {
+        let ballot = &self.ballot;
+        // A reason past the limit is not kept: the refusal says why.
+        let choice = match (&ballot.choice, self.too_long) {
+            (Choice::Deny { .. }, true) => Choice::Deny { reason: None },
+            (choice, _) => choice.clone(),
+        };
+        AuditRecord::now(
+            ballot.request_id.clone(),
+            AuditEvent::Vote {
+                voter: ballot.voter.clone(),
+                choice,
+                channel: self.channel.to_owned(),
+                fingerprint: ballot.fingerprint,
+                counted: refusal.is_none(),
+                refusal,
+            },
+        )
+    }
 }
 
 /// One rule for reasons, whatever the channel: surrounding white space is
@@ -453,15 +499,23 @@ fn normalize_reason(choice: &mut Choice) -> bool {
     too_long
 }
 
+/// What judging a vote needs of a request's state, wherever it is kept.
+pub(crate) struct Tally<'a> {
+    pub(crate) concluded: bool,
+    pub(crate) eligible: &'a [Identity],
+    /// Whether the voter's vote has already counted.
+    pub(crate) voted: bool,
+}
+
 /// The rules a vote must pass to count, in the order they are checked.
-fn judge(
+pub(crate) fn judge(
     request: &Review,
-    state: &PendingState,
+    state: Tally<'_>,
     cast: &Cast<'_>,
     clock: &dyn Clock,
 ) -> Option<Refusal> {
     let ballot = &cast.ballot;
-    if state.conclusion.is_some() {
+    if state.concluded {
         Some(Refusal::AlreadyConcluded)
     } else if clock.now() >= request.deadline {
         Some(Refusal::DeadlinePassed)
@@ -471,7 +525,7 @@ fn judge(
         Some(Refusal::SelfApproval)
     } else if !state.eligible.contains(&ballot.voter) {
         Some(Refusal::NotEligible)
-    } else if state.voted.contains(&ballot.voter) {
+    } else if state.voted {
         Some(Refusal::AlreadyVoted)
     } else if cast.too_long {
         Some(Refusal::ReasonTooLong)
@@ -515,13 +569,13 @@ pub(crate) fn safe_mask_text(masker: &dyn Masker, text: &str) -> String {
         .unwrap_or_else(|_| MASKING_FAILED.to_owned())
 }
 
-fn quorum_len(quorum: u32) -> usize {
+pub(crate) fn quorum_len(quorum: u32) -> usize {
     usize::try_from(quorum.max(1)).unwrap_or(usize::MAX)
 }
 
 /// A poisoned lock only means another thread panicked while holding it; the
 /// maps it guards stay consistent (every update is a single insert or remove).
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -581,6 +635,9 @@ impl VoteBox {
     /// One pending request, if it is still waiting.
     pub fn pending_request(&self, id: &RequestId) -> Option<Arc<Review>> {
         let registry = self.registry.upgrade()?;
+        if let Some(durable) = &registry.durable {
+            return durable.watched_request(id);
+        }
         registry.get(id).map(|pending| Arc::clone(&pending.request))
     }
 
