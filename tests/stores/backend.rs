@@ -43,12 +43,11 @@ pub enum Backend {
 
 /// The PostgreSQL URL for tests, or `None` (and a line saying the test is
 /// skipped, and why) when it is not set.
+#[allow(clippy::print_stderr)] // a skipped test must say so, and why
 pub fn postgres_url(test: &str) -> Option<String> {
     match std::env::var(POSTGRES_ENV) {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
-            // Said on purpose: a skipped test must say so, and why.
-            #[allow(clippy::print_stderr)]
             eprintln!(
                 "skipped {test}: {POSTGRES_ENV} is not set (e.g. postgres://postgres@127.0.0.1:5432/test); CI sets it"
             );
