@@ -170,7 +170,7 @@ macro_rules! each_store {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    super::$case($crate::stores::backend::Kind::Unstored).await;
+                    crate::$case(crate::stores::backend::Kind::Unstored).await;
                 }
             )*
         }
@@ -178,7 +178,7 @@ macro_rules! each_store {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    super::$case($crate::stores::backend::Kind::Memory).await;
+                    crate::$case(crate::stores::backend::Kind::Memory).await;
                 }
             )*
         }
@@ -186,7 +186,7 @@ macro_rules! each_store {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    super::$case($crate::stores::backend::Kind::Sqlite).await;
+                    crate::$case(crate::stores::backend::Kind::Sqlite).await;
                 }
             )*
         }
@@ -194,7 +194,62 @@ macro_rules! each_store {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    super::$case($crate::stores::backend::Kind::Postgres).await;
+                    crate::$case(crate::stores::backend::Kind::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
+/// Generates one test per store (no store-less gate) for each case.
+#[macro_export]
+macro_rules! each_durable_store {
+    ($($case:ident),* $(,)?) => {
+        mod memory_store {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    crate::$case(crate::stores::backend::Kind::Memory).await;
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    crate::$case(crate::stores::backend::Kind::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    crate::$case(crate::stores::backend::Kind::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
+/// Generates one test per database store (SQLite, PostgreSQL) for each
+/// case, in a module of its own.
+#[macro_export]
+macro_rules! each_database {
+    ($($case:ident),* $(,)?) => {
+        mod database_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    crate::$case(crate::stores::backend::Kind::Sqlite).await;
+                }
+            )*
+        }
+        mod database_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    crate::$case(crate::stores::backend::Kind::Postgres).await;
                 }
             )*
         }

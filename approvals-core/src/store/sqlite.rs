@@ -30,9 +30,15 @@ use crate::{RequestId, Timestamp};
 pub struct SqliteStore {
     connection: Arc<Mutex<Connection>>,
     /// One drain at a time in this process, so records reach the sink in
-    /// order and once.
+    /// order and once; the lease row does the same across processes.
     draining: Arc<tokio::sync::Mutex<()>>,
+    /// Who this store is when it holds the drain lease.
+    holder: Arc<str>,
 }
+
+/// How long a drain lease lasts: a process that dies holding it holds up
+/// the outbox this long at most.
+const LEASE: std::time::Duration = std::time::Duration::from_secs(30);
 
 const MIGRATIONS: &[&str] = &[
     // Version 1.
@@ -53,7 +59,9 @@ const MIGRATIONS: &[&str] = &[
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         request_id TEXT NOT NULL,
         record TEXT NOT NULL
-    );",
+    );
+    CREATE TABLE drain_lease (holder TEXT, until_ms INTEGER NOT NULL);
+    INSERT INTO drain_lease (holder, until_ms) VALUES (NULL, 0);",
 ];
 
 fn unavailable(operation: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
@@ -104,6 +112,7 @@ impl SqliteStore {
         Ok(Self {
             connection: Arc::new(Mutex::new(connection)),
             draining: Arc::new(tokio::sync::Mutex::new(())),
+            holder: Arc::from(RequestId::random().as_str()),
         })
     }
 
@@ -359,6 +368,54 @@ impl Store for SqliteStore {
 
     async fn drain(&self, sink: &dyn AuditSink) -> Result<usize, StoreError> {
         let _draining = self.draining.lock().await;
+        self.take_lease().await?;
+        let drained = self.drain_leased(sink).await;
+        let holder = Arc::clone(&self.holder);
+        let released = self
+            .with("drain the outbox", move |connection| {
+                connection
+                    .execute(
+                        "UPDATE drain_lease SET holder = NULL, until_ms = 0 WHERE holder = ?1",
+                        [&*holder],
+                    )
+                    .map_err(unavailable("drain the outbox"))
+            })
+            .await;
+        let written = drained?;
+        released?;
+        Ok(written)
+    }
+}
+
+impl SqliteStore {
+    /// Waits until this store holds the drain lease (another process's
+    /// lapses after [`LEASE`]).
+    async fn take_lease(&self) -> Result<(), StoreError> {
+        loop {
+            let holder = Arc::clone(&self.holder);
+            let taken = self
+                .with("drain the outbox", move |connection| {
+                    let now = millis(Timestamp::now());
+                    let until =
+                        now.saturating_add(i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX));
+                    connection
+                        .execute(
+                            "UPDATE drain_lease SET holder = ?1, until_ms = ?2
+                             WHERE holder IS NULL OR holder = ?1 OR until_ms < ?3",
+                            params![&*holder, until, now],
+                        )
+                        .map(|changed| changed == 1)
+                        .map_err(unavailable("drain the outbox"))
+                })
+                .await?;
+            if taken {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
+    async fn drain_leased(&self, sink: &dyn AuditSink) -> Result<usize, StoreError> {
         let mut written = 0;
         loop {
             // A batch is read, written to the sink, then removed up to the
