@@ -170,7 +170,7 @@ macro_rules! each_store {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    crate::$case(crate::stores::backend::Kind::Unstored).await;
+                    $crate::$case($crate::stores::backend::Kind::Unstored).await;
                 }
             )*
         }
@@ -178,7 +178,7 @@ macro_rules! each_store {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    crate::$case(crate::stores::backend::Kind::Memory).await;
+                    $crate::$case($crate::stores::backend::Kind::Memory).await;
                 }
             )*
         }
@@ -186,7 +186,7 @@ macro_rules! each_store {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    crate::$case(crate::stores::backend::Kind::Sqlite).await;
+                    $crate::$case($crate::stores::backend::Kind::Sqlite).await;
                 }
             )*
         }
@@ -194,7 +194,7 @@ macro_rules! each_store {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    crate::$case(crate::stores::backend::Kind::Postgres).await;
+                    $crate::$case($crate::stores::backend::Kind::Postgres).await;
                 }
             )*
         }
@@ -209,7 +209,7 @@ macro_rules! each_durable_store {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    crate::$case(crate::stores::backend::Kind::Memory).await;
+                    $crate::$case($crate::stores::backend::Kind::Memory).await;
                 }
             )*
         }
@@ -217,7 +217,7 @@ macro_rules! each_durable_store {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    crate::$case(crate::stores::backend::Kind::Sqlite).await;
+                    $crate::$case($crate::stores::backend::Kind::Sqlite).await;
                 }
             )*
         }
@@ -225,7 +225,7 @@ macro_rules! each_durable_store {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    crate::$case(crate::stores::backend::Kind::Postgres).await;
+                    $crate::$case($crate::stores::backend::Kind::Postgres).await;
                 }
             )*
         }
@@ -241,7 +241,7 @@ macro_rules! each_database {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    crate::$case(crate::stores::backend::Kind::Sqlite).await;
+                    $crate::$case($crate::stores::backend::Kind::Sqlite).await;
                 }
             )*
         }
@@ -249,7 +249,7 @@ macro_rules! each_database {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    crate::$case(crate::stores::backend::Kind::Postgres).await;
+                    $crate::$case($crate::stores::backend::Kind::Postgres).await;
                 }
             )*
         }
