@@ -463,6 +463,13 @@ impl AuditSink for JsonlAudit {
         })?;
         done.await.unwrap_or(Err(AuditError::Closed))
     }
+
+    /// Queues every record before waiting for any, so that the writer
+    /// commits them together (one `fsync`), in order.
+    async fn record_all(&self, records: &[AuditRecord]) -> Result<(), AuditError> {
+        let written = futures::future::join_all(records.iter().map(|record| self.record(record)));
+        written.await.into_iter().collect()
+    }
 }
 
 type Ack = oneshot::Sender<Result<(), AuditError>>;

@@ -192,6 +192,19 @@ pub enum AuditEventKind {
 pub trait AuditSink: Send + Sync {
     /// Records one event.
     async fn record(&self, record: &AuditRecord) -> Result<(), AuditError>;
+
+    /// Records several events, in order, and returns once all are durable.
+    /// A store's outbox is drained through it. The default records them one
+    /// at a time; a sink that can make a batch durable at once (one `fsync`
+    /// for all) should override it. On an error, some of the records may
+    /// have been written: the outbox writes them all again, so a sink may
+    /// see a record twice after a failure, never out of order.
+    async fn record_all(&self, records: &[AuditRecord]) -> Result<(), AuditError> {
+        for record in records {
+            self.record(record).await?;
+        }
+        Ok(())
+    }
 }
 
 /// The future [`AuditSink::record`] returns, as `#[async_trait]` writes it.
@@ -210,6 +223,15 @@ impl<T: AuditSink + ?Sized> AuditSink for &T {
     {
         (**self).record(record)
     }
+
+    fn record_all<'s, 'r, 'f>(&'s self, records: &'r [AuditRecord]) -> RecordFuture<'f>
+    where
+        's: 'f,
+        'r: 'f,
+        Self: 'f,
+    {
+        (**self).record_all(records)
+    }
 }
 
 impl<T: AuditSink + ?Sized> AuditSink for Box<T> {
@@ -221,6 +243,15 @@ impl<T: AuditSink + ?Sized> AuditSink for Box<T> {
     {
         (**self).record(record)
     }
+
+    fn record_all<'s, 'r, 'f>(&'s self, records: &'r [AuditRecord]) -> RecordFuture<'f>
+    where
+        's: 'f,
+        'r: 'f,
+        Self: 'f,
+    {
+        (**self).record_all(records)
+    }
 }
 
 impl<T: AuditSink + ?Sized> AuditSink for Arc<T> {
@@ -231,6 +262,15 @@ impl<T: AuditSink + ?Sized> AuditSink for Arc<T> {
         Self: 'f,
     {
         (**self).record(record)
+    }
+
+    fn record_all<'s, 'r, 'f>(&'s self, records: &'r [AuditRecord]) -> RecordFuture<'f>
+    where
+        's: 'f,
+        'r: 'f,
+        Self: 'f,
+    {
+        (**self).record_all(records)
     }
 }
 

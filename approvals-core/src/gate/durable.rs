@@ -3,6 +3,7 @@
 //! new state with its records in one compare-and-set transition.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
@@ -30,6 +31,11 @@ pub(crate) struct Durable {
     /// The requests this process waits for: woken on a change.
     watchers: Mutex<HashMap<RequestId, Watched>>,
     started: OnceLock<()>,
+    /// Drains from this process, one at a time; a caller whose records a
+    /// drain that started after them has written does not drain again.
+    draining: tokio::sync::Mutex<()>,
+    tickets: AtomicU64,
+    covered: AtomicU64,
     pub(crate) poll: Duration,
     pub(crate) sweep: Duration,
     pub(crate) resume_window: Duration,
@@ -51,6 +57,9 @@ impl Durable {
             store,
             watchers: Mutex::new(HashMap::new()),
             started: OnceLock::new(),
+            draining: tokio::sync::Mutex::new(()),
+            tickets: AtomicU64::new(0),
+            covered: AtomicU64::new(0),
             poll,
             sweep,
             resume_window,
@@ -122,6 +131,14 @@ impl AuditSink for Guarded<'_> {
     async fn record(&self, record: &AuditRecord) -> Result<(), AuditError> {
         self.0.record(record).await
     }
+
+    async fn record_all(&self, records: &[AuditRecord]) -> Result<(), AuditError> {
+        futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(
+            self.0.audit.record_all(records),
+        ))
+        .await
+        .unwrap_or(Err(AuditError::Panicked))
+    }
 }
 
 impl Registry {
@@ -187,9 +204,21 @@ impl Registry {
         }
     }
 
-    /// Writes the outbox to the audit sink, in order.
+    /// Writes the outbox to the audit sink, in order: on return, every
+    /// record stored before the call is in the sink (or an error says why
+    /// not).
     pub(crate) async fn drain(&self) -> Result<usize, StoreError> {
-        self.stored().store.drain(&Guarded(self)).await
+        let durable = self.stored();
+        let ticket = durable.tickets.fetch_add(1, Ordering::SeqCst) + 1;
+        let _draining = durable.draining.lock().await;
+        if durable.covered.load(Ordering::SeqCst) >= ticket {
+            return Ok(0);
+        }
+        // Everything stored before this mark is read by the drain below.
+        let mark = durable.tickets.load(Ordering::SeqCst);
+        let written = durable.store.drain(&Guarded(self)).await?;
+        durable.covered.fetch_max(mark, Ordering::SeqCst);
+        Ok(written)
     }
 
     /// Drains, logging a failure: the records stay in the outbox for the

@@ -177,12 +177,13 @@ impl Store for MemoryStore {
         let _draining = self.inner.draining.lock().await;
         let mut written = 0;
         loop {
-            let Some(record) = self.rows().outbox.front().cloned() else {
+            let batch: Vec<AuditRecord> = self.rows().outbox.iter().take(256).cloned().collect();
+            if batch.is_empty() {
                 return Ok(written);
-            };
-            sink.record(&record).await?;
-            self.rows().outbox.pop_front();
-            written += 1;
+            }
+            sink.record_all(&batch).await?;
+            self.rows().outbox.drain(..batch.len());
+            written += batch.len();
         }
     }
 

@@ -259,6 +259,7 @@ pub enum Change {
     Resync,
 }
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 /// How a stored row's JSON is read back.
 pub(crate) fn decode<T: serde::de::DeserializeOwned>(
     text: &str,
@@ -267,12 +268,14 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(
     serde_json::from_str(text).map_err(|_| StoreError::Corrupt { what })
 }
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 /// JSON for a stored column. The types are plain data, so this cannot fail
 /// short of running out of memory.
 pub(crate) fn encode<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 /// Milliseconds since the Unix epoch, as the stores' integer columns hold.
 pub(crate) fn millis(at: Timestamp) -> i64 {
     i64::try_from(at.unix_millis()).unwrap_or(i64::MAX)

@@ -96,7 +96,7 @@ impl Tables {
             ),
             drain_lock: format!("SELECT pg_advisory_xact_lock(hashtext('{schema}.outbox'))"),
             drain_read: format!("SELECT seq, record FROM {schema}.outbox ORDER BY seq LIMIT 256"),
-            drain_delete: format!("DELETE FROM {schema}.outbox WHERE seq <= $1"),
+            drain_delete: format!("DELETE FROM {schema}.outbox WHERE seq = ANY($1)"),
             select: format!("{select} WHERE id = $1"),
         }
     }
@@ -606,43 +606,33 @@ impl Store for PostgresStore {
                 .query(&self.tables.drain_read, &[])
                 .await
                 .map_err(&failed)?;
-            let Some(last) = rows.last().and_then(|row| row.try_get::<_, i64>(0).ok()) else {
+            if rows.is_empty() {
                 return Ok(written);
-            };
-            let mut done = None;
-            let mut failure = None;
-            for row in &rows {
-                let seq: i64 = row
-                    .try_get(0)
-                    .map_err(|_| StoreError::Corrupt { what: "seq" })?;
-                let text: String = row.try_get(1).map_err(|_| StoreError::Corrupt {
-                    what: "outbox record",
-                })?;
-                let record: AuditRecord = decode(&text, "outbox record")?;
-                match sink.record(&record).await {
-                    Ok(()) => {
-                        done = Some(seq);
-                        written += 1;
-                    }
-                    Err(error) => {
-                        failure = Some(error);
-                        break;
-                    }
-                }
             }
-            if let Some(done) = done {
-                transaction
-                    .execute(&self.tables.drain_delete, &[&done])
-                    .await
-                    .map_err(&failed)?;
-            }
+            // The rows read are removed by their numbers, not by a bound:
+            // a transaction that took a lower number may commit after this
+            // read, and its rows are left for the next drain.
+            let seqs = rows
+                .iter()
+                .map(|row| row.try_get::<_, i64>(0))
+                .collect::<Result<Vec<i64>, _>>()
+                .map_err(|_| StoreError::Corrupt { what: "seq" })?;
+            let records = rows
+                .iter()
+                .map(|row| {
+                    let text: String = row.try_get(1).map_err(|_| StoreError::Corrupt {
+                        what: "outbox record",
+                    })?;
+                    decode::<AuditRecord>(&text, "outbox record")
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            sink.record_all(&records).await?;
+            written += records.len();
+            transaction
+                .execute(&self.tables.drain_delete, &[&seqs])
+                .await
+                .map_err(&failed)?;
             transaction.commit().await.map_err(&failed)?;
-            if let Some(error) = failure {
-                return Err(StoreError::Audit(error));
-            }
-            if done != Some(last) {
-                return Ok(written);
-            }
         }
     }
 

@@ -437,35 +437,18 @@ impl SqliteStore {
             let Some(&(last, _)) = batch.last() else {
                 return Ok(written);
             };
-            let mut done = None;
-            let mut failure = None;
-            for (seq, text) in &batch {
-                let record: AuditRecord = decode(text, "outbox record")?;
-                match sink.record(&record).await {
-                    Ok(()) => {
-                        done = Some(*seq);
-                        written += 1;
-                    }
-                    Err(error) => {
-                        failure = Some(error);
-                        break;
-                    }
-                }
-            }
-            if let Some(done) = done {
-                self.with("drain the outbox", move |connection| {
-                    connection
-                        .execute("DELETE FROM outbox WHERE seq <= ?1", [done])
-                        .map_err(unavailable("drain the outbox"))
-                })
-                .await?;
-            }
-            if let Some(error) = failure {
-                return Err(StoreError::Audit(error));
-            }
-            if done != Some(last) {
-                return Ok(written);
-            }
+            let records = batch
+                .iter()
+                .map(|(_, text)| decode::<AuditRecord>(text, "outbox record"))
+                .collect::<Result<Vec<_>, _>>()?;
+            sink.record_all(&records).await?;
+            written += records.len();
+            self.with("drain the outbox", move |connection| {
+                connection
+                    .execute("DELETE FROM outbox WHERE seq <= ?1", [last])
+                    .map_err(unavailable("drain the outbox"))
+            })
+            .await?;
         }
     }
 }
