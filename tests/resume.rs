@@ -383,3 +383,128 @@ each_database!(
     a_store_that_fails_at_request_time_fails_the_call_closed,
     a_schema_from_a_newer_version_is_refused_at_start,
 );
+
+// ---------------------------------------------------------------------------
+// PostgreSQL going away while a caller waits.
+
+/// A TCP proxy in front of the test server that can drop every connection
+/// and refuse new ones, as a database restart or a network cut would.
+struct Proxy {
+    addr: std::net::SocketAddr,
+    open: Arc<std::sync::atomic::AtomicBool>,
+    links: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    async fn start(upstream: String) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let open = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let links = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let accept = {
+            let open = Arc::clone(&open);
+            let links = Arc::clone(&links);
+            tokio::spawn(async move {
+                loop {
+                    let Ok((mut inbound, _)) = listener.accept().await else {
+                        return;
+                    };
+                    if !open.load(Ordering::SeqCst) {
+                        drop(inbound);
+                        continue;
+                    }
+                    let upstream = upstream.clone();
+                    links.lock().unwrap().push(tokio::spawn(async move {
+                        if let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await {
+                            let _ =
+                                tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        }
+                    }));
+                }
+            })
+        };
+        Self {
+            addr,
+            open,
+            links,
+            accept,
+        }
+    }
+
+    fn cut(&self) {
+        self.open.store(false, Ordering::SeqCst);
+        for link in self.links.lock().unwrap().drain(..) {
+            link.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.open.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.cut();
+        self.accept.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_lost_while_waiting_refuses_votes_then_resumes() {
+    let Some(url) = stores::backend::postgres_url("postgres_lost_while_waiting") else {
+        return;
+    };
+    let (head, rest) = url.split_once('@').expect("a URL with user@host");
+    let (upstream, tail) = rest.split_once('/').expect("a URL with a database");
+    let proxy = Proxy::start(upstream.to_owned()).await;
+    let proxied = format!("{head}@{}/{tail}", proxy.addr);
+    let schema = stores::backend::fresh_schema();
+    let store = approvals::store::PostgresStore::builder(&proxied)
+        .schema(&schema)
+        .connect_timeout(Duration::from_secs(1))
+        .connect()
+        .await
+        .unwrap();
+    let audit = MemoryAudit::new();
+    let (channel, votes) = QueueChannel::new();
+    let gate = Gate::builder()
+        .policy(requiring(&[ALICE, BOB], 1, MINUTE))
+        .channel(channel)
+        .store(store.clone())
+        .store_poll_interval(Duration::from_millis(100))
+        .audit(audit.clone())
+        .build();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let caller = tokio::spawn(counted_run(&gate, step(90), &runs));
+    let review = votes.next_request().await;
+    let before = audit.len();
+
+    proxy.cut();
+    let refused = votes.approve(&review.id, ALICE).await.unwrap();
+    assert_eq!(
+        refused.refusal(),
+        Some(approvals::channel::Refusal::NotRecorded),
+        "{refused:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!caller.is_finished(), "the caller keeps waiting");
+    assert_eq!(audit.len(), before, "nothing half-recorded");
+
+    proxy.restore();
+    let mut counted = None;
+    for _ in 0..100 {
+        let outcome = votes.approve(&review.id, ALICE).await.unwrap();
+        if outcome.counted() {
+            counted = Some(outcome);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(counted.is_some(), "a vote counts once the database is back");
+    caller.await.unwrap().unwrap();
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    wait_for("the outcome record", || count(&audit, AuditEventKind::Executed) == 1).await;
+    store.drop_schema().await.unwrap();
+}
