@@ -78,7 +78,10 @@ async fn main() -> Result<(), Box<dyn StdError>> {
         let outcome = reviewer
             .cast(Ballot::new(review, "sec@example.com", Choice::Approve))
             .await?;
-        println!("sec@example.com approves it: counted = {}", outcome.counted());
+        println!(
+            "sec@example.com approves it: counted = {}",
+            outcome.counted()
+        );
     }
 
     // The agent's call. The same call, in a later run, finds the stored
@@ -96,7 +99,9 @@ async fn main() -> Result<(), Box<dyn StdError>> {
         match tokio::time::timeout(Duration::from_millis(500), call).await {
             Ok(outcome) => outcome,
             Err(_) => {
-                println!("the security team has not answered; this process stops now, with the request pending: run the example again");
+                println!(
+                    "the security team has not answered; this process stops now, with the request pending: run the example again"
+                );
                 std::process::exit(0);
             }
         }
@@ -106,7 +111,9 @@ async fn main() -> Result<(), Box<dyn StdError>> {
     match outcome {
         Ok(()) => println!("done: the approved call ran once"),
         Err(Error::AlreadyRun { request_id }) => {
-            println!("request {request_id} already ran: it never runs twice (`-- --reset` starts over)");
+            println!(
+                "request {request_id} already ran: it never runs twice (`-- --reset` starts over)"
+            );
         }
         Err(other) => println!("the call did not run: {other}"),
     }

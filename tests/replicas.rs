@@ -130,14 +130,33 @@ async fn replica(role: &str) {
     let place = Where::decode(&env("APPROVALS_REPLICA_STORE"));
     let timeout = Duration::from_millis(env("APPROVALS_REPLICA_TIMEOUT_MS").parse().unwrap());
     let runs = PathBuf::from(env("APPROVALS_REPLICA_RUNS"));
-    let audit = Arc::new(JsonlAudit::open(env("APPROVALS_REPLICA_AUDIT")).unwrap());
+    // A path: a JSON Lines file of this replica's own. `postgres`: the one
+    // chain in the store's database, shared by every replica.
+    let audit_at = env("APPROVALS_REPLICA_AUDIT");
+    let (audit, file): (
+        Arc<dyn approvals::audit::AuditSink>,
+        Option<Arc<JsonlAudit>>,
+    ) = match (&place, audit_at.as_str()) {
+        (Where::Postgres { url, schema }, "postgres") => (
+            Arc::new(
+                approvals::audit::PostgresAudit::connect(url, schema)
+                    .await
+                    .unwrap(),
+            ),
+            None,
+        ),
+        _ => {
+            let file = Arc::new(JsonlAudit::open(&audit_at).unwrap());
+            (Arc::clone(&file) as _, Some(file))
+        }
+    };
     let (channel, votes) = QueueChannel::new();
     let gate = place
         .on(Gate::builder()
             .policy(requiring(&[ALICE, BOB], 1, timeout))
             .channel(channel))
         .await
-        .audit(Arc::clone(&audit))
+        .audit(audit)
         .build();
     let call = |key: String| {
         let gate = gate.clone();
@@ -211,7 +230,9 @@ async fn replica(role: &str) {
         }
         other => panic!("unknown role {other}"),
     }
-    audit.close().await.unwrap();
+    if let Some(file) = file {
+        file.close().await.unwrap();
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -447,9 +468,13 @@ async fn a_deadline_passed_while_all_were_down_is_kept(scene: &mut Scene) {
 /// pending, some requests left to race their deadlines.
 async fn a_thousand_requests_across_two_replicas_conclude_once(scene: &mut Scene) {
     let mut vars_a = scene.vars("load-a", Duration::from_secs(3));
+    vars_a.retain(|(name, _)| *name != "APPROVALS_REPLICA_AUDIT");
+    vars_a.push(("APPROVALS_REPLICA_AUDIT", "postgres".to_owned()));
     vars_a.push(("APPROVALS_REPLICA_COUNT", "500".to_owned()));
     vars_a.push(("APPROVALS_REPLICA_POLL_MS", "1000".to_owned()));
     let mut vars_b = scene.vars("load-b", Duration::from_secs(3));
+    vars_b.retain(|(name, _)| *name != "APPROVALS_REPLICA_AUDIT");
+    vars_b.push(("APPROVALS_REPLICA_AUDIT", "postgres".to_owned()));
     vars_b.push(("APPROVALS_REPLICA_COUNT", "500".to_owned()));
     vars_b.push(("APPROVALS_REPLICA_POLL_MS", "1000".to_owned()));
     let a = Replica::start("load", &scene.place, &vars_a);
@@ -457,7 +482,27 @@ async fn a_thousand_requests_across_two_replicas_conclude_once(scene: &mut Scene
     let (a, b) = (a.result(), b.result());
     println!("    replica a: {a}\n    replica b: {b}");
 
-    let records = scene.records();
+    // Both replicas wrote one chain in the database: it verifies whole.
+    let (url, schema) = match &scene.place {
+        Where::Postgres { url, schema } => (url.clone(), schema.clone()),
+        Where::Sqlite(_) => unreachable!("the load runs on PostgreSQL"),
+    };
+    let shared = approvals::audit::PostgresAudit::connect(&url, &schema)
+        .await
+        .unwrap();
+    let lines = shared.lines().await.unwrap();
+    let report = approvals::audit::verify_reader(&lines[..], None).unwrap();
+    println!("    the shared chain verifies: {report:?}");
+    let mut records = scene.records();
+    records.extend(
+        lines
+            .split(|byte| *byte == b'\n')
+            .filter(|line| !line.is_empty())
+            .map(|line| {
+                let line: serde_json::Value = serde_json::from_slice(line).unwrap();
+                serde_json::from_value::<AuditRecord>(line["record"].clone()).unwrap()
+            }),
+    );
     let load: Vec<&AuditRecord> = records
         .iter()
         .filter(|record| {

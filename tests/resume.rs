@@ -505,6 +505,9 @@ async fn postgres_lost_while_waiting_refuses_votes_then_resumes() {
     assert!(counted.is_some(), "a vote counts once the database is back");
     caller.await.unwrap().unwrap();
     assert_eq!(runs.load(Ordering::SeqCst), 1);
-    wait_for("the outcome record", || count(&audit, AuditEventKind::Executed) == 1).await;
+    wait_for("the outcome record", || {
+        count(&audit, AuditEventKind::Executed) == 1
+    })
+    .await;
     store.drop_schema().await.unwrap();
 }

@@ -14,10 +14,14 @@
 //!   fail, to exercise fail-closed paths.
 //! - [`FanOut`]: writes each record to several sinks and succeeds only if
 //!   all do.
+//! - `PostgresAudit` (feature `postgres`): one hash chain in a PostgreSQL
+//!   table, shared by every replica, appended in batches.
 
 mod fanout;
 mod file;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 
 pub use fanout::{FanOut, NoSinks};
 pub use file::{
@@ -25,6 +29,9 @@ pub use file::{
     verify_reader, verify_reader_with_head, verify_with_head,
 };
 pub use memory::MemoryAudit;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use postgres::{PostgresAudit, PostgresAuditError};
 
 use std::borrow::Cow;
 use std::sync::Arc;
