@@ -9,6 +9,7 @@ mod mask;
 mod out;
 mod parse;
 mod remote;
+mod store;
 
 use std::process::ExitCode;
 
@@ -40,6 +41,9 @@ enum Command {
     Approve(remote::ApproveArgs),
     /// Deny a pending request, as the identity of your token.
     Deny(remote::DenyArgs),
+    /// Read a request store (SQLite or PostgreSQL) and its audit chain.
+    #[command(subcommand)]
+    Store(store::StoreCommand),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +55,7 @@ fn main() -> ExitCode {
         Command::Pending(args) => remote::pending(args, &out),
         Command::Approve(args) => remote::approve(args, &out),
         Command::Deny(args) => remote::deny(args, &out),
+        Command::Store(command) => store::run(command, &out),
     };
     ExitCode::from(code)
 }

@@ -176,7 +176,7 @@ pub(crate) fn pending(args: PendingArgs, out: &Out) -> u8 {
     exit::OK
 }
 
-fn show_request(request: &Value, out: &Out) {
+pub(crate) fn show_request(request: &Value, out: &Out) {
     let text = |key: &str| clean(request[key].as_str().unwrap_or("?"));
     let names = |key: &str| {
         request[key]

@@ -56,7 +56,7 @@ pub enum PostgresAuditError {
     #[error("the PostgreSQL audit sink is misconfigured: {0}")]
     Invalid(&'static str),
     /// The database could not be reached or refused the schema.
-    #[error("the PostgreSQL audit table could not be prepared: {0}")]
+    #[error("the PostgreSQL audit table could not be used: {0}")]
     Unavailable(String),
 }
 
@@ -77,19 +77,7 @@ impl PostgresAudit {
     /// `<schema>.audit` if needed (`schema`: lowercase ASCII letters,
     /// digits and `_`).
     pub async fn connect(url: &str, schema: &str) -> Result<Self, PostgresAuditError> {
-        let valid = schema
-            .bytes()
-            .next()
-            .is_some_and(|byte| byte.is_ascii_lowercase() || byte == b'_')
-            && schema
-                .bytes()
-                .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_')
-            && schema.len() <= 48;
-        if !valid {
-            return Err(PostgresAuditError::Invalid(
-                "a schema name is lowercase ASCII letters, digits and `_`",
-            ));
-        }
+        let schema = quote_free(schema)?;
         let mut config: tokio_postgres::Config = url
             .parse()
             .map_err(|_| PostgresAuditError::Invalid("the URL could not be parsed"))?;
@@ -139,6 +127,27 @@ impl PostgresAudit {
         Ok(Self { queue, pool, table })
     }
 
+    /// Every line of the chain in `<schema>.audit` at `url`, in order, for
+    /// [`verify_reader`](super::verify_reader), without creating anything
+    /// (a missing table is an error).
+    pub async fn read(url: &str, schema: &str) -> Result<Vec<u8>, PostgresAuditError> {
+        let unavailable =
+            |error: tokio_postgres::Error| PostgresAuditError::Unavailable(message(&error));
+        let mut config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|_| PostgresAuditError::Invalid("the URL could not be parsed"))?;
+        config.connect_timeout(Duration::from_secs(5));
+        let (client, connection) = config.connect(NoTls).await.map_err(unavailable)?;
+        let driver = tokio::spawn(connection);
+        let table = format!("{}.audit", quote_free(schema)?);
+        let rows = client
+            .query(&format!("SELECT line FROM {table} ORDER BY seq"), &[])
+            .await
+            .map_err(unavailable);
+        driver.abort();
+        Ok(join_lines(rows?))
+    }
+
     /// Every line of the chain, in order, for
     /// [`verify_reader`](super::verify_reader).
     pub async fn lines(&self) -> Result<Vec<u8>, AuditError> {
@@ -154,13 +163,7 @@ impl PostgresAudit {
             )
             .await
             .map_err(|error| storage(&error))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let line: String = row.get(0);
-            out.extend_from_slice(line.as_bytes());
-            out.push(b'\n');
-        }
-        Ok(out)
+        Ok(join_lines(rows))
     }
 
     fn queue(
@@ -194,6 +197,35 @@ impl AuditSink for PostgresAudit {
         }
         Ok(())
     }
+}
+
+/// The schema name, if it needs no quoting (so it can be spliced into SQL).
+fn quote_free(schema: &str) -> Result<&str, PostgresAuditError> {
+    let valid = schema
+        .bytes()
+        .next()
+        .is_some_and(|byte| byte.is_ascii_lowercase() || byte == b'_')
+        && schema
+            .bytes()
+            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_')
+        && schema.len() <= 48;
+    if valid {
+        Ok(schema)
+    } else {
+        Err(PostgresAuditError::Invalid(
+            "a schema name is lowercase ASCII letters, digits and `_`",
+        ))
+    }
+}
+
+fn join_lines(rows: Vec<tokio_postgres::Row>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for row in rows {
+        let line: String = row.get(0);
+        out.extend_from_slice(line.as_bytes());
+        out.push(b'\n');
+    }
+    out
 }
 
 type Pending = (String, oneshot::Sender<Result<(), AuditError>>);

@@ -280,11 +280,6 @@ impl Registry {
             return self.cast_stored(durable, cast).await;
         }
         let Some(pending) = self.get(&cast.ballot.request_id) else {
-            if !self.admit_stray_vote() {
-                return VoteOutcome::Refused {
-                    refusal: Refusal::Throttled,
-                };
-            }
             return self.refuse_stray(&cast).await;
         };
         let request = &pending.request;
