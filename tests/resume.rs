@@ -181,6 +181,41 @@ async fn a_denied_request_answers_the_resumed_call_with_its_denial(kind: Kind) {
     backend.finish().await;
 }
 
+/// A process that concluded a request but stopped before its records
+/// reached the audit sink (played by a sink that fails): the next call that
+/// takes the request up writes them before it is answered.
+async fn records_left_in_the_outbox_reach_the_sink_before_the_resumed_call_is_answered(kind: Kind) {
+    let Some(backend) = Backend::new(kind, "outbox_resume").await else {
+        return;
+    };
+    let first_audit = MemoryAudit::new();
+    let (gate, votes) = process(&backend, &first_audit, MINUTE, None);
+    let review = start_and_die(&gate, &votes, step(35)).await;
+    first_audit.set_failing(true);
+    // The vote's transition commits; its records stay in the outbox.
+    let _ = votes.deny(&review.id, ALICE, "wrong customer").await;
+    drop((gate, votes));
+
+    let audit = MemoryAudit::new();
+    let (gate, _votes) = process(&backend, &audit, MINUTE, None);
+    let runs = Arc::new(AtomicUsize::new(0));
+    let resumed = counted_run(&gate, step(35), &runs).await;
+    assert!(matches!(resumed, Err(Error::Denied { .. })), "{resumed:?}");
+    assert_eq!(runs.load(Ordering::SeqCst), 0);
+    let concluded = audit
+        .of_kind(AuditEventKind::Concluded)
+        .into_iter()
+        .filter(|record| record.request_id == review.id)
+        .count();
+    assert_eq!(
+        concluded,
+        1,
+        "the denial reached the sink: {:?}",
+        audit.records()
+    );
+    backend.finish().await;
+}
+
 async fn a_key_names_one_call(kind: Kind) {
     let Some(backend) = Backend::new(kind, "key_conflict").await else {
         return;
@@ -279,6 +314,7 @@ each_durable_store!(
     a_restarted_process_takes_up_its_pending_request,
     an_approval_given_while_down_runs_once_on_resume,
     a_denied_request_answers_the_resumed_call_with_its_denial,
+    records_left_in_the_outbox_reach_the_sink_before_the_resumed_call_is_answered,
     a_key_names_one_call,
     past_the_resume_window_the_same_call_is_a_new_request,
     a_deadline_passed_with_nobody_waiting_is_kept_by_the_sweeper,

@@ -148,6 +148,12 @@ impl Gate {
     async fn resume(&self, stored: StoredRequest) -> Result<Opened, Error> {
         let registry = Arc::clone(&self.inner.registry);
         let id = stored.review.id.clone();
+        if stored.state.conclusion.is_some() {
+            // A process that stopped between a conclusion and its drain
+            // left the records in the outbox: they reach the audit sink
+            // before this caller learns the conclusion.
+            registry.drain().await.map_err(store_error)?;
+        }
         match stored.state.conclusion {
             None => Ok(Opened::Stored(StoredWait {
                 review: Arc::new(stored.review),

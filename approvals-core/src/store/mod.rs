@@ -250,6 +250,53 @@ pub trait Store: Send + Sync + 'static {
     }
 }
 
+/// A shared store is a store (so one can be chosen at run time as an
+/// `Arc<dyn Store>`).
+#[async_trait]
+impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
+    async fn create(
+        &self,
+        request: &StoredRequest,
+        records: &[AuditRecord],
+    ) -> Result<Created, StoreError> {
+        (**self).create(request, records).await
+    }
+
+    async fn load(&self, id: &RequestId) -> Result<Option<StoredRequest>, StoreError> {
+        (**self).load(id).await
+    }
+
+    async fn update(
+        &self,
+        id: &RequestId,
+        version: u64,
+        state: &RequestState,
+        records: &[AuditRecord],
+    ) -> Result<bool, StoreError> {
+        (**self).update(id, version, state, records).await
+    }
+
+    async fn release_key(&self, id: &RequestId, version: u64) -> Result<bool, StoreError> {
+        (**self).release_key(id, version).await
+    }
+
+    async fn pending(&self, limit: usize) -> Result<Vec<StoredRequest>, StoreError> {
+        (**self).pending(limit).await
+    }
+
+    async fn due(&self, now: Timestamp, limit: usize) -> Result<Vec<RequestId>, StoreError> {
+        (**self).due(now, limit).await
+    }
+
+    async fn drain(&self, sink: &dyn AuditSink) -> Result<usize, StoreError> {
+        (**self).drain(sink).await
+    }
+
+    fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<Change>> {
+        (**self).changes()
+    }
+}
+
 /// A hint that stored requests changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
