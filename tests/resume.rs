@@ -18,10 +18,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use approvals::audit::{AuditEvent, AuditEventKind, MemoryAudit};
-use approvals::channel::{Ballot, Choice, Review};
+use approvals::channel::{
+    Ballot, Channel, ChannelError, Choice, Progress, Review, VoteBox, async_trait,
+};
 use approvals::store::StoreError;
 use approvals::testing::{QueueChannel, QueueHandle};
-use approvals::{ActionRequest, Conclusion, Error, Gate};
+use approvals::{ActionRequest, Conclusion, Error, Gate, RequestId};
 use common::{AGENT, ALICE, BOB, requiring};
 use stores::backend::{Backend, Kind};
 
@@ -281,6 +283,127 @@ async fn a_deadline_passed_with_nobody_waiting_is_kept_by_the_sweeper(kind: Kind
     second.finish().await;
 }
 
+/// A channel that says where it delivered (a receipt), and logs what it
+/// is told, as `deliver`, `resume <receipt>`, `progress`, `concluded`.
+#[derive(Clone, Default)]
+struct Posting {
+    log: Arc<std::sync::Mutex<Vec<String>>>,
+    posted: Arc<std::sync::Mutex<Vec<RequestId>>>,
+}
+
+impl Posting {
+    fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+    fn note(&self, line: String) {
+        self.log.lock().unwrap().push(line);
+    }
+}
+
+#[async_trait]
+impl Channel for Posting {
+    fn name(&self) -> &str {
+        "posting"
+    }
+    async fn deliver(&self, request: &Review, _votes: VoteBox) -> Result<(), ChannelError> {
+        self.posted.lock().unwrap().push(request.id.clone());
+        self.note("deliver".to_owned());
+        Ok(())
+    }
+    async fn progress(&self, _request: &Review, progress: &Progress) -> Result<(), ChannelError> {
+        self.note(format!("progress {}", progress.approved_by.len()));
+        Ok(())
+    }
+    async fn concluded(
+        &self,
+        _request: &Review,
+        conclusion: &Conclusion,
+    ) -> Result<(), ChannelError> {
+        let kind = if matches!(conclusion, Conclusion::Approved { .. }) {
+            "approved"
+        } else {
+            "not approved"
+        };
+        self.note(format!("concluded {kind}"));
+        Ok(())
+    }
+    fn receipt(&self, request: &RequestId) -> Option<serde_json::Value> {
+        self.posted
+            .lock()
+            .unwrap()
+            .contains(request)
+            .then(|| serde_json::json!({ "message": format!("m-{request}") }))
+    }
+    fn resume(&self, request: &Review, receipt: &serde_json::Value) {
+        assert_eq!(receipt["message"], format!("m-{}", request.id));
+        let mut posted = self.posted.lock().unwrap();
+        if !posted.contains(&request.id) {
+            posted.push(request.id.clone());
+            drop(posted);
+            self.note("resume".to_owned());
+        }
+    }
+}
+
+/// Channels that store a receipt are told of progress and the conclusion
+/// by the replica where the vote landed, having taken the delivery up
+/// there; each channel hears of the conclusion once, in one process.
+async fn the_replica_that_concludes_updates_channels_with_a_receipt(kind: Kind) {
+    let Some(a) = Backend::new(kind, "receipts").await else {
+        return;
+    };
+    let b = a.reopen().await;
+    let audit = MemoryAudit::new();
+    let replica = |backend: &Backend| {
+        let posting = Posting::default();
+        let (queue, votes) = QueueChannel::new();
+        let gate = backend
+            .on(Gate::builder()
+                .policy(requiring(&[ALICE, BOB], 2, MINUTE))
+                .channel(posting.clone())
+                .channel(queue))
+            .audit(audit.clone())
+            .build();
+        (gate, votes, posting)
+    };
+    let (gate_a, votes_a, posting_a) = replica(&a);
+    let (_gate_b, votes_b, posting_b) = replica(&b);
+    let runs = Arc::new(AtomicUsize::new(0));
+    let caller = tokio::spawn(counted_run(&gate_a, step(75), &runs));
+    let review = votes_a.next_request().await;
+    let stored_receipt = async {
+        loop {
+            let stored = b.store().load(&review.id).await.unwrap().unwrap();
+            if stored.state.receipts.contains_key("posting") {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), stored_receipt)
+        .await
+        .expect("the delivering replica stores its receipt");
+
+    for voter in [ALICE, BOB] {
+        let ballot = Ballot::new(&review, voter, Choice::Approve);
+        assert!(votes_b.cast(ballot).await.unwrap().counted());
+    }
+    caller.await.unwrap().unwrap();
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    assert_eq!(posting_a.log(), ["deliver"]);
+    assert_eq!(
+        posting_b.log(),
+        ["resume", "progress 1", "concluded approved"]
+    );
+    // The queue channel stored no receipt: A's caller told its own.
+    assert!(matches!(
+        votes_a.wait_concluded(&review.id).await,
+        Conclusion::Approved { .. }
+    ));
+    assert_eq!(votes_b.conclusion(&review.id), None);
+    a.finish().await;
+}
+
 async fn a_vote_on_another_replica_concludes_the_waiting_call(kind: Kind) {
     let Some(a) = Backend::new(kind, "replica_vote").await else {
         return;
@@ -319,6 +442,7 @@ each_durable_store!(
     past_the_resume_window_the_same_call_is_a_new_request,
     a_deadline_passed_with_nobody_waiting_is_kept_by_the_sweeper,
     a_vote_on_another_replica_concludes_the_waiting_call,
+    the_replica_that_concludes_updates_channels_with_a_receipt,
 );
 
 // ---------------------------------------------------------------------------

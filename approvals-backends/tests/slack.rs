@@ -16,6 +16,7 @@ use approvals_backends::slack::{
 };
 use approvals_core::audit::{AuditEvent, MemoryAudit};
 use approvals_core::policy::{Policy, RequirementBuilder, Rule};
+use approvals_core::store::{MemoryStore, Store};
 use approvals_core::{ActionRequest, Error, Gate, Refusal, RequestId};
 use fake_slack::{CHANNEL_ID, FakeSlack, Scripted, TOKEN};
 use proptest::prelude::*;
@@ -37,6 +38,10 @@ struct Setup {
     mention: bool,
     escalate_to_carol: Option<Duration>,
     replay_cache_capacity: Option<usize>,
+    /// Requests kept in this store (shared by replicas).
+    store: Option<MemoryStore>,
+    /// Another replica's fake Slack, to share.
+    fake: Option<FakeSlack>,
 }
 
 impl Default for Setup {
@@ -49,6 +54,8 @@ impl Default for Setup {
             mention: false,
             escalate_to_carol: None,
             replay_cache_capacity: None,
+            store: None,
+            fake: None,
         }
     }
 }
@@ -81,7 +88,10 @@ struct Signed {
 
 impl Env {
     async fn start(setup: Setup) -> Self {
-        let fake = FakeSlack::start().await;
+        let fake = match setup.fake {
+            Some(fake) => fake,
+            None => FakeSlack::start().await,
+        };
         fake.user("U_ALICE", "Alice@Example.com");
         fake.user("U_BOB", BOB);
         let client = SlackClient::builder(TOKEN)
@@ -120,7 +130,7 @@ impl Env {
         if let Some(after) = setup.escalate_to_carol {
             requirement = requirement.escalate_after(after, [CAROL]);
         }
-        let gate = Gate::builder()
+        let mut builder = Gate::builder()
             .policy(
                 Policy::new().rule(
                     Rule::new("deploys need two eyes")
@@ -128,9 +138,13 @@ impl Env {
                         .require(requirement),
                 ),
             )
-            .channel(approver.clone())
-            .audit(audit.clone())
-            .build();
+            .channel(approver.clone());
+        if let Some(store) = setup.store {
+            builder = builder
+                .store(store)
+                .store_poll_interval(Duration::from_millis(20));
+        }
+        let gate = builder.audit(audit.clone()).build();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let app = handler.router("/slack/interactivity");
@@ -402,6 +416,71 @@ async fn approve_over_http_concludes_and_updates_the_message() {
     );
     assert_eq!(env.counted_votes(), 1);
     env.assert_clean();
+}
+
+/// Two replicas on one store: the message replica A posted is updated by
+/// replica B, where the click landed and the request concluded, and by B
+/// alone (A's caller returns without touching it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_click_on_another_replica_updates_the_message_once() {
+    let store = MemoryStore::new();
+    let a = Env::start(Setup {
+        quorum: 2,
+        store: Some(store.clone()),
+        ..Setup::default()
+    })
+    .await;
+    let b = Env::start(Setup {
+        quorum: 2,
+        store: Some(store.clone()),
+        fake: Some(a.fake.clone()),
+        ..Setup::default()
+    })
+    .await;
+    let (run, id, value) = a.ask(AGENT).await;
+    let posted_ts = "1700000000.000001";
+    // A stores where its message is once the post has answered.
+    for _ in 0..500 {
+        let stored = store.load(&id).await.unwrap().unwrap();
+        if stored.state.receipts.contains_key("slack") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    // The first approval, on B: B shows the progress on A's message.
+    b.click_and_settle("U_ALICE", APPROVE_ACTION, &value).await;
+    b.approver.drain().await;
+    let updates = b.fake.calls_of("chat.update");
+    assert_eq!(updates.len(), 1, "{updates:?}");
+    assert_eq!(updates[0].body["ts"], posted_ts);
+    assert!(text_of(&updates[0].body).contains("alice@example.com"));
+    assert!(
+        actions(&updates[0].body).is_some(),
+        "still pending: buttons stay"
+    );
+
+    // The second, on B too: it concludes there, and B updates the message.
+    b.click_and_settle("U_BOB", APPROVE_ACTION, &value).await;
+    assert_eq!(run.await.unwrap().unwrap(), "deployed");
+    a.approver.drain().await;
+    b.approver.drain().await;
+    let updates = b.fake.calls_of("chat.update");
+    assert_eq!(
+        updates.len(),
+        2,
+        "one update per step, none twice: {updates:?}"
+    );
+    let last = &updates[1].body;
+    assert_eq!(last["ts"], posted_ts);
+    assert!(actions(last).is_none(), "the buttons are gone");
+    assert!(text_of(last).contains("Approved"));
+    assert_eq!(
+        b.approver.message(&id).map(|m| m.ts),
+        Some(posted_ts.to_owned())
+    );
+    assert_eq!(a.fake.calls_of("chat.postMessage").len(), 1);
+    a.assert_clean();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::gate::VoteBox;
-use crate::{Conclusion, Identity, Progress, Review};
+use crate::{Conclusion, Identity, Progress, RequestId, Review};
 
 /// A channel that delivers approval requests to people and hands their votes
 /// to the gate.
@@ -57,6 +57,28 @@ pub trait Channel: Send + Sync {
     ) -> Result<(), ChannelError> {
         Ok(())
     }
+
+    /// What this channel needs to find a delivery again from another
+    /// process (a message's channel and timestamp, an activity id), as
+    /// JSON; `None` if it needs nothing. Asked once `deliver` has returned.
+    ///
+    /// With a store, the gate keeps it with the request, so that whichever
+    /// replica later tells the channel of an approval, an escalation or the
+    /// conclusion can update the message another process delivered (see
+    /// [`resume`](Channel::resume)). It is stored as given: it must hold
+    /// nothing a reviewer should not see.
+    fn receipt(&self, _request: &RequestId) -> Option<serde_json::Value> {
+        None
+    }
+
+    /// Takes up a delivery another process made: `receipt` is what
+    /// [`receipt`](Channel::receipt) answered there. The gate calls it
+    /// before [`progress`](Channel::progress),
+    /// [`escalated`](Channel::escalated) or
+    /// [`concluded`](Channel::concluded) of a stored request; a channel
+    /// that already holds the delivery ignores it, as it ignores a receipt
+    /// it cannot read.
+    fn resume(&self, _request: &Review, _receipt: &serde_json::Value) {}
 }
 
 #[async_trait]
@@ -82,6 +104,12 @@ impl<T: Channel + ?Sized> Channel for &T {
         conclusion: &Conclusion,
     ) -> Result<(), ChannelError> {
         (**self).concluded(request, conclusion).await
+    }
+    fn receipt(&self, request: &RequestId) -> Option<serde_json::Value> {
+        (**self).receipt(request)
+    }
+    fn resume(&self, request: &Review, receipt: &serde_json::Value) {
+        (**self).resume(request, receipt);
     }
 }
 
@@ -109,6 +137,12 @@ impl<T: Channel + ?Sized> Channel for Box<T> {
     ) -> Result<(), ChannelError> {
         (**self).concluded(request, conclusion).await
     }
+    fn receipt(&self, request: &RequestId) -> Option<serde_json::Value> {
+        (**self).receipt(request)
+    }
+    fn resume(&self, request: &Review, receipt: &serde_json::Value) {
+        (**self).resume(request, receipt);
+    }
 }
 
 #[async_trait]
@@ -134,6 +168,12 @@ impl<T: Channel + ?Sized> Channel for Arc<T> {
         conclusion: &Conclusion,
     ) -> Result<(), ChannelError> {
         (**self).concluded(request, conclusion).await
+    }
+    fn receipt(&self, request: &RequestId) -> Option<serde_json::Value> {
+        (**self).receipt(request)
+    }
+    fn resume(&self, request: &Review, receipt: &serde_json::Value) {
+        (**self).resume(request, receipt);
     }
 }
 

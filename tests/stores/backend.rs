@@ -104,6 +104,16 @@ impl Backend {
     }
 
     /// Whether requests outlive the gate (a store is set).
+    /// The backend's store (none without one).
+    pub fn store(&self) -> std::sync::Arc<dyn approvals::store::Store> {
+        match self {
+            Backend::Unstored => panic!("no store"),
+            Backend::Memory(store) => std::sync::Arc::new(store.clone()),
+            Backend::Sqlite { store, .. } => std::sync::Arc::new(store.clone()),
+            Backend::Postgres { store, .. } => std::sync::Arc::new(store.clone()),
+        }
+    }
+
     pub fn stored(&self) -> bool {
         !matches!(self, Backend::Unstored)
     }

@@ -310,4 +310,24 @@ impl Channel for HttpChannel {
         drop(self.notify(WebhookEvent::RequestConcluded, &view, created));
         Ok(())
     }
+
+    fn receipt(&self, request: &RequestId) -> Option<serde_json::Value> {
+        let approvers = self
+            .inner
+            .ledger
+            .with(request, |delivery| delivery.data.approvers.clone())?;
+        Some(serde_json::json!({ "approvers": approvers }))
+    }
+
+    fn resume(&self, request: &Review, receipt: &serde_json::Value) {
+        let approvers = serde_json::from_value::<Vec<Identity>>(receipt["approvers"].clone())
+            .unwrap_or_else(|_| request.approvers.clone());
+        self.inner.ledger.resumed(
+            request,
+            Sent {
+                approvers,
+                created: Vec::new(),
+            },
+        );
+    }
 }

@@ -114,6 +114,31 @@ impl<T> Ledger<T> {
         review
     }
 
+    /// Takes up a delivery another process made (from what it stored with
+    /// the request), unless this ledger already holds `review`'s id;
+    /// returns whether it did.
+    pub fn resumed(&self, review: &Review, data: T) -> bool {
+        let mut state = lock(&self.state);
+        if state.live.contains_key(&review.id) || state.ended.contains(&review.id) {
+            return false;
+        }
+        let order = state.next;
+        state.next += 1;
+        state.live.insert(
+            review.id.clone(),
+            (
+                order,
+                Delivery {
+                    review: Arc::new(review.clone()),
+                    data,
+                    progress: None,
+                    conclusion: None,
+                },
+            ),
+        );
+        true
+    }
+
     /// Runs `f` on the delivery of `id`, pending or concluded.
     pub fn with<R>(&self, id: &RequestId, f: impl FnOnce(&mut Delivery<T>) -> R) -> Option<R> {
         let mut state = lock(&self.state);

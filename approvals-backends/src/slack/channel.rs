@@ -361,6 +361,40 @@ impl Channel for SlackChannel {
         }
         Ok(())
     }
+
+    fn receipt(&self, request: &RequestId) -> Option<serde_json::Value> {
+        let receipt = self.shared.ledger.with(request, |delivery| {
+            delivery.data.message.clone().map(|message| Receipt {
+                message,
+                mentions: delivery.data.mentions.clone(),
+            })
+        })??;
+        serde_json::to_value(receipt).ok()
+    }
+
+    fn resume(&self, request: &Review, receipt: &serde_json::Value) {
+        let Ok(receipt) = serde_json::from_value::<Receipt>(receipt.clone()) else {
+            tracing::warn!(request_id = %request.id, "a stored Slack receipt could not be read");
+            return;
+        };
+        self.shared.ledger.resumed(
+            request,
+            Posted {
+                message: Some(receipt.message),
+                mentions: receipt.mentions,
+                ..Posted::default()
+            },
+        );
+    }
+}
+
+/// What another replica needs to update a posted message: where it is,
+/// and whom it mentions.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Receipt {
+    message: PostedMessage,
+    #[serde(default)]
+    mentions: Vec<(Identity, String)>,
 }
 
 /// A client error as the gate sees it: transient faults make the channel

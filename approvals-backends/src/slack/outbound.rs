@@ -3,8 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::render::Message;
@@ -200,7 +200,7 @@ impl SlackClientBuilder {
 }
 
 /// Where a posted message lives: what `chat.update` needs.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PostedMessage {
     /// The channel's id (`C…`), even if the message was posted by name.
     pub channel: String,

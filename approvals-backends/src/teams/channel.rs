@@ -323,6 +323,28 @@ impl Channel for TeamsChannel {
             .await
             .map_err(channel_error)
     }
+
+    fn receipt(&self, request: &RequestId) -> Option<serde_json::Value> {
+        let activity_id = self
+            .shared
+            .ledger
+            .with(request, |delivery| delivery.data.activity_id.clone())??;
+        Some(serde_json::json!({ "activity_id": activity_id }))
+    }
+
+    fn resume(&self, request: &Review, receipt: &serde_json::Value) {
+        let Some(activity_id) = receipt["activity_id"].as_str() else {
+            tracing::warn!(request_id = %request.id, "a stored Teams receipt could not be read");
+            return;
+        };
+        self.shared.ledger.resumed(
+            request,
+            Posted {
+                activity_id: Some(activity_id.to_owned()),
+                ..Posted::default()
+            },
+        );
+    }
 }
 
 impl fmt::Debug for TeamsChannel {

@@ -2,7 +2,8 @@
 //! reads the stored state, judges it as the memory path does, and writes the
 //! new state with its records in one compare-and-set transition.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
@@ -12,6 +13,7 @@ use tokio::time::Instant;
 
 use super::votes::{Cast, Registry, Tally, judge, lock, mask_conclusion, quorum_len};
 use crate::audit::{AuditError, AuditEvent, AuditRecord, AuditSink};
+use crate::channel::{Channel, ChannelError};
 use crate::store::{Change, Execution, RequestState, Store, StoreError, StoredRequest};
 use crate::{Choice, Conclusion, Identity, Progress, Refusal, RequestId, Review, VoteOutcome};
 
@@ -44,6 +46,9 @@ pub(crate) struct Durable {
 struct Watched {
     notify: Arc<Notify>,
     review: Arc<Review>,
+    /// This process concluded the request while its caller waited: the
+    /// caller tells the channels before it returns.
+    handed: bool,
 }
 
 impl Durable {
@@ -96,6 +101,15 @@ impl Durable {
     pub(crate) fn watched_count(&self) -> usize {
         lock(&self.watchers).len()
     }
+
+    /// Hands the announcement of a conclusion made in this process to the
+    /// caller waiting for it here, if one is; `false` if none is.
+    fn hand_to_waiter(&self, id: &RequestId) -> bool {
+        lock(&self.watchers).get_mut(id).is_some_and(|watched| {
+            watched.handed = true;
+            true
+        })
+    }
 }
 
 /// Keeps a request in its process's watch list while someone waits for it.
@@ -105,10 +119,31 @@ pub(crate) struct Watch<'a> {
     pub(crate) notify: Arc<Notify>,
 }
 
+impl Watch<'_> {
+    /// Stops watching; whether this process concluded the request while
+    /// it was watched (so the caller is the one to tell the channels).
+    pub(crate) fn finish(self) -> bool {
+        lock(&self.durable.watchers)
+            .remove(&self.id)
+            .is_some_and(|watched| watched.handed)
+    }
+}
+
 impl Drop for Watch<'_> {
     fn drop(&mut self) {
         lock(&self.durable.watchers).remove(&self.id);
     }
+}
+
+/// Which channels a stored request's news goes to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Told {
+    /// Every channel of this process.
+    All,
+    /// Those that stored a receipt (any process can reach their delivery).
+    WithReceipt,
+    /// Those that did not (only the delivering process knows it).
+    WithoutReceipt,
 }
 
 /// What a settling step may do to a pending request.
@@ -195,6 +230,7 @@ impl Registry {
             Watched {
                 notify: Arc::clone(&notify),
                 review: Arc::clone(review),
+                handed: false,
             },
         );
         Watch {
@@ -263,6 +299,92 @@ impl Registry {
             operation: "update a request",
             message: format!("{RETRIES} concurrent transitions won over this one"),
         })
+    }
+
+    /// Keeps with the stored request what each channel needs to find its
+    /// delivery again from another process ([`Channel::receipt`]).
+    pub(crate) async fn save_receipts(&self, id: &RequestId) {
+        let receipts: BTreeMap<String, serde_json::Value> = self
+            .channels
+            .iter()
+            .filter_map(|channel| {
+                let receipt = std::panic::catch_unwind(AssertUnwindSafe(|| channel.receipt(id)))
+                    .ok()
+                    .flatten()?;
+                Some((channel.name().to_owned(), receipt))
+            })
+            .collect();
+        if receipts.is_empty() {
+            return;
+        }
+        let saved = self
+            .transition(id, |stored| {
+                let mut state = stored.state.clone();
+                state.receipts.extend(receipts.clone());
+                (state.receipts != stored.state.receipts).then_some((state, Vec::new(), ()))
+            })
+            .await;
+        if let Err(error) = saved {
+            tracing::warn!(request_id = %id, %error, "where a request was delivered could not be stored");
+        }
+    }
+
+    /// Tells the channels of this process that `which` picks about a
+    /// stored request, each first handed the receipt of a delivery another
+    /// process made.
+    pub(crate) async fn tell_stored<'a, F>(
+        &'a self,
+        what: &str,
+        stored: &'a StoredRequest,
+        which: Told,
+        tell: F,
+    ) where
+        F: Fn(&'a Arc<dyn Channel>) -> futures::future::BoxFuture<'a, Result<(), ChannelError>>,
+    {
+        let receipts = &stored.state.receipts;
+        let picked = |channel: &dyn Channel| {
+            let has = receipts.contains_key(channel.name());
+            match which {
+                Told::All => true,
+                Told::WithReceipt => has,
+                Told::WithoutReceipt => !has,
+            }
+        };
+        for channel in self.channels.iter().filter(|channel| picked(&***channel)) {
+            if let Some(receipt) = receipts.get(channel.name()) {
+                let resumed = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    channel.resume(&stored.review, receipt);
+                }));
+                if resumed.is_err() {
+                    tracing::warn!(channel = channel.name(), request_id = %stored.review.id, "a channel panicked taking up a delivery");
+                }
+            }
+        }
+        self.tell_some_channels(what, &stored.review.id, picked, tell)
+            .await;
+    }
+
+    /// Tells the channels how a request ended that this process has just
+    /// concluded. Each channel is told once: a caller of this process
+    /// waiting for the request is handed the announcement (so that the
+    /// channels are told before it returns); otherwise this process tells
+    /// the channels that stored a receipt, and the caller waiting
+    /// elsewhere tells its own channels that did not.
+    pub(crate) async fn announce_concluded(&self, stored: &StoredRequest) {
+        if self.stored().hand_to_waiter(&stored.review.id) {
+            return;
+        }
+        let Some(conclusion) = &stored.state.conclusion else {
+            return;
+        };
+        let review = &stored.review;
+        self.tell_stored(
+            "how a request ended",
+            stored,
+            Told::WithReceipt,
+            |channel| channel.concluded(review, conclusion),
+        )
+        .await;
     }
 
     /// Ends a stored request with `conclusion` unless it has ended; returns
@@ -335,11 +457,14 @@ impl Registry {
             })
             .await?;
         match settled {
-            Some((None, _)) => self.retire(id),
+            Some((None, stored)) => {
+                self.retire(id);
+                self.announce_concluded(&stored).await;
+            }
             Some((Some(added), stored)) => {
-                let review = stored.review;
-                self.tell_channels("an escalation", id, |channel| {
-                    channel.escalated(&review, &added)
+                let review = &stored.review;
+                self.tell_stored("an escalation", &stored, Told::All, |channel| {
+                    channel.escalated(review, &added)
                 })
                 .await;
             }
@@ -415,14 +540,12 @@ impl Registry {
                 };
             }
         };
-        if let Some(refusal) = refusal {
-            if conclusion.is_some() {
-                self.retire(&id);
-            }
-            return VoteOutcome::Refused { refusal };
-        }
         if conclusion.is_some() {
             self.retire(&id);
+            self.announce_concluded(&stored).await;
+        }
+        if let Some(refusal) = refusal {
+            return VoteOutcome::Refused { refusal };
         }
         let _ = durable;
         let approved_by = stored.state.approvals.clone();
@@ -433,7 +556,7 @@ impl Registry {
                 quorum,
             };
             let review = &stored.review;
-            self.tell_channels("an approval", &id, |channel| {
+            self.tell_stored("an approval", &stored, Told::All, |channel| {
                 channel.progress(review, &progress)
             })
             .await;

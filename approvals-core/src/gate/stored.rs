@@ -2,13 +2,14 @@
 //! again by its key, waited for in this process while any process may vote
 //! on it, and claimed exactly once when approved.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use super::approval::Unrun;
-use super::durable::Settle;
+use super::durable::{Settle, Told};
 use super::{Call, Gate, Opened, conclusion_to_result};
 use crate::audit::AuditRecord;
 use crate::channel::ChannelError;
@@ -90,6 +91,7 @@ impl Gate {
                 escalation,
                 execution: Execution::NotClaimed,
                 concluded_at: None,
+                receipts: BTreeMap::new(),
             },
             review,
             version: 0,
@@ -226,6 +228,9 @@ impl Gate {
             };
             // A deadline that passed while a channel was still delivering
             // is kept by the loop below.
+            if let Some(Ok(Ok(()))) = delivered {
+                registry.save_receipts(&id).await;
+            }
             if let Some(Ok(Err(source))) = delivered {
                 let source = super::mask_channel_error(&registry, source);
                 let failed = Conclusion::Failed {
@@ -233,7 +238,8 @@ impl Gate {
                 };
                 guard.disarm();
                 let ended = registry.conclude_stored(&id, failed).await;
-                self.announce_stored(&review, ended.ok().flatten()).await;
+                self.announce_stored(&review, ended.ok().flatten(), Told::All)
+                    .await;
                 return Err(Error::Channel {
                     request_id: id,
                     source,
@@ -291,11 +297,18 @@ impl Gate {
             }
         };
         guard.disarm();
-        drop(watch);
+        // Concluded in this process: this caller tells every channel.
+        // Elsewhere: the process that concluded it told the channels with
+        // a receipt, and this caller tells the others.
+        let which = if watch.finish() {
+            Told::All
+        } else {
+            Told::WithoutReceipt
+        };
         // The conclusion's record reaches the audit sink before the caller
         // learns it (and before a body can run).
         let drained = registry.drain().await;
-        self.announce_stored(&review, Some(conclusion.clone()))
+        self.announce_stored(&review, Some(conclusion.clone()), which)
             .await;
         drained.map_err(store_error)?;
         match conclusion {
@@ -311,17 +324,34 @@ impl Gate {
         }
     }
 
-    /// Tells every channel of this process how a stored request ended.
-    async fn announce_stored(&self, review: &Arc<Review>, conclusion: Option<Conclusion>) {
+    /// Tells every channel of this process how a stored request ended
+    /// (handing each the receipt of a delivery another process made).
+    async fn announce_stored(
+        &self,
+        review: &Arc<Review>,
+        conclusion: Option<Conclusion>,
+        which: Told,
+    ) {
         let Some(conclusion) = conclusion else {
             return;
         };
-        self.inner
-            .registry
-            .tell_channels("how a request ended", &review.id, |channel| {
-                channel.concluded(review, &conclusion)
-            })
-            .await;
+        let registry = &self.inner.registry;
+        match registry.stored().store.load(&review.id).await {
+            Ok(Some(stored)) => {
+                registry
+                    .tell_stored("how a request ended", &stored, which, |channel| {
+                        channel.concluded(review, &conclusion)
+                    })
+                    .await;
+            }
+            _ => {
+                registry
+                    .tell_channels("how a request ended", &review.id, |channel| {
+                        channel.concluded(review, &conclusion)
+                    })
+                    .await;
+            }
+        }
     }
 
     /// The requests waiting in the gate's store, oldest first (at most
@@ -387,7 +417,7 @@ impl Drop for CancelStored {
                 .conclude_stored(&review.id, Conclusion::Cancelled)
                 .await;
             match ended {
-                Ok(conclusion) => gate.announce_stored(&review, conclusion).await,
+                Ok(conclusion) => gate.announce_stored(&review, conclusion, Told::All).await,
                 Err(error) => {
                     tracing::warn!(request_id = %review.id, %error, "a cancelled request could not be stored as cancelled");
                 }

@@ -422,11 +422,29 @@ impl Registry {
     where
         F: Fn(&'a Arc<dyn Channel>) -> futures::future::BoxFuture<'a, Result<(), ChannelError>>,
     {
+        self.tell_some_channels(what, id, |_| true, tell).await;
+    }
+
+    /// [`tell_channels`](Self::tell_channels), to the channels `which`
+    /// picks.
+    pub(crate) async fn tell_some_channels<'a, F>(
+        &'a self,
+        what: &str,
+        id: &RequestId,
+        which: impl Fn(&dyn Channel) -> bool,
+        tell: F,
+    ) where
+        F: Fn(&'a Arc<dyn Channel>) -> futures::future::BoxFuture<'a, Result<(), ChannelError>>,
+    {
         let bound = self.channel_timeout;
-        let told = self.channels.iter().map(|channel| {
-            let telling = AssertUnwindSafe(tell(channel)).catch_unwind();
-            async move { (channel, tokio::time::timeout(bound, telling).await) }
-        });
+        let told = self
+            .channels
+            .iter()
+            .filter(|channel| which(&***channel))
+            .map(|channel| {
+                let telling = AssertUnwindSafe(tell(channel)).catch_unwind();
+                async move { (channel, tokio::time::timeout(bound, telling).await) }
+            });
         for (channel, told) in futures::future::join_all(told).await {
             if !matches!(told, Ok(Ok(Ok(())))) {
                 tracing::warn!(

@@ -41,6 +41,8 @@ pub use postgres::{PostgresStore, PostgresStoreBuilder};
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::SqliteStore;
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
@@ -86,6 +88,10 @@ pub struct RequestState {
     /// When it concluded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concluded_at: Option<Timestamp>,
+    /// What each channel needs to find its delivery again from any
+    /// process, by channel name ([`Channel::receipt`](crate::Channel::receipt)).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub receipts: BTreeMap<String, serde_json::Value>,
 }
 
 /// An escalation that has not happened yet.
