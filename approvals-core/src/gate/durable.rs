@@ -291,7 +291,10 @@ impl Registry {
                 stored.state = state;
                 stored.version += 1;
                 durable.wake(id);
-                self.drain_or_log().await;
+                // A step that wrote no record has nothing to wait for.
+                if !records.is_empty() {
+                    self.drain_or_log().await;
+                }
                 return Ok(Some((value, stored)));
             }
         }
