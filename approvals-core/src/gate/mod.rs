@@ -328,7 +328,9 @@ impl Gate {
                 Err(Error::RefusedByPolicy { rule, reason })
             }
             Verdict::RequireApproval(requirement) if audit.durable.is_some() => {
-                self.open_stored(call, requirement, rule).await
+                // Boxed, so that the futures of calls that never reach a
+                // store do not carry its state.
+                Box::pin(self.open_stored(call, requirement, rule)).await
             }
             Verdict::RequireApproval(requirement) => {
                 let requested_at = audit.clock.now();
