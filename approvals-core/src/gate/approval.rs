@@ -9,6 +9,7 @@ use std::sync::Arc;
 use futures::FutureExt as _;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tracing::Instrument as _;
 
 use super::votes::Registry;
 use crate::audit::{AuditEvent, AuditRecord};
@@ -46,6 +47,8 @@ pub struct Approval<A> {
     action: Cow<'static, str>,
     arguments: Option<A>,
     conclusion: Conclusion,
+    /// The call's `approval` span: the body runs in it.
+    span: tracing::Span,
 }
 
 impl<A> Approval<A> {
@@ -56,6 +59,7 @@ impl<A> Approval<A> {
         action: Cow<'static, str>,
         arguments: A,
         conclusion: Conclusion,
+        span: tracing::Span,
     ) -> Self {
         Self {
             unrun,
@@ -64,6 +68,7 @@ impl<A> Approval<A> {
             action,
             arguments: Some(arguments),
             conclusion,
+            span,
         }
     }
 
@@ -200,9 +205,16 @@ impl<A> Approval<A> {
         F: FnOnce(A) -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let started = std::panic::catch_unwind(AssertUnwindSafe(|| body(arguments)));
+        let started = self
+            .span
+            .in_scope(|| std::panic::catch_unwind(AssertUnwindSafe(|| body(arguments))));
         let finished = match started {
-            Ok(future) => AssertUnwindSafe(future).catch_unwind().await,
+            Ok(future) => {
+                AssertUnwindSafe(future)
+                    .catch_unwind()
+                    .instrument(self.span.clone())
+                    .await
+            }
             Err(panic) => Err(panic),
         };
         match finished {
@@ -213,10 +225,15 @@ impl<A> Approval<A> {
                         error_type: std::any::type_name::<E>().to_owned(),
                     },
                 };
+                self.span.record(
+                    "approval.outcome",
+                    if result.is_ok() { "ok" } else { "error" },
+                );
                 Box::pin(self.record(outcome)).await;
                 result
             }
             Err(panic) => {
+                self.span.record("approval.outcome", "panicked");
                 Box::pin(self.record(ExecutionOutcome::Panicked)).await;
                 std::panic::resume_unwind(panic)
             }
