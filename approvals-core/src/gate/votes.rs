@@ -263,6 +263,9 @@ impl Registry {
 
     /// Judges, records and applies one vote cast through `channel`.
     pub(crate) async fn cast(&self, ballot: Ballot, channel: &str) -> VoteOutcome {
+        if !tracing::enabled!(target: "approvals::vote", tracing::Level::INFO) {
+            return self.judge_and_apply(ballot, channel).await;
+        }
         let request_id = ballot.request_id.clone();
         let voter = ballot.voter.clone();
         let outcome = self.judge_and_apply(ballot, channel).await;
