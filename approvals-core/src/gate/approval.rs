@@ -97,18 +97,35 @@ impl<A: Serialize> Approval<A> {
     /// Runs `body` with the approved arguments and records how it ended.
     ///
     /// A panic in the body is recorded as `panicked` and then resumed.
-    pub async fn run<F, Fut, T, E>(mut self, body: F) -> Result<T, E>
+    pub async fn run<F, Fut, T, E>(self, body: F) -> Result<T, E>
     where
         F: FnOnce(A) -> Fut,
         Fut: Future<Output = Result<T, E>>,
         E: From<Error>,
     {
+        self.run_converting(body, E::from).await
+    }
+
+    /// [`run`](Self::run), with the gate's own errors turned into the
+    /// body's error type by `convert` rather than `From`. For the
+    /// `#[requires_approval]` attribute's expansion, which states the
+    /// bound with a message of its own.
+    #[doc(hidden)]
+    pub async fn run_converting<F, Fut, T, E>(
+        mut self,
+        body: F,
+        convert: fn(Error) -> E,
+    ) -> Result<T, E>
+    where
+        F: FnOnce(A) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
         let Some(arguments) = self.take_arguments() else {
-            return Err(E::from(self.no_arguments()));
+            return Err(convert(self.no_arguments()));
         };
         if !self.still_bound(&arguments) {
             let reason = "the arguments no longer match the approved fingerprint";
-            return Err(E::from(Box::pin(self.refuse(reason)).await));
+            return Err(convert(Box::pin(self.refuse(reason)).await));
         }
         self.execute(arguments, body).await
     }
