@@ -687,6 +687,11 @@ impl<'t> Scanner<'t> {
                 continue;
             }
             let mut end = found.range.end;
+            // A PEM block that reached its END line is complete: the next
+            // line is the text after it.
+            if bytes[found.range.start..end].ends_with(b"-----") {
+                continue;
+            }
             // A token wrapped right after a `.` (a JWT's segment) or its
             // `=` padding.
             let trailing = bytes[end..]
