@@ -46,6 +46,10 @@ struct State<T> {
     live: HashMap<RequestId, (u64, Delivery<T>)>,
     next: u64,
     ended: LruCache<RequestId, Delivery<T>>,
+    /// Deliveries another process made, taken up to update their message.
+    /// Another process may conclude them without a word to this one, so
+    /// they are bounded like concluded ones and never listed as pending.
+    resumed: LruCache<RequestId, Delivery<T>>,
 }
 
 /// The channel was never attached to a gate: there is nobody to hand the
@@ -70,6 +74,7 @@ impl<T> Ledger<T> {
                 live: HashMap::new(),
                 next: 0,
                 ended: LruCache::new(NonZeroUsize::new(retained).unwrap_or(NonZeroUsize::MIN)),
+                resumed: LruCache::new(NonZeroUsize::new(retained).unwrap_or(NonZeroUsize::MIN)),
             }),
         }
     }
@@ -117,24 +122,26 @@ impl<T> Ledger<T> {
     /// Takes up a delivery another process made (from what it stored with
     /// the request), unless this ledger already holds `review`'s id;
     /// returns whether it did.
+    ///
+    /// A delivery taken up is kept (up to the bound of concluded ones) for
+    /// the updates this process makes, and is not among
+    /// [`pending`](Ledger::pending): only the gate knows whether it still is.
     pub fn resumed(&self, review: &Review, data: T) -> bool {
         let mut state = lock(&self.state);
-        if state.live.contains_key(&review.id) || state.ended.contains(&review.id) {
+        if state.live.contains_key(&review.id)
+            || state.ended.contains(&review.id)
+            || state.resumed.contains(&review.id)
+        {
             return false;
         }
-        let order = state.next;
-        state.next += 1;
-        state.live.insert(
+        state.resumed.put(
             review.id.clone(),
-            (
-                order,
-                Delivery {
-                    review: Arc::new(review.clone()),
-                    data,
-                    progress: None,
-                    conclusion: None,
-                },
-            ),
+            Delivery {
+                review: Arc::new(review.clone()),
+                data,
+                progress: None,
+                conclusion: None,
+            },
         );
         true
     }
@@ -145,7 +152,10 @@ impl<T> Ledger<T> {
         if let Some((_, delivery)) = state.live.get_mut(id) {
             return Some(f(delivery));
         }
-        state.ended.get_mut(id).map(f)
+        if state.ended.contains(id) {
+            return state.ended.get_mut(id).map(f);
+        }
+        state.resumed.get_mut(id).map(f)
     }
 
     /// The review delivered under `id`, pending or concluded.
@@ -181,7 +191,10 @@ impl<T> Ledger<T> {
         f: impl FnOnce(&mut Delivery<T>) -> R,
     ) -> Option<R> {
         let mut state = lock(&self.state);
-        let (_, delivery) = state.live.get_mut(id)?;
+        let delivery = match state.live.get_mut(id) {
+            Some((_, delivery)) => delivery,
+            None => state.resumed.get_mut(id)?,
+        };
         delivery.progress = Some(progress.clone());
         Some(f(delivery))
     }
@@ -198,7 +211,10 @@ impl<T> Ledger<T> {
         let mut state = lock(&self.state);
         let mut delivery = match state.live.remove(id) {
             Some((_, delivery)) => delivery,
-            None => state.ended.pop(id)?,
+            None => match state.resumed.pop(id) {
+                Some(delivery) => delivery,
+                None => state.ended.pop(id)?,
+            },
         };
         if let Conclusion::Approved { by } = conclusion {
             delivery.progress = Some(Progress {
@@ -241,6 +257,42 @@ mod tests {
             requested_at: Timestamp::now(),
             deadline: Timestamp::now(),
         }
+    }
+
+    #[test]
+    fn deliveries_taken_up_from_elsewhere_are_updated_but_never_listed_and_are_bounded() {
+        let ledger: Ledger<u32> = Ledger::new(2);
+        assert!(ledger.resumed(&review("r1"), 7));
+        assert!(!ledger.resumed(&review("r1"), 8), "taken up once");
+        assert!(
+            ledger.pending().is_empty(),
+            "only the gate knows if it still waits"
+        );
+        assert!(!ledger.is_pending(&RequestId::from_string("r1")));
+        let progress = Progress {
+            approved_by: vec![Identity::new("a@example.com")],
+            quorum: 2,
+        };
+        assert_eq!(
+            ledger.progressed(&RequestId::from_string("r1"), &progress, |d| d.data),
+            Some(7)
+        );
+        assert_eq!(
+            ledger.concluded(&RequestId::from_string("r1"), &Conclusion::Expired, |d| d
+                .data),
+            Some(7)
+        );
+        assert!(
+            !ledger.resumed(&review("r1"), 9),
+            "concluded here: not taken up again"
+        );
+        for id in ["r2", "r3", "r4"] {
+            assert!(ledger.resumed(&review(id), 0));
+        }
+        assert!(
+            ledger.review(&RequestId::from_string("r2")).is_none(),
+            "the oldest taken up is let go"
+        );
     }
 
     #[test]
