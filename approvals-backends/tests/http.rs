@@ -86,6 +86,37 @@ async fn the_list_shows_the_masked_view_deadline_and_votes_so_far() {
     assert!(!one.to_string().contains(SECRET_EMAIL));
 }
 
+/// Two replicas on one store: the API of either lists and decides a
+/// request the other one asked for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_replica_lists_and_decides_every_pending_request() {
+    let store = approvals_core::store::MemoryStore::new();
+    let tokens = || HttpChannel::builder().authenticator(tokens());
+    let a = Api::start_on(1, tokens(), Some(store.clone())).await;
+    let b = Api::start_on(1, tokens(), Some(store.clone())).await;
+    let call = a.request("deploy");
+    let id = a.pending(1).await.remove(0);
+
+    let (status, list) = b.get("/v1/requests", Some(ALICE_TOKEN)).await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list["requests"].as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list["requests"][0]["id"], id.as_str());
+    assert_eq!(list["requests"][0]["status"], "pending");
+    let (status, one) = b
+        .get(&format!("/v1/requests/{id}"), Some(ALICE_TOKEN))
+        .await;
+    assert_eq!(status, 200, "{one}");
+
+    let (status, body) = b.approve(&id, ALICE_TOKEN).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"], "counted");
+    assert_eq!(call.await.unwrap().unwrap(), "ran");
+    let (_, list) = b.get("/v1/requests", Some(ALICE_TOKEN)).await;
+    assert_eq!(list["requests"].as_array().unwrap().len(), 0, "{list}");
+    let (_, list) = a.get("/v1/requests", Some(ALICE_TOKEN)).await;
+    assert_eq!(list["requests"].as_array().unwrap().len(), 0, "{list}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_requester_cannot_approve_their_own_request() {
     let api = Api::start(1).await;

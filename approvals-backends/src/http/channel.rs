@@ -62,6 +62,9 @@ pub(crate) struct Inner {
     pub(crate) max_body_bytes: usize,
 }
 
+/// The most pending requests listed from a store.
+const STORED_PENDING_LIMIT: usize = 1_000;
+
 /// What this channel keeps per request beside the review.
 #[derive(Default)]
 pub(crate) struct Sent {
@@ -194,6 +197,45 @@ impl HttpChannel {
     /// One request, pending or recently concluded.
     pub fn request(&self, id: &RequestId) -> Option<RequestView> {
         self.inner.ledger.with(id, |delivery| view(delivery))
+    }
+
+    /// The pending requests, oldest first; with a store, those of every
+    /// replica (a request another replica delivered is shown with the
+    /// gate's tally).
+    pub(crate) async fn pending_everywhere(&self) -> Vec<RequestView> {
+        let Some(votes) = self.inner.ledger.votes() else {
+            return self.pending();
+        };
+        let Some(stored) = votes.stored_pending(STORED_PENDING_LIMIT).await else {
+            return self.pending();
+        };
+        let mut views = Vec::with_capacity(stored.len());
+        for review in stored {
+            let approved_by = votes
+                .progress(&review.id)
+                .await
+                .map(|progress| progress.approved_by)
+                .unwrap_or_default();
+            let approvers = self
+                .inner
+                .ledger
+                .with(&review.id, |delivery| delivery.data.approvers.clone())
+                .unwrap_or_else(|| review.approvers.clone());
+            views.push(RequestView::new(&review, &approvers, &approved_by, None));
+        }
+        views
+    }
+
+    /// One request: as delivered here, else (with a store) as any replica
+    /// left it pending.
+    pub(crate) async fn request_anywhere(&self, id: &RequestId) -> Option<RequestView> {
+        if let Some(view) = self.request(id) {
+            return Some(view);
+        }
+        self.pending_everywhere()
+            .await
+            .into_iter()
+            .find(|view| &view.id == id)
     }
 
     fn notify(

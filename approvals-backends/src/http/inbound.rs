@@ -212,10 +212,10 @@ impl HttpChannel {
             Operation::List => Answer::json(
                 StatusCode::OK,
                 &PendingList {
-                    requests: self.pending(),
+                    requests: self.pending_everywhere().await,
                 },
             ),
-            Operation::Get(id) => match self.request(&id) {
+            Operation::Get(id) => match self.request_anywhere(&id).await {
                 Some(view) => Answer::json(StatusCode::OK, &view),
                 None => refusal_answer(Refusal::UnknownRequest),
             },

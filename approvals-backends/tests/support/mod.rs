@@ -111,13 +111,28 @@ impl Api {
     }
 
     pub async fn start_with(quorum: u32, builder: HttpChannelBuilder) -> Self {
+        Self::start_on(quorum, builder, None).await
+    }
+
+    /// An API whose gate keeps its requests in `store` (a replica of every
+    /// other API on it).
+    pub async fn start_on(
+        quorum: u32,
+        builder: HttpChannelBuilder,
+        store: Option<approvals_core::store::MemoryStore>,
+    ) -> Self {
         let approver = builder.build().unwrap();
         let audit = MemoryAudit::new();
         let gate = Gate::builder()
             .policy(policy(quorum))
-            .channel(approver.clone())
-            .audit(audit.clone())
-            .build();
+            .channel(approver.clone());
+        let gate = match store {
+            Some(store) => gate
+                .store(store)
+                .store_poll_interval(Duration::from_millis(20)),
+            None => gate,
+        };
+        let gate = gate.audit(audit.clone()).build();
         let server = Served::start(approver.router()).await;
         Self {
             gate,

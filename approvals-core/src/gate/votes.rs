@@ -640,6 +640,28 @@ impl VoteBox {
         &self.channel
     }
 
+    /// With a store, the requests waiting for votes in every process that
+    /// shares it, oldest first (at most `limit`): what a channel lists when
+    /// any replica may be asked. `None` without a store (this gate's
+    /// [`pending`](Self::pending) are all there are), and if the store
+    /// cannot be read.
+    pub async fn stored_pending(&self, limit: usize) -> Option<Vec<Arc<Review>>> {
+        let registry = self.registry.upgrade()?;
+        let durable = registry.durable.as_ref()?;
+        match durable.store.pending(limit).await {
+            Ok(stored) => Some(
+                stored
+                    .into_iter()
+                    .map(|stored| Arc::new(stored.review))
+                    .collect(),
+            ),
+            Err(error) => {
+                tracing::warn!(%error, "the store could not list pending requests");
+                None
+            }
+        }
+    }
+
     /// Casts a vote and says whether it counted, and if not, why.
     ///
     /// Every ballot is recorded, counted or not (but for votes past the
