@@ -20,6 +20,7 @@
 mod fanout;
 mod file;
 mod memory;
+pub mod merkle;
 #[cfg(feature = "postgres")]
 mod postgres;
 
