@@ -17,6 +17,7 @@
 //! - `PostgresAudit` (feature `postgres`): one hash chain in a PostgreSQL
 //!   table, shared by every replica, appended in batches.
 
+pub mod checkpoint;
 mod fanout;
 mod file;
 mod memory;
