@@ -424,13 +424,22 @@ impl Frontier {
     /// Appends a leaf hash; pushes onto `stored` the hashes the stored form
     /// gains: the leaf's, then those of the subtrees it completes.
     pub fn push(&mut self, leaf: Hash, stored: &mut Vec<Hash>) {
-        stored.push(leaf);
+        self.push_with(leaf, |hash| stored.push(hash));
+    }
+
+    /// Appends a leaf hash, keeping nothing but the edge.
+    pub fn append(&mut self, leaf: Hash) {
+        self.push_with(leaf, drop);
+    }
+
+    fn push_with(&mut self, leaf: Hash, mut stored: impl FnMut(Hash)) {
+        stored(leaf);
         let mut hash = leaf;
         let mut size = self.size;
         while size & 1 == 1 {
             let Some(left) = self.hashes.pop() else { break };
             hash = node_hash(&left, &hash);
-            stored.push(hash);
+            stored(hash);
             size >>= 1;
         }
         self.hashes.push(hash);

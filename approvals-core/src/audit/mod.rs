@@ -27,8 +27,8 @@ mod postgres;
 
 pub use fanout::{FanOut, NoSinks};
 pub use file::{
-    Fsync, JsonlAudit, JsonlAuditBuilder, OpenError, Recovery, VerifyError, VerifyReport, verify,
-    verify_reader, verify_reader_with_head, verify_with_head,
+    Fsync, JsonlAudit, JsonlAuditBuilder, OpenError, Recovery, TreeFile, VerifyError, VerifyReport,
+    verify, verify_reader, verify_reader_with_head, verify_with_checkpoint, verify_with_head,
 };
 pub use memory::MemoryAudit;
 #[cfg(feature = "postgres")]

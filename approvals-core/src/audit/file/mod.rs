@@ -16,6 +16,11 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 
+use self::tree::{TreeAppender, TreeCatchUp};
+use super::checkpoint::{
+    Checkpoint, CheckpointError, CheckpointSink, FileCheckpointSink, SignedCheckpoint, SignerKey,
+};
+use super::merkle::{Hash, leaf_hash};
 use super::{AuditError, AuditRecord, AuditSink};
 use crate::canonical_json;
 
@@ -81,6 +86,12 @@ pub struct JsonlAuditBuilder {
     path: PathBuf,
     fsync: Fsync,
     key: Option<Vec<u8>>,
+    tree: bool,
+    signer: Option<Arc<SignerKey>>,
+    origin: Option<String>,
+    sink: Option<Arc<dyn CheckpointSink>>,
+    every: Option<u64>,
+    interval: Option<Duration>,
 }
 
 impl fmt::Debug for JsonlAuditBuilder {
@@ -89,7 +100,15 @@ impl fmt::Debug for JsonlAuditBuilder {
             .field("path", &self.path)
             .field("fsync", &self.fsync)
             .field("hmac_key", &self.key.as_ref().map(|_| "<redacted>"))
-            .finish()
+            .field("merkle_tree", &self.tree)
+            .field(
+                "checkpoint_key",
+                &self.signer.as_ref().map(|signer| signer.verifier()),
+            )
+            .field("checkpoint_origin", &self.origin)
+            .field("checkpoint_every", &self.every)
+            .field("checkpoint_interval", &self.interval)
+            .finish_non_exhaustive()
     }
 }
 
@@ -108,6 +127,63 @@ impl JsonlAuditBuilder {
     #[must_use]
     pub fn hmac_key(mut self, key: impl Into<Vec<u8>>) -> Self {
         self.key = Some(key.into());
+        self
+    }
+
+    /// Whether to keep the Merkle tree beside the log, in `<log>.tree`
+    /// (default: yes). Without it no checkpoint can be signed.
+    ///
+    /// The tree file holds the hashes of the tree's complete subtrees, 32
+    /// bytes each, about two per record, appended as records are
+    /// acknowledged. It is derived from the log: on open it is checked
+    /// against the log's records and completed if behind (after a crash, or
+    /// when missing). A tree that does not match the log, or holds more
+    /// records than the log, fails the open ([`OpenError::TreeMismatch`],
+    /// [`OpenError::TreeAhead`]): the log was changed or cut since.
+    #[must_use]
+    pub fn merkle_tree(mut self, keep: bool) -> Self {
+        self.tree = keep;
+        self
+    }
+
+    /// Signs checkpoints of the tree with `key`: on [`JsonlAudit::checkpoint`],
+    /// on close, and as often as [`checkpoint_every`](Self::checkpoint_every)
+    /// and [`checkpoint_interval`](Self::checkpoint_interval) say.
+    /// Checkpoints go to `<log>.checkpoint` unless another
+    /// [`checkpoint_sink`](Self::checkpoint_sink) is set.
+    #[must_use]
+    pub fn checkpoint_key(mut self, key: SignerKey) -> Self {
+        self.signer = Some(Arc::new(key));
+        self
+    }
+
+    /// The origin line of the checkpoints (default: the key's name).
+    #[must_use]
+    pub fn checkpoint_origin(mut self, origin: impl Into<String>) -> Self {
+        self.origin = Some(origin.into());
+        self
+    }
+
+    /// Signs a checkpoint once at least `records` records were added since
+    /// the last one.
+    #[must_use]
+    pub fn checkpoint_every(mut self, records: u64) -> Self {
+        self.every = Some(records.max(1));
+        self
+    }
+
+    /// Signs a checkpoint when `interval` has passed since the last one and
+    /// records were added, even while the log is otherwise quiet.
+    #[must_use]
+    pub fn checkpoint_interval(mut self, interval: Duration) -> Self {
+        self.interval = Some(interval);
+        self
+    }
+
+    /// Where checkpoints go (default: [`FileCheckpointSink::beside`] the log).
+    #[must_use]
+    pub fn checkpoint_sink(mut self, sink: impl CheckpointSink + 'static) -> Self {
+        self.sink = Some(Arc::new(sink));
         self
     }
 
@@ -142,7 +218,11 @@ impl JsonlAuditBuilder {
             sync_parent(&self.path).map_err(io_error)?;
         }
 
+        let keep_tree = self.tree || self.signer.is_some();
         let mut scanner = Scanner::new(key.clone(), None);
+        if keep_tree {
+            scanner.catch_up = Some(TreeCatchUp::open(&self.path).map_err(io_error)?);
+        }
         let recovered = match scanner.scan(BufReader::new(&file)) {
             Ok(()) => None,
             Err(VerifyError::Cut {
@@ -173,9 +253,49 @@ impl JsonlAuditBuilder {
             prev: scanner.prev,
             len: scanner.offset,
         };
+        let tree = match scanner.catch_up.take() {
+            None => None,
+            Some(catch_up) => {
+                if let Some(index) = catch_up.mismatch {
+                    return Err(OpenError::TreeMismatch {
+                        path: self.path,
+                        seq: index + 1,
+                    });
+                }
+                if catch_up.stored_size > chain.seq {
+                    return Err(OpenError::TreeAhead {
+                        path: self.path,
+                        records: chain.seq,
+                        tree: catch_up.stored_size,
+                    });
+                }
+                let (tree_file, frontier) = catch_up.finish().map_err(io_error)?;
+                Some(TreeAppender::new(tree_file, frontier))
+            }
+        };
+        let checkpoints = self.signer.map(|signer| Checkpointer {
+            origin: self.origin.unwrap_or_else(|| signer.name().to_owned()),
+            signer,
+            sink: self
+                .sink
+                .unwrap_or_else(|| Arc::new(FileCheckpointSink::beside(&self.path))),
+            every: self.every,
+            interval: self.interval,
+            signed_size: None,
+            signed_at: Instant::now(),
+        });
         (&file).seek(SeekFrom::Start(chain.len)).map_err(io_error)?;
-        JsonlAudit::start(file, chain, key, self.fsync, self.path.clone(), recovered)
-            .map_err(io_error)
+        let extras = Extras { tree, checkpoints };
+        JsonlAudit::start(
+            file,
+            chain,
+            key,
+            self.fsync,
+            self.path.clone(),
+            recovered,
+            extras,
+        )
+        .map_err(io_error)
     }
 }
 
@@ -222,6 +342,36 @@ pub enum OpenError {
     Locked {
         /// The log.
         path: PathBuf,
+    },
+    /// The Merkle tree beside the log (`<log>.tree`) does not match the
+    /// log from this record on: the log or the tree was changed. Verify the
+    /// log against its last signed checkpoint; the tree can be rebuilt by
+    /// removing it.
+    #[error(
+        "the Merkle tree beside the audit log {} does not match record {seq}: the log or its tree was changed \
+         (verify the log against a signed checkpoint; remove the .tree file to rebuild it)",
+        path.display()
+    )]
+    TreeMismatch {
+        /// The log.
+        path: PathBuf,
+        /// The first record that differs.
+        seq: u64,
+    },
+    /// The Merkle tree beside the log covers more records than the log
+    /// holds: records were removed from the end of the log.
+    #[error(
+        "the audit log {} holds {records} records but its Merkle tree covers {tree}: records {} to {tree} were \
+         removed from the end (verify the log against a signed checkpoint; remove the .tree file to rebuild it)",
+        path.display(), records + 1
+    )]
+    TreeAhead {
+        /// The log.
+        path: PathBuf,
+        /// How many records the log holds.
+        records: u64,
+        /// How many the tree covers.
+        tree: u64,
     },
     /// An empty HMAC key was configured, which would protect nothing.
     #[error("the HMAC key for the audit log is empty")]
@@ -359,6 +509,12 @@ impl JsonlAudit {
             path: path.into(),
             fsync: Fsync::default(),
             key: None,
+            tree: true,
+            signer: None,
+            origin: None,
+            sink: None,
+            every: None,
+            interval: None,
         }
     }
 
@@ -405,6 +561,15 @@ impl JsonlAudit {
         done.await.unwrap_or(Err(AuditError::Closed))
     }
 
+    /// Signs a checkpoint of every record written so far, hands it to the
+    /// checkpoint sink, and returns it. Fails unless a
+    /// [`checkpoint_key`](JsonlAuditBuilder::checkpoint_key) was set.
+    pub async fn checkpoint(&self) -> Result<SignedCheckpoint, AuditError> {
+        let (ack, done) = oneshot::channel();
+        self.send(Command::Control(Control::Checkpoint(ack)))?;
+        done.await.unwrap_or(Err(AuditError::Closed))
+    }
+
     fn send(&self, command: Command) -> Result<(), AuditError> {
         self.sender
             .as_ref()
@@ -420,12 +585,15 @@ impl JsonlAudit {
         fsync: Fsync,
         path: PathBuf,
         recovered: Option<Recovery>,
+        extras: Extras,
     ) -> io::Result<Self> {
         let head = Arc::new(Mutex::new(
             (chain.seq > 0).then_some((chain.seq, chain.prev)),
         ));
         let (sender, receiver) = mpsc::channel();
-        let writer = Writer::new(storage, chain, key, fsync, Arc::clone(&head));
+        let mut writer = Writer::new(storage, chain, key, fsync, Arc::clone(&head));
+        writer.tree = extras.tree;
+        writer.checkpoints = extras.checkpoints;
         let handle = std::thread::Builder::new()
             .name("approvals-audit-writer".to_owned())
             .spawn(move || writer.run(&receiver))?;
@@ -482,6 +650,50 @@ enum Command {
 enum Control {
     Flush(Ack),
     Close(Ack),
+    Checkpoint(oneshot::Sender<Result<SignedCheckpoint, AuditError>>),
+}
+
+/// The tree and checkpointing, when configured.
+struct Extras {
+    tree: Option<TreeAppender>,
+    checkpoints: Option<Checkpointer>,
+}
+
+/// Signs checkpoints for the writer.
+struct Checkpointer {
+    signer: Arc<SignerKey>,
+    origin: String,
+    sink: Arc<dyn CheckpointSink>,
+    every: Option<u64>,
+    interval: Option<Duration>,
+    signed_size: Option<u64>,
+    signed_at: Instant,
+}
+
+impl Checkpointer {
+    fn due(&self, size: u64) -> bool {
+        if self.signed_size == Some(size) {
+            return false;
+        }
+        let added = size - self.signed_size.unwrap_or(0);
+        self.every.is_some_and(|every| added >= every)
+            || self
+                .interval
+                .is_some_and(|interval| self.signed_at.elapsed() >= interval)
+    }
+
+    fn sign(&mut self, size: u64, root: Hash) -> Result<SignedCheckpoint, AuditError> {
+        let checkpoint = Checkpoint {
+            origin: self.origin.clone(),
+            size,
+            root,
+        };
+        let signed = self.signer.sign(&checkpoint).map_err(AuditError::other)?;
+        self.sink.publish(&signed).map_err(AuditError::Io)?;
+        self.signed_size = Some(size);
+        self.signed_at = Instant::now();
+        Ok(signed)
+    }
 }
 
 /// The writer's view of the file, so that tests can make it fail.
@@ -538,6 +750,10 @@ struct Writer<S> {
     /// off; nothing is appended until it is.
     needs_truncate: bool,
     head: SharedHead,
+    tree: Option<TreeAppender>,
+    /// Leaf hashes of the records in `buffer`.
+    leaves: Vec<Hash>,
+    checkpoints: Option<Checkpointer>,
 }
 
 impl<S: Storage> Writer<S> {
@@ -562,13 +778,28 @@ impl<S: Storage> Writer<S> {
             acks: Vec::with_capacity(max_batch.min(1024)),
             needs_truncate: false,
             head,
+            tree: None,
+            leaves: Vec::new(),
+            checkpoints: None,
         }
     }
 
     fn run(mut self, commands: &Receiver<Command>) {
         // `recv` fails only once every sender is gone and the queue is empty,
         // so records accepted before a drop are still written.
-        while let Ok(command) = commands.recv() {
+        loop {
+            let command = match self.checkpoint_wait() {
+                None => commands.recv().ok(),
+                Some(wait) => match commands.recv_timeout(wait) {
+                    Ok(command) => Some(command),
+                    Err(RecvTimeoutError::Timeout) => {
+                        self.checkpoint_if_due();
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => None,
+                },
+            };
+            let Some(command) = command else { break };
             let control = match command {
                 Command::Record { json, ack } => {
                     self.push(&json, ack);
@@ -577,12 +808,19 @@ impl<S: Storage> Writer<S> {
                 Command::Control(control) => Some(control),
             };
             self.commit();
+            self.checkpoint_if_due();
             match control {
                 Some(Control::Flush(ack)) => {
                     let _ = ack.send(self.sync_now());
                 }
+                Some(Control::Checkpoint(ack)) => {
+                    let _ = ack.send(self.checkpoint_now());
+                }
                 Some(Control::Close(ack)) => {
-                    let result = self.sync_now();
+                    let mut result = self.sync_now();
+                    if result.is_ok() && self.checkpoint_on_close() {
+                        result = self.checkpoint_now().map(drop);
+                    }
                     // The file, and its lock, go before the caller hears that
                     // the log is closed, so that it can be reopened at once.
                     drop(self);
@@ -593,7 +831,52 @@ impl<S: Storage> Writer<S> {
             }
         }
         // Nobody is left to hear of a failure; the sync is best effort.
-        let _ = self.sync_now();
+        if self.sync_now().is_ok() && self.checkpoint_on_close() {
+            if let Err(error) = self.checkpoint_now() {
+                tracing::warn!(%error, "could not sign the audit log's closing checkpoint");
+            }
+        }
+    }
+
+    /// How long the writer may wait for a command before a timed
+    /// checkpoint is due.
+    fn checkpoint_wait(&self) -> Option<Duration> {
+        let checkpoints = self.checkpoints.as_ref()?;
+        let interval = checkpoints.interval?;
+        Some(
+            interval
+                .saturating_sub(checkpoints.signed_at.elapsed())
+                .max(Duration::from_millis(1)),
+        )
+    }
+
+    fn checkpoint_if_due(&mut self) {
+        let (Some(checkpoints), Some(tree)) = (&mut self.checkpoints, &self.tree) else {
+            return;
+        };
+        if checkpoints.due(tree.frontier.size()) {
+            if let Err(error) = checkpoints.sign(tree.frontier.size(), tree.frontier.root()) {
+                tracing::warn!(%error, "could not sign a checkpoint of the audit log");
+            }
+        }
+    }
+
+    fn checkpoint_on_close(&self) -> bool {
+        match (&self.checkpoints, &self.tree) {
+            (Some(checkpoints), Some(tree)) => {
+                checkpoints.signed_size != Some(tree.frontier.size())
+            }
+            _ => false,
+        }
+    }
+
+    fn checkpoint_now(&mut self) -> Result<SignedCheckpoint, AuditError> {
+        let (Some(checkpoints), Some(tree)) = (&mut self.checkpoints, &self.tree) else {
+            return Err(AuditError::other(CheckpointError::InvalidKey(
+                "no checkpoint key was configured for this audit log",
+            )));
+        };
+        checkpoints.sign(tree.frontier.size(), tree.frontier.root())
     }
 
     /// Adds what is already queued to the batch, stopping at a flush or
@@ -639,6 +922,9 @@ impl<S: Storage> Writer<S> {
         self.buffer.push(b'}');
         let hash = self.key.digest(&self.buffer[start + BODY_START..]);
         write_hex(&mut self.buffer[hash_at..hash_at + 64], &hash);
+        if self.tree.is_some() {
+            self.leaves.push(leaf_hash(&self.buffer[start..]));
+        }
         self.buffer.push(b'\n');
         self.pending = Chain {
             seq,
@@ -659,9 +945,16 @@ impl<S: Storage> Writer<S> {
                 self.committed = self.pending;
                 *self.head.lock().unwrap_or_else(PoisonError::into_inner) =
                     Some((self.committed.seq, self.committed.prev));
+                if let Some(tree) = &mut self.tree {
+                    for leaf in self.leaves.drain(..) {
+                        tree.push(leaf);
+                    }
+                    tree.write();
+                }
             }
             Err(_) => {
                 self.pending = self.committed;
+                self.leaves.clear();
                 self.roll_back();
             }
         }
@@ -891,10 +1184,13 @@ fn push_decimal(out: &mut Vec<u8>, mut value: u64) {
     out.extend_from_slice(&digits[at..]);
 }
 
+mod tree;
 mod verify;
+pub use tree::TreeFile;
 use verify::Scanner;
 pub use verify::{
-    VerifyError, VerifyReport, verify, verify_reader, verify_reader_with_head, verify_with_head,
+    VerifyError, VerifyReport, verify, verify_reader, verify_reader_with_head,
+    verify_with_checkpoint, verify_with_head,
 };
 
 #[cfg(test)]

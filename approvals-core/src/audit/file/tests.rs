@@ -542,7 +542,13 @@ async fn open_refuses_a_tampered_log_and_leaves_it_alone() {
             .contains("refusing to append to it: record 2 (line 2) was changed")
     );
     assert_eq!(std::fs::read(&path).unwrap(), bytes);
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    // Nothing was set aside: the log and the tree beside it are all there is.
+    let mut names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["audit.jsonl", "audit.jsonl.tree"]);
     assert!(matches!(AuditError::from(error), AuditError::Other(_)));
 }
 
@@ -669,6 +675,10 @@ impl TestDisk {
             fsync,
             "test".into(),
             None,
+            Extras {
+                tree: None,
+                checkpoints: None,
+            },
         )
         .unwrap()
     }
@@ -862,4 +872,234 @@ fn dropping_writes_what_was_queued() {
     }
     drop(audit);
     assert_eq!(check(&disk.bytes(), None).unwrap().records, 5);
+}
+
+mod tree_and_checkpoints {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::audit::checkpoint::{SignerKey, VerifierKey};
+    use crate::audit::merkle::{
+        HashStore, inclusion_proof, leaf_hash, root_of, stored_hash_count, tree_root,
+        verify_inclusion,
+    };
+
+    fn beside(path: &Path, suffix: &str) -> PathBuf {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        PathBuf::from(name)
+    }
+
+    fn leaves(path: &Path) -> Vec<Hash> {
+        split(&std::fs::read(path).unwrap())
+            .iter()
+            .map(|line| leaf_hash(line.strip_suffix(b"\n").unwrap()))
+            .collect()
+    }
+
+    fn checkpoint_of(path: &Path, verifier: &VerifierKey) -> Checkpoint {
+        let note = std::fs::read_to_string(beside(path, ".checkpoint")).unwrap();
+        verifier.open(&note).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_tree_beside_the_log_holds_every_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        write_log(&path, 37, None).await;
+        let leaves = leaves(&path);
+        let tree = TreeFile::open_beside(&path).unwrap();
+        assert_eq!(tree.size(), 37);
+        assert_eq!(
+            std::fs::metadata(beside(&path, ".tree")).unwrap().len(),
+            stored_hash_count(37) * 32
+        );
+        let root = tree_root(&tree, 37).unwrap();
+        assert_eq!(root, root_of(&leaves));
+        for index in 0..37 {
+            let proof = inclusion_proof(&tree, index, 37).unwrap();
+            verify_inclusion(index, 37, &leaves[index as usize], &proof, &root).unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn a_missing_or_short_tree_is_caught_up_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        write_log(&path, 20, None).await;
+        let tree_path = beside(&path, ".tree");
+        let full = std::fs::read(&tree_path).unwrap();
+        // Short by a few hashes and half a hash, as a crash may leave it.
+        std::fs::write(&tree_path, &full[..full.len() - 100]).unwrap();
+        JsonlAudit::open(&path).unwrap().close().await.unwrap();
+        assert_eq!(std::fs::read(&tree_path).unwrap(), full);
+        std::fs::remove_file(&tree_path).unwrap();
+        JsonlAudit::open(&path).unwrap().close().await.unwrap();
+        assert_eq!(std::fs::read(&tree_path).unwrap(), full);
+    }
+
+    #[tokio::test]
+    async fn a_log_cut_behind_its_tree_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        write_log(&path, 10, None).await;
+        let bytes = std::fs::read(&path).unwrap();
+        let lines = split(&bytes);
+        std::fs::write(&path, lines[..7].concat()).unwrap();
+        let error = JsonlAudit::open(&path).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                OpenError::TreeAhead {
+                    records: 7,
+                    tree: 10,
+                    ..
+                }
+            ),
+            "{error}"
+        );
+        assert!(
+            error.to_string().contains("records 8 to 10 were removed"),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_rewritten_log_does_not_match_its_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        write_log(&path, 10, None).await;
+        let mut values = parse_lines(&std::fs::read(&path).unwrap());
+        values[4]["record"]["at"] = json!("2030-01-01T00:00:00Z");
+        std::fs::write(&path, rechain(&values, None)).unwrap();
+        let error = JsonlAudit::open(&path).unwrap_err();
+        assert!(
+            matches!(error, OpenError::TreeMismatch { seq: 5, .. }),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn checkpoints_are_signed_every_n_records_and_on_close() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let signer = SignerKey::generate("audit.example.com/log").unwrap();
+        let verifier = signer.verifier();
+        let audit = JsonlAudit::builder(&path)
+            .checkpoint_key(signer)
+            .checkpoint_every(4)
+            .open()
+            .unwrap();
+        for index in 0..5 {
+            audit.record(&sample(index)).await.unwrap();
+        }
+        // Signed after the fourth record; the fifth waits for the next.
+        assert_eq!(checkpoint_of(&path, &verifier).size, 4);
+        let now = audit.checkpoint().await.unwrap();
+        assert_eq!(now.checkpoint.size, 5);
+        audit.record(&sample(5)).await.unwrap();
+        audit.close().await.unwrap();
+        let last = checkpoint_of(&path, &verifier);
+        assert_eq!(last.size, 6);
+        assert_eq!(last.origin, "audit.example.com/log");
+        assert_eq!(last.root, root_of(&leaves(&path)));
+        verify_with_checkpoint(&path, None, &last).unwrap();
+    }
+
+    #[tokio::test]
+    async fn verify_with_a_checkpoint_names_what_is_wrong() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let signer = SignerKey::generate("log").unwrap();
+        let verifier = signer.verifier();
+        let audit = JsonlAudit::builder(&path)
+            .checkpoint_key(signer)
+            .open()
+            .unwrap();
+        for index in 0..12 {
+            audit.record(&sample(index)).await.unwrap();
+        }
+        audit.close().await.unwrap();
+        let checkpoint = checkpoint_of(&path, &verifier);
+        let report = verify_with_checkpoint(&path, None, &checkpoint).unwrap();
+        assert_eq!(report.root, Some(checkpoint.root));
+        let bytes = std::fs::read(&path).unwrap();
+
+        // A cut tail: the first missing record is named.
+        let lines = split(&bytes);
+        std::fs::write(&path, lines[..9].concat()).unwrap();
+        let error = verify_with_checkpoint(&path, None, &checkpoint).unwrap_err();
+        assert!(matches!(
+            error,
+            VerifyError::CutBeforeCheckpoint {
+                records: 9,
+                size: 12
+            }
+        ));
+        assert!(
+            error.to_string().contains("the first missing record is 10"),
+            "{error}"
+        );
+
+        // A rewritten chain: a fork, and the changed record named from the
+        // tree beside the log.
+        let mut values = parse_lines(&bytes);
+        values[6]["record"]["at"] = json!("2030-01-01T00:00:00Z");
+        std::fs::write(&path, rechain(&values, None)).unwrap();
+        let error = verify_with_checkpoint(&path, None, &checkpoint).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                VerifyError::Forked {
+                    size: 12,
+                    changed: Some(7),
+                    ..
+                }
+            ),
+            "{error}"
+        );
+        assert!(
+            error.to_string().contains("record 7 was changed"),
+            "{error}"
+        );
+
+        // An edited record: the chain names it.
+        let mut edited = bytes.clone();
+        let at = split(&bytes)[..2].concat().len() + 120;
+        edited[at] ^= 1;
+        std::fs::write(&path, &edited).unwrap();
+        let error = verify_with_checkpoint(&path, None, &checkpoint).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                VerifyError::Changed { seq: 3, .. } | VerifyError::Malformed { seq: 3, .. }
+            ),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn checkpoints_extend_each_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let signer = SignerKey::generate("log").unwrap();
+        let audit = JsonlAudit::builder(&path)
+            .checkpoint_key(signer)
+            .open()
+            .unwrap();
+        audit.record(&sample(0)).await.unwrap();
+        audit.record(&sample(1)).await.unwrap();
+        audit.record(&sample(2)).await.unwrap();
+        let old = audit.checkpoint().await.unwrap().checkpoint;
+        for index in 3..11 {
+            audit.record(&sample(index)).await.unwrap();
+        }
+        let new = audit.checkpoint().await.unwrap().checkpoint;
+        audit.close().await.unwrap();
+        let tree = TreeFile::open_beside(&path).unwrap();
+        let proof = crate::audit::merkle::consistency_proof(&tree, old.size, new.size).unwrap();
+        crate::audit::merkle::verify_consistency(old.size, new.size, &old.root, &new.root, &proof)
+            .unwrap();
+        assert!(tree.stored_hash(stored_hash_count(11)).is_err());
+    }
 }

@@ -8,7 +8,10 @@ use serde::Deserialize;
 
 #[cfg(doc)]
 use super::JsonlAudit;
+use super::tree::{TreeCatchUp, TreeFile};
 use super::{BODY_START, ChainKey, GENESIS, HASH_PREFIX, write_hex};
+use crate::audit::checkpoint::Checkpoint;
+use crate::audit::merkle::{Frontier, Hash, HashStore, leaf_hash, stored_hash_index, tree_root};
 
 /// What a successful verification found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +22,9 @@ pub struct VerifyReport {
     /// The sequence number and hash of the last record, `None` for an empty
     /// log.
     pub head: Option<(u64, String)>,
+    /// The Merkle tree root over all the records, when it was computed
+    /// ([`verify_with_checkpoint`]).
+    pub root: Option<Hash>,
 }
 
 /// The first thing wrong with a log, by line number (from 1) and sequence
@@ -102,6 +108,33 @@ pub enum VerifyError {
         /// of them when `found` is `None`.
         records: u64,
     },
+    /// The log holds fewer records than a signed checkpoint covers: records
+    /// were removed from the end.
+    #[error(
+        "records were removed from the end: the log holds {records} records but the signed checkpoint covers {size}; \
+         the first missing record is {}", records + 1
+    )]
+    CutBeforeCheckpoint {
+        /// How many records the log holds.
+        records: u64,
+        /// How many the checkpoint covers.
+        size: u64,
+    },
+    /// The first `size` records do not hash to the signed checkpoint's
+    /// root: the log is not the one that was signed (a fork, or a chain
+    /// rewritten without a key).
+    #[error("{}", fork_message(*size, root, expected, *changed))]
+    Forked {
+        /// The checkpoint's tree size.
+        size: u64,
+        /// The checkpoint's root, in hex.
+        expected: String,
+        /// The root of the log's first `size` records, in hex.
+        root: String,
+        /// The first record that differs from the one signed, when the tree
+        /// stored beside the log still holds the signed history.
+        changed: Option<u64>,
+    },
     /// The log could not be read.
     #[error("could not read the audit log: {0}")]
     Io(#[from] io::Error),
@@ -116,9 +149,23 @@ impl VerifyError {
             | VerifyError::Reordered { line, .. }
             | VerifyError::Cut { line, .. }
             | VerifyError::Malformed { line, .. } => Some(*line),
-            VerifyError::HeadMismatch { .. } | VerifyError::Io(_) => None,
+            VerifyError::HeadMismatch { .. }
+            | VerifyError::CutBeforeCheckpoint { .. }
+            | VerifyError::Forked { .. }
+            | VerifyError::Io(_) => None,
         }
     }
+}
+
+fn fork_message(size: u64, root: &str, expected: &str, changed: Option<u64>) -> String {
+    let mut message = format!(
+        "the log forks from the signed checkpoint: its first {size} records hash to root {root}, \
+         the checkpoint signed {expected}"
+    );
+    if let Some(seq) = changed {
+        message.push_str(&format!("; record {seq} was changed"));
+    }
+    message
 }
 
 fn removed_message(line: u64, seq: u64, expected: u64) -> String {
@@ -202,6 +249,64 @@ pub fn verify_reader_with_head(
     Ok(scanner.report())
 }
 
+/// Verifies the log at `path` against a signed checkpoint (see
+/// [`VerifierKey::open`](crate::audit::checkpoint::VerifierKey::open)): the
+/// chain, as [`verify`] does, and the Merkle tree over the records.
+///
+/// Fails with [`VerifyError::CutBeforeCheckpoint`], naming the first
+/// missing record, when the log holds fewer records than the checkpoint
+/// covers, and with [`VerifyError::Forked`] when its first records do not
+/// hash to the checkpoint's root. A forked log is then compared with the
+/// tree stored beside it (`<log>.tree`): if that still holds the signed
+/// history, the first record that differs is named.
+pub fn verify_with_checkpoint(
+    path: impl AsRef<Path>,
+    key: Option<&[u8]>,
+    checkpoint: &Checkpoint,
+) -> Result<VerifyReport, VerifyError> {
+    let path = path.as_ref();
+    let mut scanner = Scanner::new(ChainKey::from_option(key), None);
+    scanner.frontier = Some(Frontier::new());
+    scanner.checkpoint = Some((checkpoint.size, checkpoint.root));
+    match scanner.scan(BufReader::new(File::open(path)?)) {
+        Ok(()) => Ok(scanner.report()),
+        Err(VerifyError::Forked {
+            size,
+            expected,
+            root,
+            changed: None,
+        }) => Err(VerifyError::Forked {
+            size,
+            changed: first_change(path, checkpoint).unwrap_or(None),
+            expected,
+            root,
+        }),
+        Err(error) => Err(error),
+    }
+}
+
+/// The first record of the log whose leaf differs from the stored tree's,
+/// if that tree holds the checkpoint's history.
+fn first_change(path: &Path, checkpoint: &Checkpoint) -> io::Result<Option<u64>> {
+    let tree = TreeFile::open_beside(path)?;
+    if tree.size() < checkpoint.size || tree_root(&tree, checkpoint.size)? != checkpoint.root {
+        return Ok(None);
+    }
+    let mut reader = BufReader::new(File::open(path)?);
+    let mut text = Vec::new();
+    for index in 0..checkpoint.size {
+        text.clear();
+        if reader.read_until(b'\n', &mut text)? == 0 {
+            return Ok(None);
+        }
+        let content = text.strip_suffix(b"\n").unwrap_or(&text);
+        if leaf_hash(content) != tree.stored_hash(stored_hash_index(0, index))? {
+            return Ok(Some(index + 1));
+        }
+    }
+    Ok(None)
+}
+
 /// The hashed part of a line, as parsed.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -231,6 +336,12 @@ pub(super) struct Scanner {
     /// The end of the last good line.
     pub(super) offset: u64,
     scratch: Vec<u8>,
+    /// The stored tree being checked and caught up, on open.
+    pub(super) catch_up: Option<TreeCatchUp>,
+    /// The tree's edge, when a root is wanted.
+    frontier: Option<Frontier>,
+    /// A signed tree size and root to check the log against.
+    checkpoint: Option<(u64, Hash)>,
 }
 
 impl Scanner {
@@ -244,6 +355,9 @@ impl Scanner {
             prev: GENESIS,
             offset: 0,
             scratch: Vec::new(),
+            catch_up: None,
+            frontier: None,
+            checkpoint: None,
         }
     }
 
@@ -251,6 +365,7 @@ impl Scanner {
         VerifyReport {
             records: self.seq,
             head: (self.seq > 0).then(|| (self.seq, hex::encode(self.prev))),
+            root: self.frontier.as_ref().map(Frontier::root),
         }
     }
 
@@ -328,6 +443,24 @@ impl Scanner {
             self.prev = hash;
             self.offset += read as u64;
             self.check_head()?;
+            if self.catch_up.is_some() || self.frontier.is_some() {
+                let leaf = leaf_hash(content);
+                if let Some(catch_up) = &mut self.catch_up {
+                    catch_up.push(leaf)?;
+                }
+                if let Some(frontier) = &mut self.frontier {
+                    frontier.append(leaf);
+                    self.check_checkpoint()?;
+                }
+            }
+        }
+        if let Some((size, _)) = self.checkpoint {
+            if self.seq < size {
+                return Err(VerifyError::CutBeforeCheckpoint {
+                    records: self.seq,
+                    size,
+                });
+            }
         }
         match &self.expected_head {
             Some((seq, expected)) if !self.head_seen => Err(VerifyError::HeadMismatch {
@@ -353,6 +486,25 @@ impl Scanner {
         self.scratch.push(b'{');
         self.scratch.extend_from_slice(&content[BODY_START..]);
         serde_json::from_slice(&self.scratch).ok()
+    }
+
+    fn check_checkpoint(&self) -> Result<(), VerifyError> {
+        let (Some((size, expected)), Some(frontier)) = (&self.checkpoint, &self.frontier) else {
+            return Ok(());
+        };
+        if frontier.size() != *size {
+            return Ok(());
+        }
+        let root = frontier.root();
+        if root == *expected {
+            return Ok(());
+        }
+        Err(VerifyError::Forked {
+            size: *size,
+            expected: hex::encode(expected),
+            root: hex::encode(root),
+            changed: None,
+        })
     }
 
     fn check_head(&mut self) -> Result<(), VerifyError> {
