@@ -255,14 +255,21 @@ impl JsonlAuditBuilder {
         };
         let tree = match scanner.catch_up.take() {
             None => None,
-            Some(catch_up) => {
+            Some(mut catch_up) => {
                 if let Some(index) = catch_up.mismatch {
                     return Err(OpenError::TreeMismatch {
                         path: self.path,
                         seq: index + 1,
                     });
                 }
-                if catch_up.stored_size > chain.seq {
+                // A crash can leave the tree ahead of the log: the record
+                // set aside as cut, or, without syncs, lines the system
+                // lost while the tree's write survived. Then the tree
+                // follows the log. Otherwise records were removed.
+                let crashed = recovered.is_some() || self.fsync == Fsync::Never;
+                if catch_up.stored_size > chain.seq && crashed {
+                    catch_up.truncate_to_frontier().map_err(io_error)?;
+                } else if catch_up.stored_size > chain.seq {
                     return Err(OpenError::TreeAhead {
                         path: self.path,
                         records: chain.seq,

@@ -132,6 +132,16 @@ impl TreeCatchUp {
         Ok(())
     }
 
+    /// Cuts the stored tree back to the leaves pushed so far.
+    pub(super) fn truncate_to_frontier(&mut self) -> io::Result<()> {
+        let len = stored_hash_count(self.frontier.size()) * 32;
+        self.writer.set_len(len)?;
+        self.writer.seek(SeekFrom::Start(len))?;
+        self.to_compare = 0;
+        self.stored_size = self.frontier.size();
+        Ok(())
+    }
+
     /// Writes what is left and hands over the file and the tree's edge.
     pub(super) fn finish(mut self) -> io::Result<(File, Frontier)> {
         self.writer.write_all(&self.out)?;
