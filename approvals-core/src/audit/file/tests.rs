@@ -1102,4 +1102,91 @@ mod tree_and_checkpoints {
             .unwrap();
         assert!(tree.stored_hash(stored_hash_count(11)).is_err());
     }
+
+    /// A log of `count` records (made once per size) and a checkpoint of it.
+    fn signed_log(count: u64) -> (Vec<u8>, Checkpoint) {
+        use std::collections::HashMap;
+        use std::sync::{LazyLock, Mutex};
+        static LOGS: LazyLock<Mutex<HashMap<u64, Vec<u8>>>> = LazyLock::new(Mutex::default);
+        let bytes = LOGS
+            .lock()
+            .unwrap()
+            .entry(count)
+            .or_insert_with(|| log_bytes(count, None))
+            .clone();
+        let leaves: Vec<Hash> = split(&bytes)
+            .iter()
+            .map(|line| leaf_hash(line.strip_suffix(b"\n").unwrap()))
+            .collect();
+        let checkpoint = Checkpoint {
+            origin: "log".to_owned(),
+            size: count,
+            root: root_of(&leaves),
+        };
+        (bytes, checkpoint)
+    }
+
+    fn verify_bytes(bytes: &[u8], checkpoint: &Checkpoint) -> Result<VerifyReport, VerifyError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        std::fs::write(&path, bytes).unwrap();
+        verify_with_checkpoint(&path, None, checkpoint)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+        #[test]
+        fn every_tampering_fails_against_a_checkpoint_with_its_message(
+            count in 2u64..40,
+            pick in 0u64..1_000,
+            kind in 0u8..5,
+        ) {
+            let (bytes, checkpoint) = signed_log(count);
+            proptest::prop_assert!(verify_bytes(&bytes, &checkpoint).is_ok());
+            let lines = split(&bytes);
+            let at = (pick % (count - 1)) as usize; // a line with one after it
+            let seq = at as u64 + 1;
+            let (tampered, check): (Vec<u8>, Box<dyn Fn(&VerifyError) -> bool>) = match kind {
+                0 => {
+                    // Changed: a byte inside the record.
+                    let mut lines = lines.clone();
+                    let line = &mut lines[at];
+                    let middle = line.len() / 2;
+                    line[middle] = if line[middle] == b'a' { b'b' } else { b'a' };
+                    (lines.concat(), Box::new(move |error| matches!(error,
+                        VerifyError::Changed { seq: s, .. } | VerifyError::Malformed { seq: s, .. } if *s == seq)))
+                }
+                1 => {
+                    // Removed from the middle.
+                    let mut lines = lines.clone();
+                    lines.remove(at);
+                    (lines.concat(), Box::new(move |error| matches!(error,
+                        VerifyError::Removed { expected, .. } if *expected == seq)))
+                }
+                2 => {
+                    // Two records swapped.
+                    let mut lines = lines.clone();
+                    lines.swap(at, at + 1);
+                    (lines.concat(), Box::new(move |error| matches!(error,
+                        VerifyError::Reordered { expected, .. } if *expected == seq)))
+                }
+                3 => {
+                    // The tail cut after `seq` records.
+                    (lines[..=at].concat(), Box::new(move |error| matches!(error,
+                        VerifyError::CutBeforeCheckpoint { records, size } if *records == seq && *size == count)
+                        && error.to_string().contains(&format!("the first missing record is {}", seq + 1))))
+                }
+                _ => {
+                    // A record changed and the chain recomputed: a fork.
+                    let mut values = parse_lines(&bytes);
+                    values[at]["record"]["at"] = json!("2030-01-01T00:00:00Z");
+                    (rechain(&values, None), Box::new(move |error| matches!(error,
+                        VerifyError::Forked { size, .. } if *size == count)))
+                }
+            };
+            let error = verify_bytes(&tampered, &checkpoint).unwrap_err();
+            proptest::prop_assert!(check(&error), "kind {}: {}", kind, error);
+        }
+    }
 }
