@@ -1126,6 +1126,9 @@ mod tree_and_checkpoints {
         (bytes, checkpoint)
     }
 
+    /// What the error for a tampering must look like.
+    type Expect = Box<dyn Fn(&VerifyError) -> bool>;
+
     fn verify_bytes(bytes: &[u8], checkpoint: &Checkpoint) -> Result<VerifyReport, VerifyError> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.jsonl");
@@ -1147,7 +1150,7 @@ mod tree_and_checkpoints {
             let lines = split(&bytes);
             let at = (pick % (count - 1)) as usize; // a line with one after it
             let seq = at as u64 + 1;
-            let (tampered, check): (Vec<u8>, Box<dyn Fn(&VerifyError) -> bool>) = match kind {
+            let (tampered, check): (Vec<u8>, Expect) = match kind {
                 0 => {
                     // Changed: a byte inside the record.
                     let mut lines = lines.clone();
