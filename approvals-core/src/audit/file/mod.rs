@@ -491,6 +491,39 @@ impl From<OpenError> for AuditError {
 /// it with [`verify_with_head`]. Without a key, anyone who can write the file
 /// can also recompute every hash; with an HMAC key kept away from the log, a
 /// rewritten chain fails verification.
+///
+/// # The Merkle tree and signed checkpoints
+///
+/// Beside the log, in `<log>.tree`, the sink keeps an RFC 9162 Merkle tree
+/// over the lines (see [`merkle`](crate::audit::merkle) and
+/// [`merkle_tree`](JsonlAuditBuilder::merkle_tree)). With a
+/// [`checkpoint_key`](JsonlAuditBuilder::checkpoint_key) it signs
+/// checkpoints of it ([`checkpoint`](crate::audit::checkpoint)): hand them
+/// to someone who does not run the log, and [`verify_with_checkpoint`]
+/// later shows a cut tail (naming the first missing record) or a rewritten
+/// history; inclusion and consistency proofs show a record's place and that
+/// a later checkpoint extends an earlier one.
+///
+/// ```
+/// use approvals_core::audit::checkpoint::SignerKey;
+/// use approvals_core::audit::{verify_with_checkpoint, AuditEvent, AuditRecord, AuditSink, JsonlAudit};
+/// use approvals_core::RequestId;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("audit.jsonl");
+/// let key = SignerKey::generate("audit.example.com/approvals")?;
+/// let verifier = key.verifier();
+/// let audit = JsonlAudit::builder(&path).checkpoint_key(key).checkpoint_every(1_000).open()?;
+/// audit.record(&AuditRecord::now(RequestId::random(), AuditEvent::Escalated { added: vec![] })).await?;
+/// let signed = audit.checkpoint().await?; // also written to audit.jsonl.checkpoint
+/// audit.close().await?;
+///
+/// let checkpoint = verifier.open(&signed.note)?;
+/// assert_eq!(checkpoint.size, 1);
+/// verify_with_checkpoint(&path, None, &checkpoint)?;
+/// # Ok(()) }
+/// ```
 pub struct JsonlAudit {
     sender: Option<Sender<Command>>,
     writer: Option<JoinHandle<()>>,
