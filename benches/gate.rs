@@ -308,6 +308,34 @@ fn gate_parts(c: &mut Criterion) {
     });
     group.bench_function("request_id_random", |b| b.iter(RequestId::random));
     group.bench_function("timestamp_now", |b| b.iter(Timestamp::now));
+    group.bench_function("approval_span_no_subscriber", |b| {
+        // The `approval` span as `Gate::prepare` makes it, the wait timed
+        // and the span's fields recorded as `authorize` and `run` do, with
+        // no subscriber installed (the common case).
+        let id = RequestId::random();
+        let requester = Identity::new("agent:support-bot");
+        b.iter(|| {
+            let span = tracing::info_span!(
+                "approval",
+                approval.action = %ACTION,
+                approval.request_id = %id,
+                approval.risk = Risk::High.as_str(),
+                approval.requester = %requester,
+                approval.decision = "allow",
+                approval.conclusion = tracing::field::Empty,
+                approval.wait_ms = tracing::field::Empty,
+                approval.outcome = tracing::field::Empty,
+            );
+            let started = (!span.is_disabled()).then(Instant::now);
+            let entered = span.in_scope(|| black_box(1));
+            if let Some(started) = started {
+                span.record("approval.wait_ms", started.elapsed().as_millis() as u64);
+            }
+            span.record("approval.conclusion", "allowed_by_policy");
+            span.record("approval.outcome", "ok");
+            black_box((span, entered))
+        });
+    });
     group.bench_function("build_requested_record", |b| {
         // `Call::requested`: clone the id, the Cow names (borrowed), the
         // requester, the shared masked view and the rule name; stamp.

@@ -297,6 +297,25 @@ fn readable_qualified_path(path: &str) -> Option<String> {
     Some(format!("{module}::<{type_name} as {trait_path}>{rest}"))
 }
 
+/// The error type of a `#[requires_approval]` function: it must carry the
+/// gate's refusals and faults, so it converts from [`Error`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot carry the gate's answer: implement `From<approvals::Error>` for it",
+    label = "the error type of a `#[requires_approval]` function",
+    note = "a denial, an expiry or a fault reaches the caller as this error type: add `impl From<approvals::Error> for {Self}` (with thiserror, a variant `Approval(#[from] approvals::Error)`)"
+)]
+pub trait ErrorType: Sized {
+    /// The gate's answer as this error.
+    fn from_gate(error: Error) -> Self;
+}
+
+impl<E: From<Error>> ErrorType for E {
+    #[inline]
+    fn from_gate(error: Error) -> Self {
+        E::from(error)
+    }
+}
+
 /// Asks `gate` for permission to run `request` and runs `body` with its
 /// arguments if given; a missing gate fails closed with the body's own error
 /// type.
@@ -310,12 +329,11 @@ where
     A: Serialize,
     F: FnOnce(A) -> Fut,
     Fut: Future<Output = Result<T, E>>,
-    E: From<Error>,
+    E: ErrorType,
 {
-    match gate {
-        Ok(gate) => gate.run(request, body).await,
-        Err(error) => Err(E::from(error)),
-    }
+    let gate = gate.map_err(E::from_gate)?;
+    let approval = gate.authorize(request).await.map_err(E::from_gate)?;
+    approval.run_converting(body, E::from_gate).await
 }
 
 #[cfg(test)]

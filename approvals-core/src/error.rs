@@ -150,6 +150,37 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// A short, stable name for how the call ended: `denied`, `expired`,
+    /// `cancelled`, `refused_by_policy` for decisions; `already_run`,
+    /// `key_conflict`, `binding_mismatch`; or the fault's kind (`no_gate`,
+    /// `no_requester`, `policy`, `channel`, `audit`, `arguments`,
+    /// `too_many_pending`, `conflicting_declarations`, `store`, `failed`).
+    /// Used as the `approval` span's `approval.conclusion`; it carries no
+    /// value from the call.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Error::Denied { .. } => "denied",
+            Error::Expired { .. } => "expired",
+            Error::Cancelled { .. } => "cancelled",
+            Error::RefusedByPolicy { .. } => "refused_by_policy",
+            Error::NoGate => "no_gate",
+            Error::NoRequester => "no_requester",
+            Error::Policy(_) => "policy",
+            Error::Channel { .. } => "channel",
+            Error::Audit(_) => "audit",
+            Error::BindingMismatch { .. } => "binding_mismatch",
+            Error::Arguments { .. } => "arguments",
+            Error::TooManyPending { .. } => "too_many_pending",
+            Error::ConflictingDeclarations { .. } => "conflicting_declarations",
+            Error::Store(_) => "store",
+            Error::AlreadyRun { .. } => "already_run",
+            Error::KeyConflict { .. } => "key_conflict",
+            Error::Failed { .. } => "failed",
+        }
+    }
+}
+
 fn reason_suffix(reason: &Option<String>) -> String {
     reason
         .as_deref()

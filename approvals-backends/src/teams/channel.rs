@@ -30,7 +30,7 @@ const RECENT_CONVERSATIONS: usize = 16;
 /// Each request is posted as a card to the configured conversation through
 /// the Bot Framework Connector. Reviewers click Approve or Deny (with a
 /// reason in the card's text field); Teams sends the click to the bot's
-/// messaging endpoint, served by [`TeamsChannel::endpoint`], which checks
+/// messaging endpoint, served by [`TeamsChannel::inbound`], which checks
 /// the request's JWT, maps the user's Entra ID object id to an [`Identity`](approvals_core::Identity)
 /// through a [`UserDirectory`], and hands the vote to the gate. The clicker
 /// gets the refreshed card or the reason the vote did not count; everyone

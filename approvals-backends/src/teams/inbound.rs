@@ -276,6 +276,7 @@ impl TeamsEndpoint {
             Err(response) => return response,
         };
 
+        let id = request_id.clone();
         let review = self.shared.review(&request_id);
         let ballot = Ballot {
             request_id,
@@ -283,7 +284,11 @@ impl TeamsEndpoint {
             voter,
             choice,
         };
-        match self.shared.ledger.cast(ballot).await {
+        let cast = self.shared.ledger.cast(ballot).await;
+        // A card another replica posted is known here once the gate has
+        // handed this channel its receipt (while judging the vote).
+        let review = review.or_else(|| self.shared.review(&id));
+        match cast {
             Err(NotAttached) => invoke_error(
                 503,
                 "NotAttached",

@@ -172,6 +172,63 @@ async fn a_quorum_of_two_needs_two_people_and_shows_progress() {
     assert!(card_text(last).contains("alice@example.com, bob@example.com"));
 }
 
+/// Two replicas on one store: the card replica A posted is updated by
+/// replica B, where the clicks landed and the request concluded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clicks_on_another_replica_update_the_card_it_did_not_post() {
+    use approvals_core::store::{MemoryStore, Store};
+
+    let store = MemoryStore::new();
+    let a = Bot::start_on(
+        Microsoft::start().await,
+        microsoft_config,
+        requirement().quorum(2),
+        Some(store.clone()),
+    )
+    .await;
+    let b = Bot::start_on(
+        a.microsoft.twin(),
+        microsoft_config,
+        requirement().quorum(2),
+        Some(store.clone()),
+    )
+    .await;
+    let pending = a.request_export("agent:support-bot");
+    let posted = a.next_card(1).await;
+    // A stores the card's activity id once the Connector has answered.
+    let id = store.pending(1).await.unwrap().remove(0).review.id;
+    for _ in 0..500 {
+        if store
+            .load(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .state
+            .receipts
+            .contains_key("teams")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    let answer = b.click(posted.card(), "approve", ALICE, None).await;
+    assert!(card_text(answered_card(&answer)).contains("1 of 2"));
+    let updates = a.microsoft.wait_for("PUT", 1).await;
+    assert!(
+        card_text(updates[0].card()).contains("1 of 2"),
+        "B updated A's card"
+    );
+
+    b.click(posted.card(), "approve", BOB, None).await;
+    assert_eq!(pending.await.unwrap().unwrap(), "exported");
+    let updates = a.microsoft.wait_for("PUT", 2).await;
+    let last = updates.last().unwrap().card();
+    assert!(!has_buttons(last), "the final card is the last update");
+    assert!(card_text(last).contains("alice@example.com, bob@example.com"));
+    assert_eq!(a.microsoft.wait_for("POST", 1).await.len(), 1, "one card");
+}
+
 #[tokio::test]
 async fn self_approval_and_ineligible_voters_are_refused_with_the_reason() {
     let bot = Bot::start(requirement()).await;

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use approvals_backends::teams::{Conversation, StaticDirectory, TeamsChannel, TeamsConfig};
 use approvals_core::audit::{AuditEventKind, MemoryAudit};
 use approvals_core::policy::{Policy, RequirementBuilder, Rule};
+use approvals_core::store::MemoryStore;
 use approvals_core::{ActionRequest, Error, Gate, Risk};
 use axum::Router;
 use axum::extract::{Form, Path, State};
@@ -177,6 +178,18 @@ impl Microsoft {
                 tokio::time::timeout_at(deadline, changed).await.is_ok(),
                 "waited too long for {count} {method} calls; got {calls:?}"
             );
+        }
+    }
+}
+
+impl Microsoft {
+    /// The same fake, seen by a second replica (the first one's server
+    /// keeps serving both).
+    pub(crate) fn twin(&self) -> Self {
+        Self {
+            base: self.base.clone(),
+            state: Arc::clone(&self.state),
+            server: tokio::spawn(async {}),
         }
     }
 }
@@ -448,6 +461,17 @@ impl Bot {
         configure: impl FnOnce(&Microsoft) -> TeamsConfig,
         requirement: RequirementBuilder,
     ) -> Self {
+        Self::start_on(microsoft, configure, requirement, None).await
+    }
+
+    /// A bot whose gate keeps its requests in `store` (a replica of every
+    /// other bot on it).
+    pub(crate) async fn start_on(
+        microsoft: Microsoft,
+        configure: impl FnOnce(&Microsoft) -> TeamsConfig,
+        requirement: RequirementBuilder,
+        store: Option<MemoryStore>,
+    ) -> Self {
         let teams = TeamsChannel::builder(configure(&microsoft), directory())
             .build()
             .unwrap();
@@ -466,9 +490,14 @@ impl Bot {
                         .require(requirement),
                 ),
             )
-            .channel(teams.clone())
-            .audit(audit.clone())
-            .build();
+            .channel(teams.clone());
+        let gate = match store {
+            Some(store) => gate
+                .store(store)
+                .store_poll_interval(Duration::from_millis(20)),
+            None => gate,
+        };
+        let gate = gate.audit(audit.clone()).build();
         Self {
             microsoft,
             teams,

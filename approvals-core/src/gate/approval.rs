@@ -9,6 +9,7 @@ use std::sync::Arc;
 use futures::FutureExt as _;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tracing::Instrument as _;
 
 use super::votes::Registry;
 use crate::audit::{AuditEvent, AuditRecord};
@@ -46,6 +47,8 @@ pub struct Approval<A> {
     action: Cow<'static, str>,
     arguments: Option<A>,
     conclusion: Conclusion,
+    /// The call's `approval` span: the body runs in it.
+    span: tracing::Span,
 }
 
 impl<A> Approval<A> {
@@ -56,6 +59,7 @@ impl<A> Approval<A> {
         action: Cow<'static, str>,
         arguments: A,
         conclusion: Conclusion,
+        span: tracing::Span,
     ) -> Self {
         Self {
             unrun,
@@ -64,6 +68,7 @@ impl<A> Approval<A> {
             action,
             arguments: Some(arguments),
             conclusion,
+            span,
         }
     }
 
@@ -92,18 +97,35 @@ impl<A: Serialize> Approval<A> {
     /// Runs `body` with the approved arguments and records how it ended.
     ///
     /// A panic in the body is recorded as `panicked` and then resumed.
-    pub async fn run<F, Fut, T, E>(mut self, body: F) -> Result<T, E>
+    pub async fn run<F, Fut, T, E>(self, body: F) -> Result<T, E>
     where
         F: FnOnce(A) -> Fut,
         Fut: Future<Output = Result<T, E>>,
         E: From<Error>,
     {
+        self.run_converting(body, E::from).await
+    }
+
+    /// [`run`](Self::run), with the gate's own errors turned into the
+    /// body's error type by `convert` rather than `From`. For the
+    /// `#[requires_approval]` attribute's expansion, which states the
+    /// bound with a message of its own.
+    #[doc(hidden)]
+    pub async fn run_converting<F, Fut, T, E>(
+        mut self,
+        body: F,
+        convert: fn(Error) -> E,
+    ) -> Result<T, E>
+    where
+        F: FnOnce(A) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
         let Some(arguments) = self.take_arguments() else {
-            return Err(E::from(self.no_arguments()));
+            return Err(convert(self.no_arguments()));
         };
         if !self.still_bound(&arguments) {
             let reason = "the arguments no longer match the approved fingerprint";
-            return Err(E::from(Box::pin(self.refuse(reason)).await));
+            return Err(convert(Box::pin(self.refuse(reason)).await));
         }
         self.execute(arguments, body).await
     }
@@ -200,9 +222,16 @@ impl<A> Approval<A> {
         F: FnOnce(A) -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let started = std::panic::catch_unwind(AssertUnwindSafe(|| body(arguments)));
+        let started = self
+            .span
+            .in_scope(|| std::panic::catch_unwind(AssertUnwindSafe(|| body(arguments))));
         let finished = match started {
-            Ok(future) => AssertUnwindSafe(future).catch_unwind().await,
+            Ok(future) => {
+                AssertUnwindSafe(future)
+                    .catch_unwind()
+                    .instrument(self.span.clone())
+                    .await
+            }
             Err(panic) => Err(panic),
         };
         match finished {
@@ -213,10 +242,15 @@ impl<A> Approval<A> {
                         error_type: std::any::type_name::<E>().to_owned(),
                     },
                 };
+                self.span.record(
+                    "approval.outcome",
+                    if result.is_ok() { "ok" } else { "error" },
+                );
                 Box::pin(self.record(outcome)).await;
                 result
             }
             Err(panic) => {
+                self.span.record("approval.outcome", "panicked");
                 Box::pin(self.record(ExecutionOutcome::Panicked)).await;
                 std::panic::resume_unwind(panic)
             }

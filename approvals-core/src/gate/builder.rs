@@ -102,7 +102,8 @@ impl<S> GateBuilder<S> {
 
     /// Bounds how many requests may be pending at once (default 10,000).
     /// A request past the bound is recorded and concluded as failed, and
-    /// the call fails closed with [`Error::TooManyPending`].
+    /// the call fails closed with
+    /// [`Error::TooManyPending`](crate::Error::TooManyPending).
     #[must_use]
     pub fn max_pending(mut self, limit: usize) -> Self {
         self.limits.max_pending = limit;

@@ -135,6 +135,15 @@ impl Drop for Watch<'_> {
     }
 }
 
+/// Who drains the outbox after a transition.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Drain {
+    /// The transition, logging a failure (the sweeper drains again).
+    Logged,
+    /// Its caller, which needs to know whether the records arrived.
+    ByCaller,
+}
+
 /// Which channels a stored request's news goes to.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Told {
@@ -273,7 +282,18 @@ impl Registry {
     pub(crate) async fn transition<T>(
         &self,
         id: &RequestId,
+        step: impl FnMut(&StoredRequest) -> Option<(RequestState, Vec<AuditRecord>, T)>,
+    ) -> Result<Option<(T, StoredRequest)>, StoreError> {
+        self.transition_then(id, step, Drain::Logged).await
+    }
+
+    /// [`transition`](Self::transition), draining the outbox afterwards as
+    /// `drain` says.
+    async fn transition_then<T>(
+        &self,
+        id: &RequestId,
         mut step: impl FnMut(&StoredRequest) -> Option<(RequestState, Vec<AuditRecord>, T)>,
+        drain: Drain,
     ) -> Result<Option<(T, StoredRequest)>, StoreError> {
         let durable = self.stored();
         for _ in 0..RETRIES {
@@ -291,7 +311,10 @@ impl Registry {
                 stored.state = state;
                 stored.version += 1;
                 durable.wake(id);
-                self.drain_or_log().await;
+                // A step that wrote no record has nothing to wait for.
+                if !records.is_empty() && drain == Drain::Logged {
+                    self.drain_or_log().await;
+                }
                 return Ok(Some((value, stored)));
             }
         }
@@ -595,14 +618,18 @@ impl Registry {
         let id = record.request_id.clone();
         let mut record = Some(record);
         let written = self
-            .transition(&id, |stored| {
-                if stored.state.execution == Execution::Finished {
-                    return None;
-                }
-                let mut state = stored.state.clone();
-                state.execution = Execution::Finished;
-                Some((state, record.take().into_iter().collect(), ()))
-            })
+            .transition_then(
+                &id,
+                |stored| {
+                    if stored.state.execution == Execution::Finished {
+                        return None;
+                    }
+                    let mut state = stored.state.clone();
+                    state.execution = Execution::Finished;
+                    Some((state, record.take().into_iter().collect(), ()))
+                },
+                Drain::ByCaller,
+            )
             .await
             .map_err(AuditError::other)?;
         if written.is_none() {
@@ -611,8 +638,7 @@ impl Registry {
                 message: "the request is not stored, or its outcome is already recorded".to_owned(),
             }));
         }
-        // The transition drained; drain once more to learn whether the
-        // record reached the sink.
+        // Drained here, to learn whether the record reached the sink.
         self.drain().await.map(drop).map_err(AuditError::other)
     }
 }

@@ -44,6 +44,7 @@ use std::time::Duration;
 
 use futures::FutureExt as _;
 use serde::Serialize;
+use tracing::Instrument as _;
 
 pub use approval::Approval;
 pub use builder::GateBuilder;
@@ -174,16 +175,34 @@ impl Gate {
             binding,
             action,
             arguments,
+            span,
         } = self.prepare(request)?;
+        // Timed only for a subscriber that listens (clocks are not free).
+        let started = (!span.is_disabled()).then(std::time::Instant::now);
         // Recording the request is boxed and done before waiting begins, so
         // that a pending request's future holds only what waiting needs. It
         // finishes even if this future is dropped while it runs: what it
         // returns then ends the request (cancelled, or allowed and not run).
-        let (conclusion, unrun) = match opening.await? {
-            Opened::Concluded(conclusion, unrun) => (conclusion, unrun),
-            Opened::Pending(waiting) => self.await_conclusion(waiting).await?,
-            Opened::Stored(waiting) => Box::pin(self.await_stored(waiting)).await?,
+        let concluded = async {
+            match opening.await? {
+                Opened::Concluded(conclusion, unrun) => Ok((conclusion, unrun)),
+                Opened::Pending(waiting) => self.await_conclusion(waiting).await,
+                Opened::Stored(waiting) => Box::pin(self.await_stored(waiting)).await,
+            }
+        }
+        .instrument(span.clone())
+        .await;
+        if let Some(started) = started {
+            span.record("approval.wait_ms", elapsed_ms(started));
+        }
+        let (conclusion, unrun) = match concluded {
+            Ok(concluded) => concluded,
+            Err(error) => {
+                span.record("approval.conclusion", error.outcome());
+                return Err(error);
+            }
         };
+        span.record("approval.conclusion", conclusion.outcome());
         Ok(Approval::new(
             unrun,
             fingerprint,
@@ -191,6 +210,7 @@ impl Gate {
             action,
             arguments,
             conclusion,
+            span,
         ))
     }
 
@@ -257,6 +277,19 @@ impl Gate {
                 requirement.as_ref(),
             );
         let id = RequestId::random();
+        // One span per gated call: what it is and how it ended, never an
+        // argument value.
+        let span = tracing::info_span!(
+            "approval",
+            approval.action = %action,
+            approval.request_id = %id,
+            approval.risk = risk.as_str(),
+            approval.requester = %requester,
+            approval.decision = decision_name(&decision),
+            approval.conclusion = tracing::field::Empty,
+            approval.wait_ms = tracing::field::Empty,
+            approval.outcome = tracing::field::Empty,
+        );
         let call = Call {
             id,
             action: action.clone(),
@@ -287,6 +320,7 @@ impl Gate {
             binding,
             action,
             arguments,
+            span,
         })
     }
 
@@ -328,7 +362,9 @@ impl Gate {
                 Err(Error::RefusedByPolicy { rule, reason })
             }
             Verdict::RequireApproval(requirement) if audit.durable.is_some() => {
-                self.open_stored(call, requirement, rule).await
+                // Boxed, so that the futures of calls that never reach a
+                // store do not carry its state.
+                Box::pin(self.open_stored(call, requirement, rule)).await
             }
             Verdict::RequireApproval(requirement) => {
                 let requested_at = audit.clock.now();
@@ -712,6 +748,20 @@ struct Prepared<A> {
     binding: Box<[u8]>,
     action: Cow<'static, str>,
     arguments: A,
+    span: tracing::Span,
+}
+
+/// What policy decided, as the `approval` span's `approval.decision`.
+fn decision_name(decision: &Result<Decision, PolicyError>) -> &'static str {
+    match decision {
+        Ok(decision) => decision.verdict.as_str(),
+        Err(_) => "policy_error",
+    }
+}
+
+/// Milliseconds since `started`, for span fields.
+fn elapsed_ms(started: std::time::Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 /// How [`Gate::open`] left a request.

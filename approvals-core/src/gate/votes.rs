@@ -262,7 +262,28 @@ impl Registry {
     }
 
     /// Judges, records and applies one vote cast through `channel`.
-    pub(crate) async fn cast(&self, mut ballot: Ballot, channel: &str) -> VoteOutcome {
+    pub(crate) async fn cast(&self, ballot: Ballot, channel: &str) -> VoteOutcome {
+        if !tracing::enabled!(target: "approvals::vote", tracing::Level::INFO) {
+            return self.judge_and_apply(ballot, channel).await;
+        }
+        let request_id = ballot.request_id.clone();
+        let voter = ballot.voter.clone();
+        let outcome = self.judge_and_apply(ballot, channel).await;
+        // One event per ballot (its record is in the audit trail): who, on
+        // which request, through which channel, and what the gate made of it.
+        tracing::info!(
+            target: "approvals::vote",
+            request_id = %request_id,
+            voter = %voter,
+            channel,
+            counted = outcome.counted(),
+            refusal = outcome.refusal().map(Refusal::code),
+            "vote judged"
+        );
+        outcome
+    }
+
+    async fn judge_and_apply(&self, mut ballot: Ballot, channel: &str) -> VoteOutcome {
         let too_long = normalize_reason(&mut ballot.choice);
         // A reviewer's reason is free text: it may quote what it should not.
         if let Choice::Deny {

@@ -696,6 +696,40 @@ fn quoted(scanner: &Scanner<'_>, start: usize, limit: usize) -> Option<usize> {
     Some(end)
 }
 
+/// The end of a JSON string's content starting at `start` (after its
+/// opening quote): its closing quote, escapes (`\"`, `\n`) included, or the
+/// end of the line.
+fn string_end(scanner: &Scanner<'_>, start: usize, limit: usize) -> usize {
+    let bytes = scanner.bytes;
+    let stop = bytes.len().min(start.saturating_add(limit));
+    let mut k = start;
+    while k < stop {
+        match bytes[k] {
+            b'"' | b'\n' => break,
+            b'\\' => k += 2,
+            _ => k += 1,
+        }
+    }
+    k.min(stop)
+}
+
+/// The end of the content of a string quoted with `\"` (a JSON string
+/// inside a JSON string): the next `\"` not itself escaped, or the end of
+/// the line.
+fn escaped_string_end(scanner: &Scanner<'_>, start: usize, limit: usize) -> usize {
+    let bytes = scanner.bytes;
+    let stop = bytes.len().min(start.saturating_add(limit));
+    let mut k = start;
+    while k < stop {
+        match bytes[k] {
+            b'"' | b'\n' => break,
+            b'\\' if bytes.get(k + 1) == Some(&b'"') => break,
+            _ => k += 1,
+        }
+    }
+    k.min(stop)
+}
+
 fn is_placeholder(value: &[u8]) -> bool {
     let lower: Vec<u8> = value.iter().map(u8::to_ascii_lowercase).collect();
     value.len() < 3
@@ -742,10 +776,25 @@ fn secret_value(scanner: &mut Scanner<'_>, i: usize, j: usize) -> Option<usize> 
         {
             start += 1;
         }
+        let mut escaped_quote = false;
         if scanner.bytes.get(start) == Some(&b'\\') && scanner.bytes.get(start + 1) == Some(&b'"') {
             start += 2;
+            escaped_quote = true;
         }
-        let end = quoted(scanner, start, 512).unwrap_or_else(|| value_end(scanner, start, 512));
+        // A private key under a secret key is masked whole, to its END line.
+        if scanner.bytes[start..].starts_with(b"-----BEGIN") {
+            let end = scanner.dash(start);
+            if scanner.found.last().is_some_and(|d| d.range.start == start) {
+                return Some(end);
+            }
+        }
+        let end = if escaped_quote {
+            escaped_string_end(scanner, start, 4096)
+        } else if scanner.bytes.get(start.wrapping_sub(1)) == Some(&b'"') {
+            string_end(scanner, start, 4096)
+        } else {
+            quoted(scanner, start, 512).unwrap_or_else(|| value_end(scanner, start, 512))
+        };
         let value = &scanner.bytes[start..end];
         if is_placeholder(value) {
             return None;

@@ -77,6 +77,7 @@
 //! well), one pass each. JSON is walked iteratively, so depth is no limit.
 
 mod cues;
+mod decode;
 mod engine;
 mod keys;
 mod kind;

@@ -13,6 +13,7 @@
 use std::ops::Range;
 
 use super::cues::{self, Cue};
+use super::decode;
 use super::kind::{Detection, Kind};
 use super::validate::{self, Dialing};
 
@@ -24,6 +25,7 @@ const PLUS: u8 = 4;
 const DASH: u8 = 5;
 const COLON: u8 = 6;
 const NEWLINE: u8 = 7;
+const ESCAPE: u8 = 8;
 
 static CLASS: [u8; 256] = {
     let mut table = [OTHER; 256];
@@ -41,6 +43,7 @@ static CLASS: [u8; 256] = {
                 b'-' => DASH,
                 b':' => COLON,
                 b'\n' => NEWLINE,
+                b'\\' | b'%' => ESCAPE,
                 _ => OTHER,
             }
         };
@@ -50,10 +53,10 @@ static CLASS: [u8; 256] = {
 };
 
 /// The first bytes of the fixed token prefixes (`AKIA`, `ghp_`, `xoxb-`,
-/// `sk_live_`, `rk_live_`, `eyJ`).
+/// `sk_live_`, `rk_live_`, `eyJ`, `LS0tLS1CRUdJTi`).
 static PREFIX_START: [bool; 256] = {
     let mut table = [false; 256];
-    let starts = *b"Agxsre";
+    let starts = *b"AgxsreL";
     let mut k = 0;
     while k < starts.len() {
         table[starts[k] as usize] = true;
@@ -123,6 +126,12 @@ pub(crate) struct Scanner<'t> {
     /// [`utc_timestamp_end`]); off only in the tests that check that skipping
     /// them finds the same as reading them.
     shortcuts: bool,
+    /// The starts of the lines that hold a JSON or percent escape, read
+    /// again decoded after the pass.
+    escaped_lines: Vec<usize>,
+    /// Whether escaped lines are read again decoded (off for the text that
+    /// is itself decoded: [`decode`] already undid every level).
+    decodes: bool,
 }
 
 impl<'t> Scanner<'t> {
@@ -137,6 +146,8 @@ impl<'t> Scanner<'t> {
             ssn_cue: None,
             scratch: Vec::new(),
             shortcuts: true,
+            escaped_lines: Vec::new(),
+            decodes: true,
         }
     }
 
@@ -159,10 +170,50 @@ impl<'t> Scanner<'t> {
                 PLUS => self.plus(i),
                 DASH => self.dash(i),
                 COLON => self.colon(i),
+                ESCAPE => self.escape(i),
                 _ => i + 1,
             };
         }
+        if !self.escaped_lines.is_empty() {
+            self.escaped();
+        }
+        if !self.found.is_empty() {
+            self.join_wrapped();
+        }
         self.found
+    }
+
+    /// A `\` or `%`: remembers the line if an escape starts here.
+    #[inline]
+    fn escape(&mut self, i: usize) -> usize {
+        if self.decodes
+            && self.escaped_lines.last() != Some(&self.line_start)
+            && decode::is_escape(self.bytes, i)
+        {
+            self.escaped_lines.push(self.line_start);
+        }
+        i + 1
+    }
+
+    /// Reads each line that holds an escape again, decoded, and masks what
+    /// is found there over its whole original span.
+    fn escaped(&mut self) {
+        let lines = std::mem::take(&mut self.escaped_lines);
+        for start in lines {
+            let end = self.bytes[start..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(self.bytes.len(), |at| start + at);
+            let Some(decoded) = decode::decode(self.text, start..end) else {
+                continue;
+            };
+            let mut inner = Scanner::new(&decoded.text);
+            inner.decodes = false;
+            for found in inner.run() {
+                let range = decoded.original(found.range.clone());
+                self.push(found.kind, range, found.confidence);
+            }
+        }
     }
 
     pub(crate) fn push(&mut self, kind: Kind, range: Range<usize>, confidence: f32) {
@@ -351,28 +402,31 @@ impl<'t> Scanner<'t> {
                     return Some(end);
                 }
             }
-            b"eyJ" => return self.jwt(i),
+            b"eyJ" | b"eyA" | b"ewo" | b"ew0" => return self.jwt(i),
+            b"LS0" if word.starts_with(b"LS0tLS1CRUdJTi") => return self.base64_pem(i),
             _ => {}
         }
         None
     }
 
-    /// A JWT: three base64url segments whose first decodes to a JSON object
-    /// with an `alg`.
+    /// A JWT (JWS or JWE): base64url segments joined by dots, the first of
+    /// which decodes to a JSON object with an `alg`. The whole token is
+    /// masked, every segment.
     fn jwt(&mut self, i: usize) -> Option<usize> {
-        let end = self.run_end(i, 16 * 1024, |b| {
+        let end = self.run_end(i, usize::MAX, |b| {
             b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
         });
+        let mut end = end;
+        while end > i && self.bytes[end - 1] == b'.' {
+            end -= 1;
+        }
         let token = &self.bytes[i..end];
         let mut parts = token.split(|&b| b == b'.');
         let header = parts.next()?;
         let payload = parts.next()?;
-        let signature = parts.next().unwrap_or_default();
         if payload.is_empty() || header.len() < 10 {
             return None;
         }
-        let end = i + header.len() + 1 + payload.len() + 1 + signature.len();
-        let end = end.min(self.bytes.len());
         self.scratch.clear();
         validate::base64url_decode(header, &mut self.scratch)?;
         let parsed: serde_json::Map<String, serde_json::Value> =
@@ -381,6 +435,25 @@ impl<'t> Scanner<'t> {
             return None;
         }
         self.push(Kind::Secret, i..end, 0.95);
+        Some(end)
+    }
+
+    /// A PEM private key encoded once more in base64, as Kubernetes secrets
+    /// and environment variables carry it: `LS0tLS1CRUdJTi…` is
+    /// `-----BEGIN`.
+    fn base64_pem(&mut self, i: usize) -> Option<usize> {
+        let end = self.run_end(i, usize::MAX, |b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')
+        });
+        let head = &self.bytes[i..end.min(i + 64)];
+        self.scratch.clear();
+        validate::base64url_decode(head, &mut self.scratch)?;
+        if !self.scratch.windows(11).any(|w| {
+            w.starts_with(b"PRIVATE") && matches!(w[7], b' ' | b'+') && w.ends_with(b"KEY")
+        }) {
+            return None;
+        }
+        self.push(Kind::Secret, i..end, 0.99);
         Some(end)
     }
 
@@ -547,36 +620,124 @@ impl<'t> Scanner<'t> {
         end
     }
 
-    /// `-----BEGIN … PRIVATE KEY-----`: the whole block, to its END line.
-    fn dash(&mut self, i: usize) -> usize {
-        const BEGIN: &[u8] = b"-----BEGIN ";
-        if self.bytes.get(i + 1) != Some(&b'-') || !self.bytes[i..].starts_with(BEGIN) {
+    /// `-----BEGIN … PRIVATE KEY-----`: the whole block, to its END line,
+    /// or to the end of the string or paragraph when the END line is
+    /// missing. Every PEM private key form (`RSA`, `EC`, `DSA`, PKCS #8,
+    /// `ENCRYPTED`, `OPENSSH`, PGP's `PRIVATE KEY BLOCK`) names `PRIVATE
+    /// KEY` in its header; in form encoding its spaces are `+`.
+    pub(crate) fn dash(&mut self, i: usize) -> usize {
+        const BEGIN: &[u8] = b"-----BEGIN";
+        if self.bytes.get(i + 1) != Some(&b'-')
+            || !self.bytes[i..].starts_with(BEGIN)
+            || !matches!(self.bytes.get(i + BEGIN.len()), Some(b' ' | b'+'))
+        {
             return i + 1;
         }
+        let header_start = i + BEGIN.len() + 1;
         // The header is read as bytes: its 64-byte window may end inside a
         // multi-byte character.
-        let header_end = self.run_end(i + BEGIN.len(), 64, |b| b != b'\n' && b != b'-');
-        let header = &self.bytes[i + BEGIN.len()..header_end];
-        if !header.windows(11).any(|w| w == b"PRIVATE KEY") {
+        let header_end = self.run_end(header_start, 64, |b| b != b'\n' && b != b'-');
+        let header = &self.bytes[header_start..header_end];
+        if !header.windows(11).any(|w| {
+            w.starts_with(b"PRIVATE") && matches!(w[7], b' ' | b'+') && w.ends_with(b"KEY")
+        }) {
             return header_end;
         }
-        let window_end = self.bytes.len().min(i + 64 * 1024);
-        let window = &self.text[i..floor_char_boundary(self.text, window_end)];
-        let end = match window.find("-----END ") {
+        let window_end = floor_char_boundary(self.text, self.bytes.len().min(i + 1024 * 1024));
+        let window = &self.bytes[header_end..window_end];
+        let end = match find(window, b"-----END") {
             Some(at) => {
-                let after = i + at + 9;
-                self.text[after..floor_char_boundary(self.text, window_end.max(after))]
-                    .find("-----")
-                    .map_or(window_end, |c| after + c + 5)
+                let after = header_end + at + 8;
+                find(&self.bytes[after..window_end], b"-----").map_or(window_end, |c| after + c + 5)
             }
-            // No END line: everything up to a blank line is the key.
-            None => self.text[i..floor_char_boundary(self.text, window_end)]
-                .find("\n\n")
-                .map_or(window_end, |at| i + at),
+            // No END line: the key runs to the end of its string (a quote,
+            // escaped or not) or paragraph.
+            None => {
+                let stop = window
+                    .iter()
+                    .enumerate()
+                    .position(|(k, &b)| {
+                        matches!(b, b'"' | b'\'' | b'`' | b'<' | b'>' | b'{' | b'}')
+                            || b == b'\n' && matches!(window.get(k + 1), Some(b'\n'))
+                            || b == b'\n'
+                                && window.get(k + 1) == Some(&b'\r')
+                                && window.get(k + 2) == Some(&b'\n')
+                    })
+                    .map_or(window.len(), |at| at);
+                let mut end = header_end + stop;
+                // `…\"`: the backslashes escape the closing quote.
+                while end > header_end && self.bytes[end - 1] == b'\\' {
+                    end -= 1;
+                }
+                end
+            }
         };
         let end = floor_char_boundary(self.text, end);
         self.push(Kind::Secret, i..end, 0.99);
         end
+    }
+
+    /// Extends the secrets that end a line over the lines that continue
+    /// them: a token wrapped at a fixed width (base64 at 64 or 76 columns)
+    /// goes on at the start of the next line with nothing else on it.
+    fn join_wrapped(&mut self) {
+        let bytes = self.bytes;
+        for found in &mut self.found {
+            if !found.kind.is_secret() {
+                continue;
+            }
+            let mut end = found.range.end;
+            // A PEM block that reached its END line is complete: the next
+            // line is the text after it.
+            if bytes[found.range.start..end].ends_with(b"-----") {
+                continue;
+            }
+            // A token wrapped right after a `.` (a JWT's segment) or its
+            // `=` padding.
+            let trailing = bytes[end..]
+                .iter()
+                .take(4)
+                .take_while(|&&b| matches!(b, b'.' | b'='))
+                .count();
+            if matches!(bytes.get(end + trailing), Some(b'\n' | b'\r')) {
+                end += trailing;
+            }
+            let start_end = end;
+            let mut previous = usize::MAX;
+            loop {
+                let next = match (bytes.get(end), bytes.get(end + 1)) {
+                    (Some(b'\n'), _) => end + 1,
+                    (Some(b'\r'), Some(b'\n')) => end + 2,
+                    _ => break,
+                };
+                let line_end = next
+                    + bytes[next..]
+                        .iter()
+                        .take(257)
+                        .position(|&b| !is_token_byte(b))
+                        .unwrap_or(bytes.len().min(next + 257) - next);
+                let len = line_end - next;
+                let ends_line = matches!(bytes.get(line_end), None | Some(b'\n' | b'\r'));
+                // The last piece may have text after it on its line; a
+                // plain word there is text, not the token's end.
+                let piece = &bytes[next..line_end];
+                let tokenish = len >= 16
+                    || piece.iter().any(|&b| !b.is_ascii_lowercase())
+                        && piece.iter().any(|&b| !b.is_ascii_alphabetic());
+                if len == 0 || len > 256 || len > previous || !(ends_line || tokenish) {
+                    break;
+                }
+                end = line_end;
+                if !ends_line || len < previous && previous != usize::MAX {
+                    break;
+                }
+                previous = len;
+            }
+            // The `.` or `=` alone, with nothing after it, stays.
+            if end > start_end {
+                found.range.end = end;
+            }
+        }
     }
 
     fn plus(&mut self, i: usize) -> usize {
@@ -902,6 +1063,28 @@ impl NumberRun {
     fn digit_count(&self) -> usize {
         self.groups[..self.count].iter().map(|&(s, e)| e - s).sum()
     }
+}
+
+/// The first offset of `needle` in `haystack`.
+pub(crate) fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    let first = *needle.first()?;
+    let mut at = 0;
+    while at + needle.len() <= haystack.len() {
+        let k = haystack[at..=haystack.len() - needle.len()]
+            .iter()
+            .position(|&b| b == first)?;
+        at += k;
+        if haystack[at..].starts_with(needle) {
+            return Some(at);
+        }
+        at += 1;
+    }
+    None
+}
+
+/// Bytes of base64, base64url and JWT tokens.
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'_' | b'-' | b'.')
 }
 
 /// Whether `byte` continues a UTF-8 character rather than starting one.

@@ -106,7 +106,7 @@ pub enum PolicyError {
         defined: Vec<String>,
     },
     /// Fewer eligible approvers than the quorum (the requester never counts).
-    #[error("{} needs {quorum} approvals but only {eligible} eligible approvers (other than the requester) exist", rule_name(.rule))]
+    #[error("{}", quorum_unreachable(&rule_name(.rule), *.quorum, *.eligible))]
     QuorumUnreachable {
         /// The rule.
         rule: Option<String>,
@@ -140,6 +140,20 @@ fn location_prefix(location: &Option<Location>) -> String {
         .as_ref()
         .map(|location| format!("{location}: "))
         .unwrap_or_default()
+}
+
+/// "`subject` needs 2 approvals but only 1 eligible approver (other than
+/// the requester) exists", counted in words that agree.
+pub(crate) fn quorum_unreachable(subject: &str, quorum: u32, eligible: usize) -> String {
+    let approvals = if quorum == 1 { "approval" } else { "approvals" };
+    let (approvers, exist) = if eligible == 1 {
+        ("approver", "exists")
+    } else {
+        ("approvers", "exist")
+    };
+    format!(
+        "{subject} needs {quorum} {approvals} but only {eligible} eligible {approvers} (other than the requester) {exist}"
+    )
 }
 
 fn rule_name(rule: &Option<String>) -> String {

@@ -485,9 +485,7 @@ impl Policy {
                 }
                 PolicyError::QuorumUnreachable {
                     eligible, quorum, ..
-                } => PolicyError::invalid(format!(
-                    "{SUBJECT} needs {quorum} approvals but only {eligible} eligible approvers (other than the requester) exist"
-                )),
+                } => PolicyError::invalid(error::quorum_unreachable(SUBJECT, quorum, eligible)),
                 other => other,
             })
     }

@@ -277,7 +277,7 @@ fn empty_policy_fails_closed() {
         ));
         assert_eq!(
             error.to_string(),
-            "the default rule needs 1 approvals but only 0 eligible approvers (other than the requester) exist"
+            "the default rule needs 1 approval but only 0 eligible approvers (other than the requester) exist"
         );
     }
     // Rules alone do not change the default for unmatched calls.
@@ -684,7 +684,7 @@ fn a_declared_requirement_fails_closed_on_an_unknown_group_or_quorum() {
         .to_string();
     assert_eq!(
         error,
-        "the requirement declared by the call needs 2 approvals but only 1 eligible approvers (other than the requester) exist"
+        "the requirement declared by the call needs 2 approvals but only 1 eligible approver (other than the requester) exists"
     );
 
     let zero = RequirementBuilder::new().approvers(["bob@x.io"]).quorum(0);
