@@ -1007,6 +1007,31 @@ mod tree_and_checkpoints {
     }
 
     #[tokio::test]
+    async fn a_passed_interval_signs_after_the_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let signer = SignerKey::generate("log").unwrap();
+        let verifier = signer.verifier();
+        // An interval that has always passed: every batch is followed by a
+        // checkpoint, written before a flush queued after it returns.
+        let audit = JsonlAudit::builder(&path)
+            .checkpoint_key(signer)
+            .checkpoint_interval(Duration::ZERO)
+            .open()
+            .unwrap();
+        audit
+            .record_all(&[sample(0), sample(1), sample(2)])
+            .await
+            .unwrap();
+        audit.flush().await.unwrap();
+        assert_eq!(checkpoint_of(&path, &verifier).size, 3);
+        audit.record(&sample(3)).await.unwrap();
+        audit.flush().await.unwrap();
+        assert_eq!(checkpoint_of(&path, &verifier).size, 4);
+        audit.close().await.unwrap();
+    }
+
+    #[tokio::test]
     async fn verify_with_a_checkpoint_names_what_is_wrong() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.jsonl");
