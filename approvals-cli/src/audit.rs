@@ -5,12 +5,15 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use approvals_core::audit::{AuditEvent, AuditRecord, VerifyError, verify, verify_with_head};
+use approvals_core::audit::{
+    AuditEvent, AuditRecord, VerifyError, verify, verify_with_checkpoint, verify_with_head,
+};
 use approvals_core::{Choice, Conclusion, ExecutionOutcome, Timestamp};
 use clap::{Args, Subcommand};
 
 use crate::exit;
 use crate::out::{Out, Tone, clean};
+use crate::tlog;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum AuditCommand {
@@ -19,7 +22,28 @@ pub(crate) enum AuditCommand {
     /// Every record's hash, sequence number and link to the record before
     /// it are checked. Exits 0 if the log verifies, 1 naming the first
     /// record that was changed, removed, reordered or cut.
+    ///
+    /// With --checkpoint and --key, also checks the log against a signed
+    /// checkpoint: a log shorter than the checkpoint names the first missing
+    /// record; a log whose first records do not hash to the signed root is a
+    /// fork (the changed record is named when the tree beside the log still
+    /// holds the signed history).
     Verify(VerifyArgs),
+    /// Make an Ed25519 key for signing checkpoints.
+    ///
+    /// Writes the signing key to --out (mode 0600) and its public key to
+    /// --out.pub and standard output, in the formats of Go's sumdb note.
+    Keygen(tlog::KeygenArgs),
+    /// Sign a checkpoint of the log's Merkle tree now.
+    ///
+    /// Opens the log as its writer (it must not be open elsewhere), checks
+    /// it and its tree, and writes a C2SP signed checkpoint.
+    Checkpoint(tlog::CheckpointArgs),
+    /// Print inclusion proofs of every record of one request against a
+    /// signed checkpoint, each checked, as JSON lines.
+    Prove(tlog::ProveArgs),
+    /// Prove and check that a newer signed checkpoint extends an older one.
+    Consistency(tlog::ConsistencyArgs),
     /// Show a log as a readable timeline of requests, votes, conclusions
     /// and outcomes.
     ///
@@ -40,6 +64,12 @@ pub(crate) struct VerifyArgs {
     /// checks that no record up to it was cut from the end.
     #[arg(long, value_name = "SEQ:HASH")]
     head: Option<String>,
+    /// A signed checkpoint to check the log against (needs --key).
+    #[arg(long, value_name = "FILE", requires = "key", conflicts_with = "head")]
+    checkpoint: Option<PathBuf>,
+    /// The checkpoint's public key (name+hash+key), or a file holding it.
+    #[arg(long, value_name = "PUB", requires = "checkpoint")]
+    key: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -59,6 +89,10 @@ pub(crate) fn run(command: AuditCommand, out: &Out) -> u8 {
     match command {
         AuditCommand::Verify(args) => run_verify(&args, out),
         AuditCommand::Show(args) => run_show(&args, out),
+        AuditCommand::Keygen(args) => tlog::keygen(&args, out),
+        AuditCommand::Checkpoint(args) => tlog::checkpoint(&args, out),
+        AuditCommand::Prove(args) => tlog::prove(&args, out),
+        AuditCommand::Consistency(args) => tlog::consistency(&args, out),
     }
 }
 
@@ -84,9 +118,20 @@ fn run_verify(args: &VerifyArgs, out: &Out) -> u8 {
         }
         None => None,
     };
-    let result = match &head {
-        Some((seq, hash)) => verify_with_head(&args.file, key.as_deref(), (*seq, hash)),
-        None => verify(&args.file, key.as_deref()),
+    let checkpoint = match (&args.checkpoint, &args.key) {
+        (Some(path), Some(public)) => match tlog::checkpoint_for_verify(path, public) {
+            Ok(checkpoint) => Some(checkpoint),
+            Err(message) => {
+                out.line(format!("{} {message}", out.paint(Tone::Bad, "FAILED")));
+                return exit::FAILED;
+            }
+        },
+        _ => None,
+    };
+    let result = match (&head, &checkpoint) {
+        (_, Some(checkpoint)) => verify_with_checkpoint(&args.file, key.as_deref(), checkpoint),
+        (Some((seq, hash)), None) => verify_with_head(&args.file, key.as_deref(), (*seq, hash)),
+        (None, None) => verify(&args.file, key.as_deref()),
     };
     let name = args.file.display();
     match result {
@@ -100,6 +145,12 @@ fn run_verify(args: &VerifyArgs, out: &Out) -> u8 {
                 out.paint(Tone::Good, "ok"),
                 report.records
             ));
+            if let Some(checkpoint) = &checkpoint {
+                out.line(format!(
+                    "the first {} records match the checkpoint signed for {}",
+                    checkpoint.size, checkpoint.origin
+                ));
+            }
             exit::OK
         }
         Err(VerifyError::Io(error)) => {

@@ -10,6 +10,7 @@ mod out;
 mod parse;
 mod remote;
 mod store;
+mod tlog;
 
 use std::process::ExitCode;
 

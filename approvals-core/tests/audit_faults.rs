@@ -53,11 +53,13 @@ fn write_log(path: &Path, count: usize) {
     });
 }
 
-/// The files in `dir`, by name.
+/// The files in `dir`, by name, but for the Merkle tree each log keeps
+/// beside it (`<log>.tree`, derived from the log).
 fn files_in(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.ends_with(".tree"))
         .collect();
     names.sort();
     names

@@ -17,16 +17,18 @@
 //! - `PostgresAudit` (feature `postgres`): one hash chain in a PostgreSQL
 //!   table, shared by every replica, appended in batches.
 
+pub mod checkpoint;
 mod fanout;
 mod file;
 mod memory;
+pub mod merkle;
 #[cfg(feature = "postgres")]
 mod postgres;
 
 pub use fanout::{FanOut, NoSinks};
 pub use file::{
-    Fsync, JsonlAudit, JsonlAuditBuilder, OpenError, Recovery, VerifyError, VerifyReport, verify,
-    verify_reader, verify_reader_with_head, verify_with_head,
+    Fsync, JsonlAudit, JsonlAuditBuilder, OpenError, Recovery, TreeFile, VerifyError, VerifyReport,
+    verify, verify_reader, verify_reader_with_head, verify_with_checkpoint, verify_with_head,
 };
 pub use memory::MemoryAudit;
 #[cfg(feature = "postgres")]
