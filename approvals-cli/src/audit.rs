@@ -55,7 +55,21 @@ pub(crate) enum AuditCommand {
 #[derive(Debug, Args)]
 pub(crate) struct VerifyArgs {
     /// The JSON Lines audit log.
-    file: PathBuf,
+    #[arg(required_unless_present = "postgres")]
+    file: Option<PathBuf>,
+    /// Check a `PostgresAudit` table instead of a file: its PostgreSQL URL
+    /// (or APPROVALS_POSTGRES).
+    #[arg(
+        long,
+        env = "APPROVALS_POSTGRES",
+        hide_env_values = true,
+        value_name = "URL",
+        conflicts_with_all = ["file", "key_file", "head", "checkpoint"]
+    )]
+    postgres: Option<String>,
+    /// The schema of the `PostgresAudit` table (with --postgres).
+    #[arg(long, default_value = "approvals", value_name = "NAME")]
+    schema: String,
     /// A file holding the HMAC key the log was written with. Its whole
     /// content is the key, less one trailing newline.
     #[arg(long, value_name = "K")]
@@ -97,6 +111,12 @@ pub(crate) fn run(command: AuditCommand, out: &Out) -> u8 {
 }
 
 fn run_verify(args: &VerifyArgs, out: &Out) -> u8 {
+    let file = match (&args.file, &args.postgres) {
+        (_, Some(url)) => return crate::store::verify_postgres_audit(url, &args.schema, out),
+        (Some(file), None) => file,
+        // clap requires one of the two.
+        (None, None) => return exit::USAGE,
+    };
     let key = match &args.key_file {
         Some(path) => match std::fs::read(path) {
             Ok(key) => Some(strip_newline(key)),
@@ -129,11 +149,11 @@ fn run_verify(args: &VerifyArgs, out: &Out) -> u8 {
         _ => None,
     };
     let result = match (&head, &checkpoint) {
-        (_, Some(checkpoint)) => verify_with_checkpoint(&args.file, key.as_deref(), checkpoint),
-        (Some((seq, hash)), None) => verify_with_head(&args.file, key.as_deref(), (*seq, hash)),
-        (None, None) => verify(&args.file, key.as_deref()),
+        (_, Some(checkpoint)) => verify_with_checkpoint(file, key.as_deref(), checkpoint),
+        (Some((seq, hash)), None) => verify_with_head(file, key.as_deref(), (*seq, hash)),
+        (None, None) => verify(file, key.as_deref()),
     };
-    let name = args.file.display();
+    let name = file.display();
     match result {
         Ok(report) => {
             let head = report.head.map_or_else(

@@ -6,7 +6,8 @@ pub(crate) const OK: u8 = 0;
 /// The check failed: the log does not verify, the vote did not count,
 /// there is no such request, or a line to mask is not valid JSON.
 pub(crate) const FAILED: u8 = 1;
-// 2 is clap's: the command line is wrong.
+/// The command line is wrong (clap exits with it too).
+pub(crate) const USAGE: u8 = 2;
 /// It could not be done: a file could not be read, the API could not be
 /// reached or answered unexpectedly.
 pub(crate) const TROUBLE: u8 = 3;

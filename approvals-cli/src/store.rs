@@ -151,6 +151,18 @@ async fn pending(args: PendingArgs, out: &Out) -> u8 {
     exit::OK
 }
 
+/// `approvals audit verify --postgres URL`: the same check as
+/// `approvals store verify-audit`.
+pub(crate) fn verify_postgres_audit(url: &str, schema: &str, out: &Out) -> u8 {
+    run(
+        StoreCommand::VerifyAudit(VerifyAuditArgs {
+            postgres: url.to_owned(),
+            schema: schema.to_owned(),
+        }),
+        out,
+    )
+}
+
 async fn verify_audit(args: VerifyAuditArgs, out: &Out) -> u8 {
     let lines = match approvals_core::audit::PostgresAudit::read(&args.postgres, &args.schema).await
     {

@@ -111,6 +111,16 @@ async fn verify_audit_checks_the_shared_chain_and_names_a_changed_record() {
     let ok = tokio::task::spawn_blocking(verify.clone()).await.unwrap();
     assert!(ok.status.success(), "{ok:?}");
     assert!(String::from_utf8_lossy(&ok.stdout).contains("5 records"));
+    // The audit command reads the table as well.
+    let through_audit = {
+        let (url, schema) = (url.clone(), schema.clone());
+        move || approvals(&["audit", "verify", "--postgres", &url, "--schema", &schema])
+    };
+    let ok = tokio::task::spawn_blocking(through_audit.clone())
+        .await
+        .unwrap();
+    assert!(ok.status.success(), "{ok:?}");
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("5 records"));
 
     let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
         .await
@@ -122,6 +132,8 @@ async fn verify_audit_checks_the_shared_chain_and_names_a_changed_record() {
         ))
         .await
         .unwrap();
+    let broken = tokio::task::spawn_blocking(through_audit).await.unwrap();
+    assert_eq!(broken.status.code(), Some(1), "{broken:?}");
     let broken = tokio::task::spawn_blocking(verify).await.unwrap();
     assert_eq!(broken.status.code(), Some(1), "{broken:?}");
     let stderr = String::from_utf8_lossy(&broken.stderr);
