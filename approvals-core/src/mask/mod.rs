@@ -28,7 +28,7 @@
 //! | --- | --- | --- |
 //! | `email` | `local@domain.tld` | a dotted domain with an alphabetic TLD |
 //! | `phone` | `+` international numbers of the major regions; North American `(415) 555-0132`, `415-555-0132`, `415.555.0132`, `1 415 555 0132`; national numbers with a trunk 0 in three or more groups (`020 7946 0958`, `01 23 45 67 89`); bare digits after `phone`, `tel`, `mobile`, `call` | calling code and national length; NANP area and exchange rules |
-//! | `credit_card` | 13–19 digits, compact or in groups of 4 (Amex 4-6-5, Diners 4-6-4) with spaces or dashes | issuer ranges (Visa, Mastercard incl. 2-series, Amex, Discover, Diners, JCB, UnionPay, Maestro, Mir) and Luhn |
+//! | `credit_card` | 12–19 digits, compact or in groups of 4 (Amex 4-6-5, Diners 4-6-4, long Maestro 6-13) with spaces, dashes or dots | IIN ranges and lengths of Visa, Mastercard incl. 2-series, Amex, Discover, Diners, JCB (15 and 16–19), UnionPay, Maestro (12–19), Mir, RuPay; Luhn |
 //! | `us_ssn` | `123-45-6789`, `123 45 6789`; nine bare digits after `ssn` | area not 000, 666 or 9xx; group not 00; serial not 0000 |
 //! | `iban` | compact or in groups of 4, uppercase | per-country length and mod-97 |
 //! | `ip_address` | IPv4 unless a version word (`version`, `release`, `node`, `upgraded`, …) comes shortly before on the line; IPv6 | octet ranges; the standard IPv6 parser |

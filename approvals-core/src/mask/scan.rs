@@ -871,7 +871,10 @@ impl<'t> Scanner<'t> {
             if octets_ok && !self.version_before(start) {
                 return Some((Kind::IpAddress, start, 0.9));
             }
-            return None;
+            // `4242.4242.4242.4242` may still be a card.
+            if !lens(&[4, 4, 4, 4]) {
+                return None;
+            }
         }
         if seps.contains(&Sep::Dot) && !uniform {
             return None;
@@ -887,17 +890,21 @@ impl<'t> Scanner<'t> {
         {
             return Some((Kind::UsSsn, start, 0.8));
         }
-        // Payment cards.
-        if (13..=19).contains(&n)
-            && (groups.len() == 1 || uniform && matches!(first_sep, Some(Sep::Space | Sep::Dash)))
+        // Payment cards: compact, in groups of four (the last of one to
+        // five), Amex and Diners 4-6-5 and 4-6-4, long Maestro 6-13 or
+        // 4-4-4-4-3; spaces, dashes, or dots in groups of four.
+        if (12..=19).contains(&n)
+            && (groups.len() == 1
+                || uniform && matches!(first_sep, Some(Sep::Space | Sep::Dash | Sep::Dot)))
         {
             let fours = groups.len() >= 3
                 && groups[..groups.len() - 1].iter().all(|&(s, e)| e - s == 4)
                 && groups
                     .last()
-                    .is_some_and(|&(s, e)| (1..=4).contains(&(e - s)));
-            let amex_diners = lens(&[4, 6, 5]) || lens(&[4, 6, 4]);
-            if (groups.len() == 1 || fours || amex_diners) && validate::card(digits) {
+                    .is_some_and(|&(s, e)| (1..=5).contains(&(e - s)));
+            let dotted = first_sep == Some(Sep::Dot);
+            let other = !dotted && (lens(&[4, 6, 5]) || lens(&[4, 6, 4]) || lens(&[6, 13]));
+            if (groups.len() == 1 || fours || other) && validate::card(digits) {
                 return Some((Kind::CreditCard, start, 0.95));
             }
         }

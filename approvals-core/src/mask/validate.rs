@@ -32,11 +32,23 @@ fn prefix(digits: &[u8], n: usize) -> u32 {
 }
 
 /// Whether `digits` fall in a payment card issuer's range with a length that
-/// issuer uses: Visa, Mastercard (51–55 and the 2-series 2221–2720), American
-/// Express, Discover, Diners Club, JCB, UnionPay, Maestro and Mir.
+/// issuer uses (the networks' published IIN ranges):
+///
+/// | network | IIN | digits |
+/// | --- | --- | --- |
+/// | Visa | 4 | 13–19 |
+/// | Mastercard | 51–55, 2221–2720 | 16 |
+/// | American Express | 34, 37 | 15 |
+/// | Discover | 6011, 644–649, 65, 622126–622925 | 16–19 |
+/// | Diners Club | 300–305, 3095, 36, 38, 39 | 14–19 |
+/// | JCB | 3528–3589; 1800, 2131 | 16–19; 15 |
+/// | UnionPay | 62, 81 | 16–19 |
+/// | Maestro | 50, 56–69 | 12–19 |
+/// | Mir | 2200–2204 | 16–19 |
+/// | RuPay | 60, 65, 81, 82, 508, 353, 356 | 16 |
 pub(crate) fn card_issuer(digits: &[u8]) -> bool {
     let len = digits.len();
-    if !(13..=19).contains(&len) {
+    if !(12..=19).contains(&len) {
         return false;
     }
     let p1 = prefix(digits, 1);
@@ -44,20 +56,21 @@ pub(crate) fn card_issuer(digits: &[u8]) -> bool {
     let p3 = prefix(digits, 3);
     let p4 = prefix(digits, 4);
     let p6 = prefix(digits, 6);
-    let visa = p1 == 4 && matches!(len, 13 | 16 | 19);
+    let long = (16..=19).contains(&len);
+    let visa = p1 == 4 && len >= 13;
     let mastercard = ((51..=55).contains(&p2) || (2221..=2720).contains(&p4)) && len == 16;
     let amex = matches!(p2, 34 | 37) && len == 15;
-    let long = (16..=19).contains(&len);
     let discover =
         (p4 == 6011 || (644..=649).contains(&p3) || p2 == 65 || (622_126..=622_925).contains(&p6))
             && long;
-    let diners =
-        ((300..=305).contains(&p3) || matches!(p2, 36 | 38 | 39)) && (14..=19).contains(&len);
-    let jcb = (3528..=3589).contains(&p4) && long;
-    let unionpay = p2 == 62 && long;
-    let maestro = (matches!(p2, 50 | 56 | 57 | 58 | 63 | 67)) && (13..=19).contains(&len);
+    let diners = ((300..=305).contains(&p3) || p4 == 3095 || matches!(p2, 36 | 38 | 39))
+        && (14..=19).contains(&len);
+    let jcb = (3528..=3589).contains(&p4) && long || matches!(p4, 1800 | 2131) && len == 15;
+    let unionpay = matches!(p2, 62 | 81) && long;
+    let maestro = (p2 == 50 || (56..=69).contains(&p2)) && (12..=19).contains(&len);
     let mir = (2200..=2204).contains(&p4) && long;
-    visa || mastercard || amex || discover || diners || jcb || unionpay || maestro || mir
+    let rupay = (matches!(p2, 60 | 65 | 81 | 82) || matches!(p3, 508 | 353 | 356)) && len == 16;
+    visa || mastercard || amex || discover || diners || jcb || unionpay || maestro || mir || rupay
 }
 
 /// A payment card number: a known issuer range and the Luhn check.
@@ -291,6 +304,39 @@ mod tests {
         assert!(card(b"3530111333300000"));
         assert!(card(b"36227206271667"), "Diners 14 digits");
         assert!(!card(b"1234567812345670"), "no issuer starts with 1");
+    }
+
+    #[test]
+    fn every_network_in_its_iin_ranges_and_lengths() {
+        // Test numbers the networks and processors publish, Luhn-valid.
+        for (network, number) in [
+            ("Visa 13", &b"4222222222222"[..]),
+            ("Visa 19", b"4111111111111111110"),
+            ("Mastercard 2-series", b"2720992720992729"),
+            ("Amex", b"371449635398431"),
+            ("Discover", b"6011000990139424"),
+            ("Discover 65", b"6500000000000002"),
+            ("Diners 14", b"30569309025904"),
+            ("Diners 16", b"3056930009020004"),
+            ("JCB 16", b"3566002020360505"),
+            ("JCB 15", b"180001234567899"),
+            ("JCB 15 2131", b"213112345678904"),
+            ("UnionPay 16", b"6200000000000005"),
+            ("UnionPay 19", b"6212345678901234569"),
+            ("Maestro 12", b"500000000009"),
+            ("Maestro 19", b"6759649826438453003"),
+            ("Mir", b"2200000000000004"),
+            ("RuPay", b"6521000000000007"),
+            ("RuPay 508", b"5080000000000002"),
+        ] {
+            assert!(card_issuer(number), "{network}: issuer");
+            assert!(luhn(number), "{network}: the test number is Luhn-valid");
+            assert!(card(number), "{network}");
+        }
+        // Lengths a network does not use.
+        assert!(!card_issuer(b"37144963539843"), "Amex 14");
+        assert!(!card_issuer(b"51000000000000000"), "Mastercard 17");
+        assert!(!card_issuer(b"40000000000"), "11 digits");
     }
 
     #[test]
