@@ -704,6 +704,13 @@ impl<'t> Scanner<'t> {
             }
             let start_end = end;
             let mut previous = usize::MAX;
+            // Text wrapped at a fixed width (64 columns for PEM and most
+            // tools, 76 for MIME): the line the token ends on is full.
+            let line_start = bytes[..end]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |at| at + 1);
+            let full_line = matches!(end - line_start, 64 | 76);
             loop {
                 let next = match (bytes.get(end), bytes.get(end + 1)) {
                     (Some(b'\n'), _) => end + 1,
@@ -724,7 +731,17 @@ impl<'t> Scanner<'t> {
                 let tokenish = len >= 16
                     || piece.iter().any(|&b| !b.is_ascii_lowercase())
                         && piece.iter().any(|&b| !b.is_ascii_alphabetic());
-                if len == 0 || len > 256 || len > previous || !(ends_line || tokenish) {
+                // Once the text is known to be wrapped at a fixed width,
+                // any last piece but a plain word (`done`, `Done`) is the
+                // token's end.
+                let wrapped = full_line || previous != usize::MAX;
+                let word = piece.first().is_some_and(u8::is_ascii_alphabetic)
+                    && piece[1..].iter().all(u8::is_ascii_lowercase);
+                if len == 0
+                    || len > 256
+                    || len > previous
+                    || !(ends_line || tokenish || wrapped && !word)
+                {
                     break;
                 }
                 end = line_end;
