@@ -402,7 +402,7 @@ proptest! {
 #[test]
 fn the_last_piece_of_a_wrapped_token_is_masked_even_when_it_is_letters_only() {
     let token = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.AAAAAAAAAAAAAAAADAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAADAAAAA";
-    assert_masked_in_every_form("using key {} now", token);
+    assert_masked_in_every_form(&format!("using key {token} now"), token);
     let wrapped = "using key eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.AAAAAAAAAAAAAAAADAAAAAAAAAA\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAA\nAADAAAAA now";
     let masked = engine().mask_str(wrapped);
     assert_eq!(masked, "using key [SECRET] now");

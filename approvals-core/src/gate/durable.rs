@@ -497,7 +497,7 @@ impl Registry {
     }
 
     /// Judges, records and applies one vote on a stored request.
-    pub(crate) async fn cast_stored(&self, durable: &Durable, cast: Cast<'_>) -> VoteOutcome {
+    pub(crate) async fn cast_stored(&self, cast: Cast<'_>) -> VoteOutcome {
         let id = cast.ballot.request_id.clone();
         let clock = Arc::clone(&self.clock);
         let masker_conclusion = |conclusion| mask_conclusion(self.masker(), conclusion);
@@ -570,7 +570,6 @@ impl Registry {
         if let Some(refusal) = refusal {
             return VoteOutcome::Refused { refusal };
         }
-        let _ = durable;
         let approved_by = stored.state.approvals.clone();
         let quorum = stored.review.quorum;
         if conclusion.is_none() && !approved_by.is_empty() {

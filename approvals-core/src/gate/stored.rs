@@ -248,11 +248,11 @@ impl Gate {
         }
 
         let poll = durable.poll;
-        let conclusion = loop {
+        let (conclusion, stored) = loop {
             match durable.store.load(&id).await {
                 Ok(Some(stored)) => {
-                    if let Some(conclusion) = stored.state.conclusion {
-                        break conclusion;
+                    if let Some(conclusion) = stored.state.conclusion.clone() {
+                        break (conclusion, stored);
                     }
                     if stored.state.escalation.is_none() {
                         escalation = None;
@@ -308,7 +308,11 @@ impl Gate {
         // The conclusion's record reaches the audit sink before the caller
         // learns it (and before a body can run).
         let drained = registry.drain().await;
-        self.announce_stored(&review, Some(conclusion.clone()), which)
+        // The row just read holds the channels' receipts.
+        registry
+            .tell_stored("how a request ended", &stored, which, |channel| {
+                channel.concluded(&review, &conclusion)
+            })
             .await;
         drained.map_err(store_error)?;
         match conclusion {

@@ -297,8 +297,8 @@ impl Registry {
             channel,
             too_long,
         };
-        if let Some(durable) = &self.durable {
-            return self.cast_stored(durable, cast).await;
+        if self.durable.is_some() {
+            return self.cast_stored(cast).await;
         }
         let Some(pending) = self.get(&cast.ballot.request_id) else {
             return self.refuse_stray(&cast).await;
