@@ -33,6 +33,7 @@ pub mod policy;
 mod request;
 mod review;
 pub mod store;
+pub mod telemetry;
 mod time;
 
 pub use channel::{Channel, ChannelError};

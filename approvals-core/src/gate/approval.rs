@@ -246,11 +246,19 @@ impl<A> Approval<A> {
                     "approval.outcome",
                     if result.is_ok() { "ok" } else { "error" },
                 );
+                if result.is_err() {
+                    // The body's own error type is the application's: the
+                    // span says only that the body failed.
+                    self.span.record("error.type", "body_error");
+                    self.span.record("otel.status_code", "ERROR");
+                }
                 Box::pin(self.record(outcome)).await;
                 result
             }
             Err(panic) => {
                 self.span.record("approval.outcome", "panicked");
+                self.span.record("error.type", "panicked");
+                self.span.record("otel.status_code", "ERROR");
                 Box::pin(self.record(ExecutionOutcome::Panicked)).await;
                 std::panic::resume_unwind(panic)
             }

@@ -177,11 +177,14 @@ impl AuditSink for Guarded<'_> {
     }
 
     async fn record_all(&self, records: &[AuditRecord]) -> Result<(), AuditError> {
-        futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(
+        let started = std::time::Instant::now();
+        let written = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(
             self.0.audit.record_all(records),
         ))
         .await
-        .unwrap_or(Err(AuditError::Panicked))
+        .unwrap_or(Err(AuditError::Panicked));
+        crate::telemetry::audit_written(started, &written);
+        written
     }
 }
 

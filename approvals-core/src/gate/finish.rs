@@ -86,9 +86,12 @@ impl Registry {
     /// that panics fails the step like one that returns an error, and the
     /// request still ends with a conclusion.
     pub(crate) async fn record(&self, record: &AuditRecord) -> Result<(), AuditError> {
-        futures::FutureExt::catch_unwind(AssertUnwindSafe(self.audit.record(record)))
+        let started = std::time::Instant::now();
+        let written = futures::FutureExt::catch_unwind(AssertUnwindSafe(self.audit.record(record)))
             .await
-            .unwrap_or(Err(AuditError::Panicked))
+            .unwrap_or(Err(AuditError::Panicked));
+        crate::telemetry::audit_written(started, &written);
+        written
     }
 }
 

@@ -46,6 +46,8 @@ use futures::FutureExt as _;
 use serde::Serialize;
 use tracing::Instrument as _;
 
+use crate::telemetry;
+
 pub use approval::Approval;
 pub use builder::GateBuilder;
 pub use depth::MAX_ARGUMENT_DEPTH;
@@ -177,6 +179,7 @@ impl Gate {
             arguments,
             span,
         } = self.prepare(request)?;
+        let meter = telemetry::CallMeter::start(action.clone());
         // Timed only for a subscriber that listens (clocks are not free).
         let started = (!span.is_disabled()).then(std::time::Instant::now);
         // Recording the request is boxed and done before waiting begins, so
@@ -186,8 +189,14 @@ impl Gate {
         let concluded = async {
             match opening.await? {
                 Opened::Concluded(conclusion, unrun) => Ok((conclusion, unrun)),
-                Opened::Pending(waiting) => self.await_conclusion(waiting).await,
-                Opened::Stored(waiting) => Box::pin(self.await_stored(waiting)).await,
+                Opened::Pending(waiting) => {
+                    let _pending = telemetry::PendingGauge::new(action.clone());
+                    self.await_conclusion(waiting).await
+                }
+                Opened::Stored(waiting) => {
+                    let _pending = telemetry::PendingGauge::new(action.clone());
+                    Box::pin(self.await_stored(waiting)).await
+                }
             }
         }
         .instrument(span.clone())
@@ -199,10 +208,14 @@ impl Gate {
             Ok(concluded) => concluded,
             Err(error) => {
                 span.record("approval.conclusion", error.outcome());
+                span.record("error.type", error.outcome());
+                span.record("otel.status_code", "ERROR");
+                meter.end(error.outcome());
                 return Err(error);
             }
         };
         span.record("approval.conclusion", conclusion.outcome());
+        meter.end(conclusion.outcome());
         Ok(Approval::new(
             unrun,
             fingerprint,
@@ -289,6 +302,8 @@ impl Gate {
             approval.conclusion = tracing::field::Empty,
             approval.wait_ms = tracing::field::Empty,
             approval.outcome = tracing::field::Empty,
+            error.r#type = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
         );
         let call = Call {
             id,
@@ -609,10 +624,20 @@ impl Gate {
                 }
             }
         });
-        for result in futures::future::join_all(deliveries).await {
-            result?;
+        let mut first = Ok(());
+        for (channel, result) in registry
+            .channels
+            .iter()
+            .zip(futures::future::join_all(deliveries).await)
+        {
+            if let Err(error) = result {
+                telemetry::channel_failed(channel.name(), "deliver");
+                if first.is_ok() {
+                    first = Err(error);
+                }
+            }
         }
-        Ok(())
+        first
     }
 
     /// Adds the escalation's approvers, records it and tells the channels.

@@ -16,6 +16,7 @@ use super::finish::Finish;
 use crate::audit::{AuditError, AuditEvent, AuditRecord, AuditSink};
 use crate::channel::{Channel, ChannelError};
 use crate::mask::Masker;
+use crate::telemetry;
 use crate::time::Clock;
 use crate::{
     Ballot, Choice, Conclusion, Identity, MAX_REASON_CHARS, Progress, Refusal, RequestId, Review,
@@ -264,11 +265,18 @@ impl Registry {
     /// Judges, records and applies one vote cast through `channel`.
     pub(crate) async fn cast(&self, ballot: Ballot, channel: &str) -> VoteOutcome {
         if !tracing::enabled!(target: "approvals::vote", tracing::Level::INFO) {
-            return self.judge_and_apply(ballot, channel).await;
+            let outcome = self.judge_and_apply(ballot, channel).await;
+            if let Some(refusal) = outcome.refusal() {
+                telemetry::vote_refused(refusal.code());
+            }
+            return outcome;
         }
         let request_id = ballot.request_id.clone();
         let voter = ballot.voter.clone();
         let outcome = self.judge_and_apply(ballot, channel).await;
+        if let Some(refusal) = outcome.refusal() {
+            telemetry::vote_refused(refusal.code());
+        }
         // One event per ballot (its record is in the audit trail): who, on
         // which request, through which channel, and what the gate made of it.
         tracing::info!(
@@ -468,6 +476,7 @@ impl Registry {
             });
         for (channel, told) in futures::future::join_all(told).await {
             if !matches!(told, Ok(Ok(Ok(())))) {
+                telemetry::channel_failed(channel.name(), "update");
                 tracing::warn!(
                     channel = channel.name(),
                     request_id = %id,
