@@ -42,6 +42,20 @@ impl<V> Arguments<V> {
     }
 }
 
+/// The arguments of a `#[requires_approval]` function, as [`run`] takes
+/// them. A parameter that does not implement `Serialize` is reported once,
+/// at the parameter ([`Argument`]); this trait keeps the second report, at
+/// the call, short and free of this module's types.
+#[diagnostic::on_unimplemented(
+    message = "a parameter of this `#[requires_approval]` function does not implement `Serialize`",
+    label = "see the error at the parameter",
+    note = "every parameter that is not `#[approval(skip)]` is part of the approval request"
+)]
+pub trait RequestArguments: Serialize {}
+
+#[diagnostic::do_not_recommend]
+impl<V: ArgumentValues> RequestArguments for Arguments<V> {}
+
 impl<V: ArgumentValues> Serialize for Arguments<V> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(self.names.len()))?;
@@ -326,7 +340,7 @@ pub async fn run<A, F, Fut, T, E>(
     body: F,
 ) -> Result<T, E>
 where
-    A: Serialize,
+    A: RequestArguments,
     F: FnOnce(A) -> Fut,
     Fut: Future<Output = Result<T, E>>,
     E: ErrorType,
