@@ -1,7 +1,7 @@
 //! The `approval` span as OpenTelemetry exports it (through
 //! `tracing-opentelemetry`, into the SDK's in-memory exporter): one span
 //! per gated call with its attributes, the body's spans as its children,
-//! the vote as an event on it, an error status with `error.type` when the
+//! the vote and each step of the request as events on it, an error status with `error.type` when the
 //! call ends in an error, and no argument value anywhere.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -116,6 +116,24 @@ async fn an_approved_call_is_one_span_with_the_body_and_the_vote_inside() {
         .find(|pair| pair.key.as_str() == "voter")
         .expect("the event names the voter");
     assert_eq!(voter.value.as_str(), ALICE);
+
+    let transitions: Vec<String> = approval
+        .events
+        .iter()
+        .filter(|event| event.name == "request transition")
+        .filter_map(|event| {
+            event
+                .attributes
+                .iter()
+                .find(|pair| pair.key.as_str() == "transition")
+                .map(|pair| pair.value.as_str().into_owned())
+        })
+        .collect();
+    assert_eq!(
+        transitions,
+        ["requested", "concluded", "executed"],
+        "each step of the request is an event of the call's span"
+    );
 
     let everything = format!("{spans:?}");
     assert!(

@@ -33,6 +33,8 @@ use std::time::Instant;
 
 use metrics::Unit;
 
+use crate::audit::{AuditEventKind, AuditRecord};
+
 /// Counter of gated calls by `action` and `conclusion`.
 pub const REQUESTS: &str = "approvals_requests_total";
 /// Gauge of the calls this process is waiting on for a human decision, by
@@ -149,11 +151,32 @@ impl Drop for CallMeter {
     }
 }
 
-/// Times one write to the audit sink.
-pub(crate) fn audit_written<T, E>(started: Instant, result: &Result<T, E>) {
+/// Times one write of `records` to the audit sink, and tells a `tracing`
+/// subscriber of each step of a request it holds (votes have an event of
+/// their own).
+pub(crate) fn audit_written<T, E>(
+    started: Instant,
+    records: &[AuditRecord],
+    result: &Result<T, E>,
+) {
     metrics::histogram!(AUDIT_WRITE_SECONDS).record(started.elapsed().as_secs_f64());
     if result.is_err() {
         metrics::counter!(AUDIT_WRITE_FAILURES).increment(1);
+    }
+    if !tracing::enabled!(target: "approvals::transition", tracing::Level::INFO) {
+        return;
+    }
+    for record in records {
+        let kind = record.kind();
+        if kind != AuditEventKind::Vote {
+            tracing::info!(
+                target: "approvals::transition",
+                request_id = %record.request_id,
+                transition = kind.as_str(),
+                recorded = result.is_ok(),
+                "request transition"
+            );
+        }
     }
 }
 

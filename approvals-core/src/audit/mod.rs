@@ -177,6 +177,20 @@ pub enum AuditEventKind {
     Executed,
 }
 
+impl AuditEventKind {
+    /// The kind as serialized: `requested`, `vote`, `escalated`,
+    /// `concluded`, `executed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditEventKind::Requested => "requested",
+            AuditEventKind::Vote => "vote",
+            AuditEventKind::Escalated => "escalated",
+            AuditEventKind::Concluded => "concluded",
+            AuditEventKind::Executed => "executed",
+        }
+    }
+}
+
 /// Durably records audit events.
 ///
 /// `record` returns once the record is as durable as the sink promises; the

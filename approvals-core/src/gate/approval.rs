@@ -252,14 +252,18 @@ impl<A> Approval<A> {
                     self.span.record("error.type", "body_error");
                     self.span.record("otel.status_code", "ERROR");
                 }
-                Box::pin(self.record(outcome)).await;
+                Box::pin(self.record(outcome))
+                    .instrument(self.span.clone())
+                    .await;
                 result
             }
             Err(panic) => {
                 self.span.record("approval.outcome", "panicked");
                 self.span.record("error.type", "panicked");
                 self.span.record("otel.status_code", "ERROR");
-                Box::pin(self.record(ExecutionOutcome::Panicked)).await;
+                Box::pin(self.record(ExecutionOutcome::Panicked))
+                    .instrument(self.span.clone())
+                    .await;
                 std::panic::resume_unwind(panic)
             }
         }

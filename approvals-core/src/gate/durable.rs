@@ -183,7 +183,7 @@ impl AuditSink for Guarded<'_> {
         ))
         .await
         .unwrap_or(Err(AuditError::Panicked));
-        crate::telemetry::audit_written(started, &written);
+        crate::telemetry::audit_written(started, records, &written);
         written
     }
 }

@@ -90,7 +90,7 @@ impl Registry {
         let written = futures::FutureExt::catch_unwind(AssertUnwindSafe(self.audit.record(record)))
             .await
             .unwrap_or(Err(AuditError::Panicked));
-        crate::telemetry::audit_written(started, &written);
+        crate::telemetry::audit_written(started, std::slice::from_ref(record), &written);
         written
     }
 }
