@@ -171,6 +171,7 @@ impl Gate {
         &self,
         request: ActionRequest<A>,
     ) -> Result<Approval<A>, Error> {
+        let meter = telemetry::CallMeter::start(request.action.clone());
         let Prepared {
             opening,
             fingerprint,
@@ -178,10 +179,15 @@ impl Gate {
             action,
             arguments,
             span,
-        } = self.prepare(request)?;
-        let meter = telemetry::CallMeter::start(action.clone());
+        } = match self.prepare(request) {
+            Ok(prepared) => prepared,
+            Err(error) => {
+                meter.end(error.outcome());
+                return Err(error);
+            }
+        };
         // Timed only for a subscriber that listens (clocks are not free).
-        let started = (!span.is_disabled()).then(std::time::Instant::now);
+        let started = (!span.is_disabled()).then(|| meter.started());
         // Recording the request is boxed and done before waiting begins, so
         // that a pending request's future holds only what waiting needs. It
         // finishes even if this future is dropped while it runs: what it
