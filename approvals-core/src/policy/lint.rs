@@ -287,14 +287,17 @@ impl Policy {
             if catch_all.is_none() && rule.conditions.is_empty() {
                 catch_all = Some(index);
             }
-            if let Some(message) = self.never_approvable(rule) {
+            if let Some((approvers, quorum)) = self.never_approvable(rule) {
                 findings.push((
                     place.clone(),
                     Finding {
                         severity: Severity::Error,
                         kind: FindingKind::NeverApprovable,
                         rule: Some(reference(index)),
-                        message,
+                        message: format!(
+                            "{} can never be approved: every requester it applies to is one of its {approvers} approvers, and the requester never counts, so quorum {quorum} is out of reach",
+                            reference(index)
+                        ),
                         location: None,
                     },
                 ));
@@ -317,6 +320,12 @@ impl Policy {
                 },
             ));
         }
+        // In the order of the policy: groups, the default, then each rule.
+        findings.sort_by_key(|(place, _)| match place {
+            Place::Group { .. } => 0,
+            Place::Default(_) => 1,
+            Place::Rule { index, .. } => 2 + index,
+        });
         findings
     }
 
@@ -403,9 +412,10 @@ impl Policy {
         }
     }
 
-    /// Why every call that `rule` decides fails closed for want of
-    /// approvers other than the requester, if it does.
-    fn never_approvable(&self, rule: &Rule) -> Option<String> {
+    /// The number of approvers and the quorum of `rule`, when every call
+    /// it decides fails closed for want of approvers other than the
+    /// requester.
+    fn never_approvable(&self, rule: &Rule) -> Option<(usize, u32)> {
         let Effect::RequireApproval(requirement) = &rule.effect else {
             return None;
         };
@@ -417,15 +427,9 @@ impl Policy {
             &self.groups,
             requirement.principals().map(|(_, principal)| principal),
         );
-        let quorum = requirement.quorum as usize;
         let all_approve = requesters.iter().all(|who| approvers.contains(who));
-        (!requesters.is_empty() && all_approve && approvers.len() - 1 < quorum).then(|| {
-            format!(
-                "rule `{}` can never be approved: every requester it applies to is one of its {} approvers, and the requester never counts, so quorum {quorum} is out of reach",
-                rule.name,
-                approvers.len()
-            )
-        })
+        (!requesters.is_empty() && all_approve && approvers.len() - 1 < requirement.quorum as usize)
+            .then_some((approvers.len(), requirement.quorum))
     }
 }
 
