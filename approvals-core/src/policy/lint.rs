@@ -714,6 +714,6 @@ quorum = 2
                 (finding.kind.code(), location.line)
             })
             .collect();
-        assert_eq!(found, [("invalid", 21), ("shadowed", 11)]);
+        assert_eq!(found, [("shadowed", 11), ("invalid", 21)]);
     }
 }
