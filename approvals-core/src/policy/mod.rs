@@ -191,6 +191,7 @@
 //! | `timeout` | require_approval, default | `"30s"`, `"15m"`, `"2h"`, `"1h30m"`; default `"15m"` |
 //! | `deny_reason_required` | require_approval, default | `true`: a deny needs a reason; default `false` |
 //! | `escalate` | require_approval, default | `{ after = "10m", to = [approvers] }`; `after` shorter than `timeout` |
+//! | `[[test]]` | top | a policy test, ignored when deciding (see [`PolicyTest`]) |
 //!
 //! A predicate is an inline table with `arg` (the dotted path) and exactly
 //! one operator: `eq = v`, `ne = v`, `lt = n`, `le = n`, `gt = n`, `ge = n`,
@@ -215,6 +216,16 @@
 //! predicate without exactly one operator, and duplicate rule names are
 //! [`PolicyError::Invalid`]. [`PolicyError::location`] gives the line and
 //! column.
+//!
+//! # Checking, explaining and testing a policy
+//!
+//! [`Policy::check`] (and [`Policy::check_toml_file`] for a file, with
+//! locations) reports every problem of a policy and every rule that can
+//! never decide, as [`Finding`]s (see [`lint`]). [`Policy::explain`] shows
+//! how one call is decided, rule by rule ([`Explanation`]).
+//! [`Policy::from_toml_file_with_tests`] also reads the file's `[[test]]`
+//! tables, which [`PolicyTest::run`] runs. The `approvals policy` command
+//! prints all three.
 //!
 //! # The call's settings and the policy
 //!
