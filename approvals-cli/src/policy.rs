@@ -267,15 +267,20 @@ fn explain(args: &ExplainArgs, out: &Out) -> u8 {
     // same paths: never a raw value.
     let engine = crate::mask::engine();
     let masked = engine.mask_value(&arguments);
-    let shown = |path: &str| -> Option<String> {
+    // A value that masking moved (under a key it renamed) is not shown.
+    let shown = |path: &str| -> Option<Value> {
         argument_at(&arguments, path)?;
-        Some(argument_at(&masked, path).map_or_else(|| "[masked]".to_owned(), ToString::to_string))
+        Some(
+            argument_at(&masked, path)
+                .cloned()
+                .unwrap_or_else(|| Value::from("[masked]")),
+        )
     };
-    let operand = |rule: usize, number: usize| -> Option<String> {
+    let operand = |rule: usize, number: usize| -> Option<Value> {
         let predicate = policy.rules().get(rule)?.predicates().get(number - 1)?;
         predicate
             .operand()
-            .map(|operand| engine.mask_value(&operand).to_string())
+            .map(|operand| engine.mask_value(&operand))
     };
     match args.format {
         Format::Json => {
@@ -336,8 +341,8 @@ fn miss_text(
     miss: &Miss,
     rule: usize,
     action: &str,
-    shown: &dyn Fn(&str) -> Option<String>,
-    operand: &dyn Fn(usize, usize) -> Option<String>,
+    shown: &dyn Fn(&str) -> Option<Value>,
+    operand: &dyn Fn(usize, usize) -> Option<Value>,
 ) -> String {
     match miss {
         Miss::Action { patterns } => {
@@ -362,10 +367,10 @@ fn miss_text(
                     "{test}: the value has another type (value: {})",
                     shown(path).unwrap_or_default()
                 ),
-                _ => format!(
-                    "{test}: does not hold (value: {})",
-                    shown(path).unwrap_or_else(|| "none".to_owned())
-                ),
+                _ => match shown(path) {
+                    Some(value) => format!("{test}: does not hold (value: {value})"),
+                    None => format!("{test}: does not hold (`{path}` is missing)"),
+                },
             }
         }
         Miss::Broken => "the rule cannot be evaluated; the call fails closed".to_owned(),
@@ -376,8 +381,8 @@ fn miss_text(
 fn miss_json(
     miss: &Miss,
     rule: usize,
-    shown: &dyn Fn(&str) -> Option<String>,
-    operand: &dyn Fn(usize, usize) -> Option<String>,
+    shown: &dyn Fn(&str) -> Option<Value>,
+    operand: &dyn Fn(usize, usize) -> Option<Value>,
 ) -> Value {
     match miss {
         Miss::Action { patterns } => json!({ "condition": "action", "patterns": patterns }),

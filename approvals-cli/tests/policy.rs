@@ -283,6 +283,32 @@ fn explain_tells_why_each_rule_did_not_apply_with_values_masked() {
     assert_eq!(explanation["rules"][0]["misses"][0]["condition"], "action");
     assert_eq!(explanation["rules"][3]["applies"], true);
 
+    let output = approvals(&[
+        "policy",
+        "explain",
+        &policy,
+        "--action",
+        "billing.refund",
+        "--args",
+        &args,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code(&output), 0);
+    assert!(!stdout(&output).contains(SECRET_EMAIL));
+    let explanation: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let vip = &explanation["rules"][0]["misses"][0];
+    assert_eq!(vip["outcome"], "fails");
+    assert!(
+        vip["value"].as_str().unwrap().starts_with("EMAIL_"),
+        "{vip}"
+    );
+    let small = &explanation["rules"][1]["misses"][0];
+    assert_eq!(small["value"], 2500);
+    assert_eq!(small["operand"], 100);
+    assert_eq!(explanation["decision"]["quorum"], 2);
+    assert_eq!(explanation["decision"]["rule"], "refunds");
+
     let output = approvals(&["policy", "explain", &policy, "--action", "x", "--args", "{"]);
     assert_eq!(code(&output), 2);
 }

@@ -41,8 +41,9 @@ use std::fmt;
 
 use super::check::{Field, Place};
 use super::error::Location;
+use super::glob::Glob;
 use super::principal::Principal;
-use super::rule::{Conditions, Effect, RiskMatch, Rule};
+use super::rule::{Conditions, Effect, Rule};
 use super::{Groups, Policy};
 use crate::{Identity, Risk};
 
@@ -361,10 +362,16 @@ impl Policy {
     /// Whether every call that `inner` accepts is accepted by `outer`, as
     /// far as can be proven.
     fn covers(&self, outer: &Conditions, inner: &Conditions) -> bool {
+        // A rule without action patterns applies to every action, as `*` does.
+        let every_action = Glob::new("*").ok();
+        let inner_actions = if inner.actions.is_empty() {
+            every_action.as_slice()
+        } else {
+            &inner.actions
+        };
         let actions = outer.actions.is_empty()
-            || (!inner.actions.is_empty()
-                && inner
-                    .actions
+            || (!inner_actions.is_empty()
+                && inner_actions
                     .iter()
                     .all(|pattern| outer.actions.iter().any(|broader| broader.covers(pattern))));
         let risks = match outer.risk {
@@ -439,7 +446,7 @@ impl Conditions {
         self.actions.is_empty()
             && self
                 .risk
-                .is_none_or(|risk| risk == RiskMatch::AtLeast(Risk::Low))
+                .is_none_or(|risk| Risk::ALL.iter().all(|&level| risk.matches(level)))
             && self.requesters.is_empty()
             && self.predicates.is_empty()
     }
@@ -475,8 +482,11 @@ fn same_effect(a: &Rule, b: &Rule) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::{Value, json};
+
     use super::*;
-    use crate::policy::{Arg, RequirementBuilder};
+    use crate::policy::rule::RiskMatch;
+    use crate::policy::{Arg, Predicate, RequirementBuilder};
 
     fn kinds(policy: &Policy) -> Vec<(Severity, String, Option<usize>)> {
         policy
@@ -544,6 +554,14 @@ mod tests {
                 .when(Arg::path("currency").eq("EUR"))
                 .refuse("no"),
         );
+        assert_eq!(
+            kinds(&policy),
+            [(Severity::Warning, "shadowed".to_owned(), Some(2))]
+        );
+        // Shadowed: `*` covers a rule without action patterns.
+        let policy = finance()
+            .rule(Rule::new("star").action("*").allow())
+            .rule(Rule::new("anything").refuse("no"));
         assert_eq!(
             kinds(&policy),
             [(Severity::Warning, "shadowed".to_owned(), Some(2))]
@@ -715,5 +733,144 @@ quorum = 2
             })
             .collect();
         assert_eq!(found, [("shadowed", 11), ("invalid", 21)]);
+    }
+
+    /// Random pairs of rules: whatever `check` proves (shadowed,
+    /// unreachable) must hold for every call of a grid of calls.
+    #[test]
+    fn what_check_proves_holds_on_every_call() {
+        let actions = [
+            "*",
+            "billing.*",
+            "billing.refund",
+            "billing.re*",
+            "b?lling.*",
+            "*.refund",
+            "data.?",
+        ];
+        let predicates: Vec<fn() -> Predicate> = vec![
+            || Arg::path("amount").lt(10),
+            || Arg::path("amount").lt(50),
+            || Arg::path("amount").le(50),
+            || Arg::path("amount").lt(100),
+            || Arg::path("amount").gt(20),
+            || Arg::path("amount").ge(100),
+            || Arg::path("amount").eq(50),
+            || Arg::path("amount").ne(50),
+            || Arg::path("amount").one_of([10, 50]),
+            || Arg::path("amount").exists(),
+            || Arg::path("amount").absent(),
+            || Arg::path("currency").eq("EUR"),
+            || Arg::path("currency").one_of(["EUR", "USD"]),
+            || Arg::path("currency").matches("E*"),
+            || Arg::path("currency").lt(5),
+        ];
+        let risks = [
+            None,
+            Some(RiskMatch::Exactly(Risk::High)),
+            Some(RiskMatch::AtLeast(Risk::Medium)),
+            Some(RiskMatch::AtMost(Risk::Medium)),
+        ];
+        let requesters: [&[&str]; 3] = [&[], &["group:finance"], &["alice@x.io"]];
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |bound: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % bound as u64) as usize
+        };
+        let mut random_rule = |name: &str| {
+            let mut rule = Rule::new(name);
+            for _ in 0..next(3) {
+                rule = rule.action(actions[next(actions.len())]);
+            }
+            if let Some(risk) = risks[next(risks.len())] {
+                rule = rule.risk(risk);
+            }
+            rule = rule.requesters(requesters[next(requesters.len())].iter().copied());
+            for _ in 0..next(3) {
+                rule = rule.when(predicates[next(predicates.len())]());
+            }
+            rule.allow()
+        };
+        let calls_actions = [
+            "billing.refund",
+            "billing.x",
+            "bolling.y",
+            "data.x",
+            "x.refund",
+            "billing.re",
+            "other",
+        ];
+        let amounts = [
+            None,
+            Some(json!(5)),
+            Some(json!(10)),
+            Some(json!(20)),
+            Some(json!(50)),
+            Some(json!(50.0)),
+            Some(json!(75)),
+            Some(json!(100)),
+            Some(json!(150)),
+            Some(json!("50")),
+        ];
+        let currencies = [None, Some("EUR"), Some("USD"), Some("GBP"), Some("E")];
+        let people = ["alice@x.io", "bob@x.io", "carol@x.io"].map(Identity::new);
+        let (mut shadowed, mut unreachable) = (0, 0);
+        for _ in 0..1000 {
+            let policy = finance().rule(random_rule("a")).rule(random_rule("b"));
+            let findings = policy.check();
+            let (a, b) = (&policy.rules[0], &policy.rules[1]);
+            let is = |code: &str| {
+                findings.iter().any(|f| {
+                    f.kind.code() == code && f.rule.as_ref().is_some_and(|r| r.number == 2)
+                })
+            };
+            let a_unreachable = findings.iter().any(|f| {
+                f.kind.code() == "unreachable" && f.rule.as_ref().is_some_and(|r| r.number == 1)
+            });
+            let (b_shadowed, b_unreachable) = (is("shadowed"), is("unreachable"));
+            shadowed += usize::from(b_shadowed);
+            unreachable += usize::from(b_unreachable);
+            for action in calls_actions {
+                for risk in Risk::ALL {
+                    for person in &people {
+                        for amount in &amounts {
+                            for currency in currencies {
+                                let mut arguments = serde_json::Map::new();
+                                if let Some(amount) = amount {
+                                    arguments.insert("amount".to_owned(), amount.clone());
+                                }
+                                if let Some(currency) = currency {
+                                    arguments.insert("currency".to_owned(), json!(currency));
+                                }
+                                let arguments = Value::Object(arguments);
+                                let applies = |rule: &Rule| {
+                                    rule.applies(action, risk, person, &arguments, &policy.groups)
+                                        .unwrap()
+                                };
+                                if b_unreachable {
+                                    assert!(!applies(b), "{b:?} applies to {action} {arguments}");
+                                }
+                                if a_unreachable {
+                                    assert!(!applies(a), "{a:?} applies to {action} {arguments}");
+                                }
+                                if b_shadowed && applies(b) {
+                                    assert!(
+                                        applies(a),
+                                        "{b:?} is not shadowed by {a:?}: {action} {risk} {person} {arguments}"
+                                    );
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // The grid is meaningful only if both kinds were proven often.
+        assert!(
+            shadowed > 50 && unreachable > 50,
+            "{shadowed} {unreachable}"
+        );
     }
 }
