@@ -260,6 +260,50 @@ mod tests {
         assert!(!covers("x", "y"));
     }
 
+    /// Every pattern pair over a small alphabet: when `covers` says yes,
+    /// every text up to four characters that the inner pattern matches is
+    /// matched by the outer one.
+    #[test]
+    fn coverage_is_sound() {
+        let pieces = ["a", "b", "?", "*"];
+        let mut patterns = vec![String::new()];
+        for _ in 0..3 {
+            let longer: Vec<String> = patterns
+                .iter()
+                .flat_map(|pattern| pieces.iter().map(move |piece| format!("{pattern}{piece}")))
+                .collect();
+            patterns.extend(longer);
+        }
+        patterns.sort();
+        patterns.dedup();
+        let mut texts = vec![String::new()];
+        for _ in 0..4 {
+            let longer: Vec<String> = texts
+                .iter()
+                .flat_map(|text| ["a", "b"].map(|c| format!("{text}{c}")))
+                .collect();
+            texts.extend(longer);
+        }
+        texts.sort();
+        texts.dedup();
+        let globs: Vec<Glob> = patterns.iter().map(|p| Glob::new(p).unwrap()).collect();
+        let mut proven = 0;
+        for outer in &globs {
+            for inner in &globs {
+                if outer.covers(inner) {
+                    proven += 1;
+                    for text in &texts {
+                        assert!(
+                            !inner.matches(text) || outer.matches(text),
+                            "{outer:?} covers {inner:?} but not {text:?}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(proven > 1000, "{proven}");
+    }
+
     #[test]
     fn no_wildcard_is_an_exact_match() {
         assert!(matches("billing.refund", "billing.refund"));

@@ -63,7 +63,10 @@ struct RawTest {
 
 /// A test's arguments: a TOML table, or JSON text.
 #[derive(Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "`args` must be a table of arguments or JSON text"
+)]
 enum RawArgs {
     Json(String),
     Table(::toml::Table),
@@ -71,7 +74,10 @@ enum RawArgs {
 
 /// A test's expectation: a word, or the approval expected.
 #[derive(Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "`expect` must be \"allow\", \"refuse\", \"require_approval\", \"fail_closed\" or a table with `approvers`, `quorum` or both (and no other key)"
+)]
 enum RawExpect {
     Word(String),
     Approval(RawExpectedApproval),
