@@ -87,6 +87,9 @@ pub(crate) struct ExplainArgs {
 pub(crate) struct TestArgs {
     /// The policy file (TOML) with [[test]] tables.
     file: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
 }
 
 pub(crate) fn run(command: PolicyCommand, out: &Out) -> u8 {
@@ -505,9 +508,33 @@ fn test(args: &TestArgs, out: &Out) -> u8 {
         out.warn(format!("{} has no [[test]] tables", args.file.display()));
         return exit::OK;
     }
-    let mut failed = 0;
-    for test in &tests {
-        let result = test.run(&policy);
+    let results: Vec<_> = tests.iter().map(|test| (test, test.run(&policy))).collect();
+    let failed = results.iter().filter(|(_, result)| !result.passed).count();
+    if args.format == Format::Json {
+        let tests: Vec<Value> = results
+            .iter()
+            .map(|(test, result)| {
+                let mut value = json!({
+                    "name": test.name,
+                    "passed": result.passed,
+                    "expected": result.expected,
+                    "actual": result.actual,
+                });
+                if let Some(location) = &test.location {
+                    value["line"] = json!(location.line);
+                }
+                value
+            })
+            .collect();
+        out.line(json!({
+            "file": args.file.display().to_string(),
+            "passed": results.len() - failed,
+            "failed": failed,
+            "tests": tests,
+        }));
+        return if failed > 0 { exit::FAILED } else { exit::OK };
+    }
+    for (test, result) in &results {
         if result.passed {
             out.line(format!(
                 "{}  {}",
@@ -516,7 +543,6 @@ fn test(args: &TestArgs, out: &Out) -> u8 {
             ));
             continue;
         }
-        failed += 1;
         let place = test
             .location
             .as_ref()

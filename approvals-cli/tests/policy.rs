@@ -341,4 +341,14 @@ fn test_runs_the_test_tables_and_shows_each_failure() {
             "2 passed, 1 failed",
         ]
     );
+
+    let output = approvals(&["policy", "test", &policy, "--format", "json"]);
+    assert_eq!(code(&output), 1);
+    let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(report["passed"], 2);
+    assert_eq!(report["failed"], 1);
+    let failure = &report["tests"][2];
+    assert_eq!(failure["passed"], false);
+    assert_eq!(failure["expected"], "require_approval");
+    assert_eq!(failure["line"], 47);
 }
