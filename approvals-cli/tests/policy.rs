@@ -352,3 +352,52 @@ fn test_runs_the_test_tables_and_shows_each_failure() {
     assert_eq!(failure["expected"], "require_approval");
     assert_eq!(failure["line"], 47);
 }
+
+#[test]
+fn audit_show_and_verify_read_shadow_records() {
+    use approvals_core::RequestId;
+    use approvals_core::audit::{
+        AuditEvent, AuditRecord, AuditSink, JsonlAudit, PolicyDecisionRecord,
+    };
+
+    let files = Files::new();
+    let log = files.dir.path().join("audit.jsonl");
+    let decision = |verdict: &str, rule: &str, quorum: Option<u32>| PolicyDecisionRecord {
+        verdict: verdict.to_owned(),
+        rule: Some(rule.to_owned()),
+        approvers: if quorum.is_some() {
+            vec!["alice@example.com".into(), "bob@example.com".into()]
+        } else {
+            Vec::new()
+        },
+        quorum,
+        reason: None,
+    };
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let audit = JsonlAudit::open(&log).unwrap();
+            let record = AuditRecord::now(
+                RequestId::random(),
+                AuditEvent::ShadowDisagreement {
+                    current: decision("allow", "reads", None),
+                    candidate: decision("require_approval", "reads need finance", Some(2)),
+                },
+            );
+            audit.record(&record).await.unwrap();
+            audit.close().await.unwrap();
+        });
+    let log = log.to_str().unwrap();
+    let output = approvals(&["audit", "verify", log]);
+    assert_eq!(code(&output), 0, "{}{}", stdout(&output), stderr(&output));
+    let output = approvals(&["audit", "show", log, "--color", "never"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains(
+            "shadow     policy: allow [rule: reads]; candidate would: require approval: 2 of alice@example.com, bob@example.com [rule: reads need finance]"
+        ),
+        "{}",
+        stdout(&output)
+    );
+}
