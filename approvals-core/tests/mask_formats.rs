@@ -183,3 +183,29 @@ fn image_tags_and_versions_are_not_addresses_but_addresses_after_a_key_are() {
         &["ip:{}", "host {}:443", "http://{}/x", "peers=a/b,{}"],
     );
 }
+
+#[test]
+fn national_numbers_after_a_phone_word_are_found() {
+    for (text, number) in [
+        ("Phone: 95 331779", "95 331779"),
+        ("Can someone call me on 9777 9356?", "9777 9356"),
+        ("Mobile: (59) 106-048", "(59) 106-048"),
+        ("You can call 51 856 43 00", "51 856 43 00"),
+        ("fax 28-15-10-60", "28-15-10-60"),
+    ] {
+        let hits = found(text);
+        assert!(
+            hits.iter().any(|(k, v)| *k == Kind::Phone && v == number),
+            "{number:?} not found in {text:?}: {hits:?}"
+        );
+    }
+    // Dates, times and amounts after the same words stay.
+    for text in [
+        "call on 2024-06-13 at 10",
+        "call at 2024-06-09 21:46:44",
+        "phone batch 12 of 12",
+        "called 3 times",
+    ] {
+        assert_visible(text, &["{}"]);
+    }
+}

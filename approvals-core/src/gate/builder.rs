@@ -248,6 +248,7 @@ impl GateBuilder<Arc<dyn AuditSink>> {
         Gate {
             inner: Arc::new(Inner {
                 policy: RwLock::new(Arc::new(self.policy)),
+                shadowing: std::sync::atomic::AtomicBool::new(self.shadow.is_some()),
                 shadow: RwLock::new(self.shadow.map(Arc::new)),
                 registry,
                 masker: self.masker,

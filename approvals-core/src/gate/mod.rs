@@ -80,6 +80,9 @@ struct Inner {
     /// The candidate of shadow mode, evaluated beside `policy`; it never
     /// decides.
     shadow: RwLock<Option<Arc<Policy>>>,
+    /// Whether `shadow` holds a candidate: read without the lock, so that
+    /// a gate without one pays a load, not a lock, per call.
+    shadowing: std::sync::atomic::AtomicBool,
     masker: Arc<dyn Masker>,
     default_requester: Option<Identity>,
     registry: Arc<Registry>,

@@ -7,6 +7,7 @@
 //! record that cannot be written) reaches the call.
 
 use std::collections::HashSet;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
 
 use super::Gate;
@@ -21,15 +22,22 @@ impl Gate {
     /// [`GateBuilder::shadow_policy`](crate::GateBuilder::shadow_policy));
     /// `None` turns shadow mode off.
     pub fn set_shadow_policy(&self, candidate: Option<Policy>) {
-        *self
+        let mut slot = self
             .inner
             .shadow
             .write()
-            .unwrap_or_else(PoisonError::into_inner) = candidate.map(Arc::new);
+            .unwrap_or_else(PoisonError::into_inner);
+        self.inner
+            .shadowing
+            .store(candidate.is_some(), Ordering::Release);
+        *slot = candidate.map(Arc::new);
     }
 
     /// The candidate of shadow mode, if there is one.
     pub fn shadow_policy(&self) -> Option<Arc<Policy>> {
+        if !self.inner.shadowing.load(Ordering::Acquire) {
+            return None;
+        }
         self.inner
             .shadow
             .read()

@@ -1005,6 +1005,28 @@ impl<'t> Scanner<'t> {
         {
             return Some((Kind::Phone, start, 0.75));
         }
+        // After a phone word (`Phone: 95 331779`, `call me on 9777 9356`,
+        // `Mobile: (59) 106-048`): a national number of the many countries
+        // with 7 to 12 digits, in two to five groups. A date (`2024-06-13`)
+        // is not one.
+        let len = |k: usize| groups.get(k).map(|&(s, e)| e - s);
+        let date = matches!((len(0), len(1), len(2)), (Some(4), Some(2), Some(2)) | (Some(2), Some(2), Some(4)))
+            // A time follows: `2024-06-09 21:46`.
+            || self.bytes.get(groups[groups.len() - 1].1) == Some(&b':');
+        if (2..=5).contains(&groups.len())
+            && (7..=12).contains(&n)
+            && !date
+            && groups.iter().all(|&(s, e)| (1..=5).contains(&(e - s)))
+            && seps.iter().enumerate().all(|(k, &sep)| {
+                matches!(sep, Sep::Space | Sep::Dash | Sep::Dot) || k == 0 && sep == Sep::Paren
+            })
+            && (first_sep != Some(Sep::Paren) || paren)
+            && digits.iter().any(|&d| d != digits[0])
+            && self.cue_near(self.phone_cue, start)
+        {
+            let from = if paren { start - 1 } else { start };
+            return Some((Kind::Phone, from, 0.7));
+        }
         None
     }
 }
