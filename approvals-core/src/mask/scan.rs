@@ -1016,7 +1016,7 @@ impl<'t> Scanner<'t> {
         if (2..=5).contains(&groups.len())
             && (7..=12).contains(&n)
             && !date
-            && groups.iter().all(|&(s, e)| (1..=5).contains(&(e - s)))
+            && groups.iter().all(|&(s, e)| (1..=8).contains(&(e - s)))
             && seps.iter().enumerate().all(|(k, &sep)| {
                 matches!(sep, Sep::Space | Sep::Dash | Sep::Dot) || k == 0 && sep == Sep::Paren
             })
