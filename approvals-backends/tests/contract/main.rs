@@ -74,6 +74,22 @@ pub(crate) enum Scenario {
     ProgressFromAnotherChannel,
 }
 
+impl Scenario {
+    /// Every scenario, in the order of the contract.
+    pub(crate) const ALL: [Scenario; 10] = [
+        Scenario::SelfApproval,
+        Scenario::NotEligible,
+        Scenario::UnknownRequest,
+        Scenario::DuplicateVote,
+        Scenario::AfterConclusion,
+        Scenario::DenyReason,
+        Scenario::FingerprintMismatch,
+        Scenario::UpdatedOnConclusion,
+        Scenario::UpdatedOnEscalation,
+        Scenario::ProgressFromAnotherChannel,
+    ];
+}
+
 /// Why a scenario cannot apply to a channel. The reason is part of the
 /// contract: it says what in the channel's protocol rules the scenario out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -254,3 +270,33 @@ contract!(teams, crate::channels::teams::Teams);
 contract!(http, crate::channels::http::Http);
 #[cfg(unix)]
 contract!(terminal, crate::channels::terminal::Terminal);
+
+/// The scenarios each channel declares it cannot run. A change here is a
+/// decision about the contract, made in review, not a test that went quiet.
+#[test]
+fn each_channel_declares_what_it_cannot_run() {
+    fn declared<C: ChannelUnderTest>() -> Vec<Scenario> {
+        Scenario::ALL
+            .into_iter()
+            .filter(|scenario| C::unsupported(*scenario).is_some())
+            .collect()
+    }
+    use Scenario::*;
+    assert_eq!(
+        declared::<channels::memory::Memory>(),
+        [UpdatedOnEscalation]
+    );
+    assert_eq!(declared::<channels::slack::Slack>(), []);
+    assert_eq!(declared::<channels::teams::Teams>(), [UpdatedOnEscalation]);
+    assert_eq!(declared::<channels::http::Http>(), []);
+    #[cfg(unix)]
+    assert_eq!(
+        declared::<channels::terminal::Terminal>(),
+        [
+            UnknownRequest,
+            DuplicateVote,
+            FingerprintMismatch,
+            UpdatedOnEscalation
+        ]
+    );
+}
