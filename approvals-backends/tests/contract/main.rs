@@ -19,11 +19,9 @@
 // Test set-up: a failure in a helper is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../fake_slack/mod.rs"]
-mod fake_slack;
-#[path = "../support/mod.rs"]
-mod http_support;
-#[allow(dead_code)]
+// The fakes of Microsoft's services, shared with the Teams tests (which use
+// more of it).
+#[allow(dead_code, unused_imports)]
 #[path = "../teams/support.rs"]
 mod teams_support;
 
@@ -34,17 +32,9 @@ use std::future::Future;
 use std::time::Duration;
 
 use approvals_core::{Choice, Fingerprint, Identity, Refusal, RequestId};
-
-/// The agent whose calls are reviewed; it may not vote on them.
-pub(crate) const REQUESTER: &str = "agent:ops-bot";
-/// Eligible approvers.
-pub(crate) const ALICE: &str = "alice@example.com";
-/// Eligible approvers.
-pub(crate) const BOB: &str = "bob@example.com";
-/// The approver a request escalates to.
-pub(crate) const CAROL: &str = "carol@example.com";
-/// Known to every channel, eligible for nothing.
-pub(crate) const MALLORY: &str = "mallory@example.com";
+pub(crate) use approvals_test_support::identities::{
+    AGENT as REQUESTER, ALICE, BOB, CAROL, MALLORY,
+};
 
 /// Everyone a scenario may act as; every channel can map each of them.
 pub(crate) const REVIEWERS: [&str; 5] = [REQUESTER, ALICE, BOB, CAROL, MALLORY];

@@ -7,8 +7,8 @@ use approvals_backends::http::{HttpChannel, StaticTokens};
 use approvals_core::{Channel, Choice, Fingerprint, RequestId};
 use serde_json::{Value, json};
 
-use crate::http_support::{Served, read};
 use crate::{Answer, ChannelUnderTest, Target, eventually};
+use approvals_test_support::served::Served;
 
 /// The API, its server and a client.
 pub(crate) struct Http {
@@ -31,6 +31,13 @@ impl Http {
             .bearer_auth(token(reviewer));
         read(call.send().await.unwrap()).await
     }
+}
+
+/// The status and JSON body of an answer.
+async fn read(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
 impl ChannelUnderTest for Http {

@@ -11,9 +11,9 @@ use approvals_backends::slack::{
 use approvals_core::{Channel, Choice, RequestId};
 use serde_json::{Value, json};
 
-use crate::fake_slack::{CHANNEL_ID, FakeSlack, TOKEN};
-use crate::http_support::Served;
 use crate::{Answer, ChannelUnderTest, Target, eventually};
+use approvals_test_support::served::Served;
+use approvals_test_support::slack::{CHANNEL_ID, FakeSlack, TOKEN};
 
 const SECRET: &str = "contract-signing-secret";
 /// The channel's clock: every request is signed at this time.

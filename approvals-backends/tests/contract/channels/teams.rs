@@ -6,9 +6,9 @@ use approvals_backends::teams::{StaticDirectory, TeamsChannel};
 use approvals_core::{Channel, Choice, RequestId};
 use serde_json::{Value, json};
 
-use crate::http_support::Served;
 use crate::teams_support::{Microsoft, bot_token, card_text, claims, click};
 use crate::{Answer, ChannelUnderTest, Scenario, Target, Unsupported};
+use approvals_test_support::served::Served;
 
 /// The channel, its endpoint and the fakes of Microsoft's services.
 pub(crate) struct Teams {
