@@ -1,7 +1,8 @@
 //! The channel contract: one set of scenarios that every channel runs,
 //! through the public API and each channel's real inbound path (a signed
 //! Slack click, a Teams invoke with a Bot Framework token, an HTTP call with
-//! a bearer token, a line typed into a pseudo-terminal, a `QueueHandle`).
+//! a static bearer token or an OIDC ID token, a line typed into a
+//! pseudo-terminal, a `QueueHandle`).
 //!
 //! Each channel implements [`ChannelUnderTest`] once (`channels/`); the
 //! scenarios (`scenarios.rs`) are written once, generic over it, and the
@@ -258,6 +259,7 @@ contract!(memory, crate::channels::memory::Memory);
 contract!(slack, crate::channels::slack::Slack);
 contract!(teams, crate::channels::teams::Teams);
 contract!(http, crate::channels::http::Http);
+contract!(http_oidc, crate::channels::http::HttpOidc);
 #[cfg(unix)]
 contract!(terminal, crate::channels::terminal::Terminal);
 
@@ -279,6 +281,7 @@ fn each_channel_declares_what_it_cannot_run() {
     assert_eq!(declared::<channels::slack::Slack>(), []);
     assert_eq!(declared::<channels::teams::Teams>(), [UpdatedOnEscalation]);
     assert_eq!(declared::<channels::http::Http>(), []);
+    assert_eq!(declared::<channels::http::HttpOidc>(), []);
     #[cfg(unix)]
     assert_eq!(
         declared::<channels::terminal::Terminal>(),
