@@ -252,5 +252,8 @@ fn describe(record: &AuditRecord) -> String {
                 other => format!("{other:?}"),
             }
         ),
+        AuditEvent::ShadowDisagreement { candidate, .. } => {
+            format!("shadow     candidate would {}", candidate.verdict)
+        }
     }
 }

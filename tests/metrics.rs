@@ -210,6 +210,12 @@ async fn each_call_is_counted_by_action_and_conclusion_and_timed() {
     for action in ["metrics.drop", "metrics.denied", "metrics.expired"] {
         assert!(gate.authorize(request(action)).await.is_err());
     }
+    // A call that fails before anything is recorded is counted too.
+    let anonymous = ActionRequest::new("metrics.anonymous", 1);
+    assert!(matches!(
+        gate.authorize(anonymous).await,
+        Err(Error::NoRequester)
+    ));
 
     let seen = read();
     for (action, conclusion, count) in [
@@ -218,6 +224,7 @@ async fn each_call_is_counted_by_action_and_conclusion_and_timed() {
         ("metrics.drop", "refused_by_policy", 1),
         ("metrics.denied", "denied", 1),
         ("metrics.expired", "expired", 1),
+        ("metrics.anonymous", "no_requester", 1),
     ] {
         let pairs = [("action", action), ("conclusion", conclusion)];
         assert_eq!(

@@ -183,6 +183,17 @@ mod excerpts {
         Ok(())
     }
 
+    /// "Test a policy before you deploy it", shadow mode.
+    async fn shadow(audit: MemoryAudit) -> Result {
+        let gate = Gate::builder()
+            .policy(Policy::from_toml_file("policy.toml")?)
+            .shadow_policy(Policy::from_toml_file("policy.next.toml")?) // evaluated, never decides
+            .audit(audit)
+            .build();
+        // Later: gate.set_policy(..) to promote it, gate.set_shadow_policy(None) to stop.
+        Ok(())
+    }
+
     /// "Durable and replicated", one machine.
     async fn sqlite(policy: Policy, slack: SlackChannel) -> Result {
         let gate = Gate::builder()

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 use approvals_core::audit::{
-    AuditEvent, AuditRecord, VerifyError, verify, verify_with_checkpoint, verify_with_head,
+    AuditEvent, AuditRecord, PolicyDecisionRecord, VerifyError, verify, verify_with_checkpoint,
+    verify_with_head,
 };
 use approvals_core::{Choice, Conclusion, ExecutionOutcome, Timestamp};
 use clap::{Args, Subcommand};
@@ -426,5 +427,35 @@ fn describe(record: &AuditRecord, out: &Out) -> Vec<String> {
                 out.paint(tone, text)
             )]
         }
+        AuditEvent::ShadowDisagreement { current, candidate } => vec![format!(
+            "{lead}  {} policy: {}; candidate would: {}",
+            out.paint(Tone::Warn, event("shadow")),
+            policy_decision(current),
+            policy_decision(candidate)
+        )],
     }
+}
+
+/// `require approval: 2 of a, b [rule: r]`, as `describe` shows decisions.
+fn policy_decision(decision: &PolicyDecisionRecord) -> String {
+    let mut text = clean(&decision.verdict.replace('_', " "));
+    if !decision.approvers.is_empty() {
+        let names: Vec<String> = decision
+            .approvers
+            .iter()
+            .map(|a| clean(a.as_str()))
+            .collect();
+        text.push_str(&format!(
+            ": {} of {}",
+            decision.quorum.unwrap_or(1),
+            names.join(", ")
+        ));
+    }
+    if let Some(reason) = &decision.reason {
+        text.push_str(&format!(" ({})", clean(reason)));
+    }
+    if let Some(rule) = &decision.rule {
+        text.push_str(&format!(" [rule: {}]", clean(rule)));
+    }
+    text
 }

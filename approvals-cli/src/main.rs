@@ -8,6 +8,7 @@ mod exit;
 mod mask;
 mod out;
 mod parse;
+mod policy;
 mod remote;
 mod store;
 mod tlog;
@@ -16,8 +17,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// Mask personal data and secrets, verify and read audit logs, and review
-/// pending approval requests.
+/// Mask personal data and secrets, verify and read audit logs, review
+/// pending approval requests, and check and test policy files.
 #[derive(Debug, Parser)]
 #[command(name = "approvals", version, propagate_version = true, after_help = exit::HELP)]
 struct Cli {
@@ -45,6 +46,9 @@ enum Command {
     /// Read a request store (SQLite or PostgreSQL) and its audit chain.
     #[command(subcommand)]
     Store(store::StoreCommand),
+    /// Check a policy file, explain its decision for a call, run its tests.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +61,7 @@ fn main() -> ExitCode {
         Command::Approve(args) => remote::approve(args, &out),
         Command::Deny(args) => remote::deny(args, &out),
         Command::Store(command) => store::run(command, &out),
+        Command::Policy(command) => policy::run(command, &out),
     };
     ExitCode::from(code)
 }

@@ -51,12 +51,18 @@ impl From<io::Error> for Failure {
 /// value gets the same pseudonym in every run.
 const KEY_VARIABLE: &str = "APPROVALS_MASK_KEY";
 
-pub(crate) fn run(args: &MaskArgs) -> u8 {
+/// The masking engine of the command: the default configuration, keyed
+/// with `APPROVALS_MASK_KEY` when it is set.
+pub(crate) fn engine() -> MaskingEngine {
     let mut engine = MaskingEngine::builder();
     if let Some(key) = std::env::var_os(KEY_VARIABLE).filter(|key| !key.is_empty()) {
         engine = engine.pseudonym_key(key.as_encoded_bytes());
     }
-    let engine = engine.build();
+    engine.build()
+}
+
+pub(crate) fn run(args: &MaskArgs) -> u8 {
+    let engine = engine();
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let result = match &args.file {

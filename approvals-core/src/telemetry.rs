@@ -127,6 +127,11 @@ impl CallMeter {
         }
     }
 
+    /// When the call started.
+    pub(crate) fn started(&self) -> Instant {
+        self.started
+    }
+
     /// The call ended with `conclusion` (an outcome code).
     pub(crate) fn end(mut self, conclusion: &'static str) {
         self.done = true;

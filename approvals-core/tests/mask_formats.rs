@@ -100,3 +100,86 @@ fn luhn_failing_and_unissued_numbers_stay_visible() {
         assert_visible(number, &["order {} shipped", "tracking {}"]);
     }
 }
+
+const PHONE_CONTEXTS: &[&str] = &[
+    "call {} now",
+    "{\"contact_phone\": \"{}\"}",
+    "INSERT INTO leads (tel) VALUES ('{}');",
+];
+
+#[test]
+fn phones_with_a_trunk_prefix_or_an_extension_are_found_whole() {
+    for number in [
+        // An area code with its trunk prefix in parentheses.
+        "(03) 6257 6885",
+        "(0151) 234 5678",
+        "(030) 701-56-09",
+        // The trunk prefix `(0)` after the country code.
+        "+41 (0)30 701 56 09",
+        "+44 (0)20 7946 0958",
+        "+49(0)6692870724",
+        // Extensions written onto the number.
+        "384.666.6257x874",
+        "415-555-0132x12",
+        "(415) 555-0132ext.3",
+    ] {
+        assert_found(&Kind::Phone, number, PHONE_CONTEXTS);
+    }
+}
+
+#[test]
+fn what_only_looks_like_a_phone_stays_visible() {
+    for text in [
+        "resolution 1920x1080",
+        "build 1.2.3x4",
+        "f(0)3 and 123(4)",
+        "retry 3x then fail",
+        "order 2024-0613x2",
+        "(2024) 12 34",
+    ] {
+        assert_visible(text, &["{}", "note: {}"]);
+    }
+}
+
+#[test]
+fn ipv6_in_every_text_form_is_found() {
+    for address in [
+        "2001:db8:85a3:0:0:8a2e:370:7334",
+        "4237:8d93:9abd:4c53:e5b0:731f:ff9b:c08",
+        "2001:DB8::8A2E:370:7334",
+        "2001:db8::1",
+        "fe80::1",
+        "::1",
+        "::ffff:192.0.2.128",
+        "64:ff9b::192.0.2.33",
+        "2001:db8:0:0:1:0:0:1",
+    ] {
+        assert_found(
+            &Kind::IpAddress,
+            address,
+            &[
+                "from {} port 22",
+                "[{}]:8080",
+                "{\"peer\": \"{}\"}",
+                "addr={}",
+            ],
+        );
+    }
+}
+
+#[test]
+fn image_tags_and_versions_are_not_addresses_but_addresses_after_a_key_are() {
+    for text in [
+        "image registry.example/api:12.4.24.82",
+        "pull ghcr.io/acme/worker:1.20.3.4 done",
+        "FROM docker.io/library/node:20.11.1.0",
+        "version 10.0.19041.1",
+    ] {
+        assert_visible(text, &["{}", "log: {}"]);
+    }
+    assert_found(
+        &Kind::IpAddress,
+        "10.0.0.1",
+        &["ip:{}", "host {}:443", "http://{}/x", "peers=a/b,{}"],
+    );
+}

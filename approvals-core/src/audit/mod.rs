@@ -146,6 +146,38 @@ pub enum AuditEvent {
         #[serde(flatten)]
         outcome: ExecutionOutcome,
     },
+    /// Shadow mode: a candidate policy, evaluated beside the policy in
+    /// force on the same call, decided otherwise, or could not decide
+    /// ([`GateBuilder::shadow_policy`](crate::GateBuilder::shadow_policy)).
+    /// It changed nothing: the call went on as `current` says. Written just
+    /// before the request's `requested` record.
+    ShadowDisagreement {
+        /// What the policy in force decided.
+        current: PolicyDecisionRecord,
+        /// What the candidate would have decided.
+        candidate: PolicyDecisionRecord,
+    },
+}
+
+/// What one policy decided for a call, as a
+/// [`ShadowDisagreement`](AuditEvent::ShadowDisagreement) record shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyDecisionRecord {
+    /// `allow`, `refuse`, `require_approval`, or `error` when the policy
+    /// could not decide (the call then fails closed).
+    pub verdict: String,
+    /// The rule that decided (`None`: no rule matched, or an error).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// Eligible approvers, when approval is required.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvers: Vec<Identity>,
+    /// Approvals needed, when approval is required.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quorum: Option<u32>,
+    /// The refusal reason, or the error, masked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl AuditEvent {
@@ -157,6 +189,7 @@ impl AuditEvent {
             AuditEvent::Escalated { .. } => AuditEventKind::Escalated,
             AuditEvent::Concluded { .. } => AuditEventKind::Concluded,
             AuditEvent::Executed { .. } => AuditEventKind::Executed,
+            AuditEvent::ShadowDisagreement { .. } => AuditEventKind::ShadowDisagreement,
         }
     }
 }
@@ -175,11 +208,13 @@ pub enum AuditEventKind {
     Concluded,
     /// [`AuditEvent::Executed`].
     Executed,
+    /// [`AuditEvent::ShadowDisagreement`].
+    ShadowDisagreement,
 }
 
 impl AuditEventKind {
     /// The kind as serialized: `requested`, `vote`, `escalated`,
-    /// `concluded`, `executed`.
+    /// `concluded`, `executed`, `shadow_disagreement`.
     pub fn as_str(self) -> &'static str {
         match self {
             AuditEventKind::Requested => "requested",
@@ -187,6 +222,7 @@ impl AuditEventKind {
             AuditEventKind::Escalated => "escalated",
             AuditEventKind::Concluded => "concluded",
             AuditEventKind::Executed => "executed",
+            AuditEventKind::ShadowDisagreement => "shadow_disagreement",
         }
     }
 }

@@ -25,6 +25,7 @@ const DEFAULT_CHANNEL_TIMEOUT: Duration = Duration::from_secs(10);
 /// its default configuration.
 pub struct GateBuilder<S = ()> {
     policy: Policy,
+    shadow: Option<Policy>,
     masker: Arc<dyn Masker>,
     channels: Vec<Arc<dyn Channel>>,
     default_requester: Option<Identity>,
@@ -43,6 +44,7 @@ impl Gate {
     pub fn builder() -> GateBuilder {
         GateBuilder {
             policy: Policy::default(),
+            shadow: None,
             masker: Arc::new(MaskingEngine::new()),
             channels: Vec::new(),
             default_requester: None,
@@ -63,6 +65,32 @@ impl<S> GateBuilder<S> {
     #[must_use]
     pub fn policy(mut self, policy: Policy) -> Self {
         self.policy = policy;
+        self
+    }
+
+    /// Evaluates `candidate` beside the policy on every call, as a dry run
+    /// (shadow mode): the policy decides, and whenever the candidate would
+    /// decide otherwise (another verdict, other approvers, another quorum)
+    /// or cannot decide (an error), the gate writes an
+    /// [`AuditEvent::ShadowDisagreement`](crate::audit::AuditEvent::ShadowDisagreement)
+    /// record and an `INFO` `tracing` event, and goes on as the policy says.
+    /// The candidate never changes a call's outcome; a record that cannot
+    /// be written is logged, never an error of the call. Replace or remove
+    /// it later with [`Gate::set_shadow_policy`].
+    ///
+    /// ```
+    /// use approvals_core::audit::MemoryAudit;
+    /// use approvals_core::policy::{Policy, Rule};
+    /// use approvals_core::Gate;
+    ///
+    /// let current = Policy::new().rule(Rule::new("reads").action("crm.read").allow());
+    /// let candidate = Policy::new().rule(Rule::new("no reads").action("crm.read").refuse("not yet"));
+    /// let gate = Gate::builder().policy(current).shadow_policy(candidate).audit(MemoryAudit::new()).build();
+    /// assert!(gate.shadow_policy().is_some());
+    /// ```
+    #[must_use]
+    pub fn shadow_policy(mut self, candidate: Policy) -> Self {
+        self.shadow = Some(candidate);
         self
     }
 
@@ -182,6 +210,7 @@ impl<S> GateBuilder<S> {
     pub fn audit(self, audit: impl AuditSink + 'static) -> GateBuilder<Arc<dyn AuditSink>> {
         GateBuilder {
             policy: self.policy,
+            shadow: self.shadow,
             masker: self.masker,
             channels: self.channels,
             default_requester: self.default_requester,
@@ -219,6 +248,7 @@ impl GateBuilder<Arc<dyn AuditSink>> {
         Gate {
             inner: Arc::new(Inner {
                 policy: RwLock::new(Arc::new(self.policy)),
+                shadow: RwLock::new(self.shadow.map(Arc::new)),
                 registry,
                 masker: self.masker,
                 default_requester: self.default_requester,

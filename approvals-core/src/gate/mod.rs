@@ -32,6 +32,7 @@ mod depth;
 mod durable;
 mod finish;
 mod scope;
+mod shadow;
 mod stored;
 mod votes;
 
@@ -76,6 +77,9 @@ pub struct Gate {
 
 struct Inner {
     policy: RwLock<Arc<Policy>>,
+    /// The candidate of shadow mode, evaluated beside `policy`; it never
+    /// decides.
+    shadow: RwLock<Option<Arc<Policy>>>,
     masker: Arc<dyn Masker>,
     default_requester: Option<Identity>,
     registry: Arc<Registry>,
@@ -171,6 +175,7 @@ impl Gate {
         &self,
         request: ActionRequest<A>,
     ) -> Result<Approval<A>, Error> {
+        let meter = telemetry::CallMeter::start(request.action.clone());
         let Prepared {
             opening,
             fingerprint,
@@ -178,10 +183,15 @@ impl Gate {
             action,
             arguments,
             span,
-        } = self.prepare(request)?;
-        let meter = telemetry::CallMeter::start(action.clone());
+        } = match self.prepare(request) {
+            Ok(prepared) => prepared,
+            Err(error) => {
+                meter.end(error.outcome());
+                return Err(error);
+            }
+        };
         // Timed only for a subscriber that listens (clocks are not free).
-        let started = (!span.is_disabled()).then(std::time::Instant::now);
+        let started = (!span.is_disabled()).then(|| meter.started());
         // Recording the request is boxed and done before waiting begins, so
         // that a pending request's future holds only what waiting needs. It
         // finishes even if this future is dropped while it runs: what it
@@ -290,6 +300,17 @@ impl Gate {
                 requirement.as_ref(),
             );
         let id = RequestId::random();
+        let disagreement = self.shadow_disagreement(
+            &id,
+            &PolicyInput {
+                action: &action,
+                risk,
+                requester: &requester,
+                arguments: &value,
+            },
+            requirement.as_ref(),
+            &decision,
+        );
         // One span per gated call: what it is and how it ended, never an
         // argument value.
         let span = tracing::info_span!(
@@ -317,19 +338,23 @@ impl Gate {
             key,
         };
         let gate = self.clone();
+        let opening = match decision {
+            // The common path, with a future of its own: a third of the
+            // size of `open`'s, which is quicker to allocate.
+            Ok(Decision {
+                rule,
+                verdict: Verdict::Allow,
+                ..
+            }) => Finish::new(gate.allow(
+                call.into_requested(Verdict::Allow.as_str(), rule.clone()),
+                rule,
+            )),
+            decision => Finish::new(gate.open(call, decision)),
+        };
         Ok(Prepared {
-            opening: match decision {
-                // The common path, with a future of its own: a third of the
-                // size of `open`'s, which is quicker to allocate.
-                Ok(Decision {
-                    rule,
-                    verdict: Verdict::Allow,
-                    ..
-                }) => Finish::new(gate.allow(
-                    call.into_requested(Verdict::Allow.as_str(), rule.clone()),
-                    rule,
-                )),
-                decision => Finish::new(gate.open(call, decision)),
+            opening: match disagreement {
+                None => opening,
+                Some(record) => shadow::record_first(&self.inner.registry, record, opening),
             },
             fingerprint,
             binding,

@@ -251,6 +251,27 @@ impl<'t> Scanner<'t> {
             })
     }
 
+    /// Whether the dotted number at `at` is the tag of a container image
+    /// (`registry.example/api:12.4.24.82`): right after a `:` that ends a
+    /// repository path with a `/` in it.
+    fn image_tag_before(&self, at: usize) -> bool {
+        if at < 2 || self.bytes[at - 1] != b':' {
+            return false;
+        }
+        let name = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/');
+        let mut k = at - 1;
+        let floor = at.saturating_sub(256);
+        while k > floor && name(self.bytes[k - 1]) {
+            k -= 1;
+        }
+        let path = &self.bytes[k..at - 1];
+        // `ip:10.0.0.1` and `host/10.0.0.1` stay addresses: the path names
+        // a repository (`a/b`) and ends with a name, not a separator.
+        path.contains(&b'/')
+            && !path.starts_with(b"/")
+            && path.last().is_some_and(u8::is_ascii_alphanumeric)
+    }
+
     pub(crate) fn set_cue(&mut self, cue: Cue, at: usize) {
         match cue {
             Cue::Version => self.version_cue = Some(at),
@@ -823,7 +844,11 @@ impl<'t> Scanner<'t> {
             }
             match matched {
                 Some((b, (kind, start, confidence))) => {
-                    let end = run.groups[b - 1].1;
+                    let mut end = run.groups[b - 1].1;
+                    if kind == Kind::Phone && b == run.count && run.extension > end {
+                        end = run.extension;
+                        resume = resume.max(end);
+                    }
                     self.push(kind, start..end, confidence);
                     a = b;
                 }
@@ -875,17 +900,29 @@ impl<'t> Scanner<'t> {
         let first_sep = seps.first().copied();
 
         if plus {
-            if validate::phone(digits, Dialing::International) {
-                return Some((Kind::Phone, start - 1, 0.95));
-            }
-            return None;
+            // `+41 (0)30 701 56 09`, `+49(0)6692870724`: the `(0)` is the
+            // trunk prefix, dialled at home only; the number is the rest.
+            let trunk = groups.len() >= 3
+                && seps[0] == Sep::Open
+                && seps[1] == Sep::Paren
+                && &self.bytes[groups[1].0..groups[1].1] == b"0";
+            let number = if trunk {
+                let code = groups[0].1 - groups[0].0;
+                let mut without = [0u8; 40];
+                without[..code].copy_from_slice(&digits[..code]);
+                without[code..n - 1].copy_from_slice(&digits[code + 1..]);
+                validate::phone(&without[..n - 1], Dialing::International)
+            } else {
+                validate::phone(digits, Dialing::International)
+            };
+            return number.then_some((Kind::Phone, start - 1, 0.95));
         }
         // IPv4.
         if groups.len() == 4 && seps.iter().all(|&s| s == Sep::Dot) {
             let octets_ok = groups.iter().all(|&(s, e)| {
                 e - s <= 3 && self.text[s..e].parse::<u16>().is_ok_and(|v| v <= 255)
             });
-            if octets_ok && !self.version_before(start) {
+            if octets_ok && !self.version_before(start) && !self.image_tag_before(start) {
                 return Some((Kind::IpAddress, start, 0.9));
             }
             // `4242.4242.4242.4242` may still be a card.
@@ -928,6 +965,20 @@ impl<'t> Scanner<'t> {
         // Phones in national formats.
         let paren = start > 0 && self.bytes[start - 1] == b'(' && first_sep == Some(Sep::Paren);
         if paren && lens(&[3, 3, 4]) && validate::phone(digits, Dialing::National) {
+            return Some((Kind::Phone, start - 1, 0.9));
+        }
+        // An area code with its trunk prefix in parentheses: `(03) 6257
+        // 6885`, `(0151) 234 5678`.
+        if paren
+            && digits.first() == Some(&b'0')
+            && (2..=5).contains(&(groups[0].1 - groups[0].0))
+            && groups.len() >= 2
+            && groups.iter().all(|&(s, e)| (2..=8).contains(&(e - s)))
+            && seps[1..]
+                .iter()
+                .all(|&sep| matches!(sep, Sep::Space | Sep::Dash))
+            && validate::phone(digits, Dialing::National)
+        {
             return Some((Kind::Phone, start - 1, 0.9));
         }
         if digits.starts_with(b"00")
@@ -1024,6 +1075,9 @@ pub(crate) struct NumberRun {
     pub(crate) groups: [(usize, usize); 12],
     pub(crate) seps: [Sep; 12],
     pub(crate) count: usize,
+    /// Where a phone extension written onto the last group (`x874`,
+    /// `ext.12`) ends, or 0.
+    pub(crate) extension: usize,
 }
 
 impl NumberRun {
@@ -1032,6 +1086,7 @@ impl NumberRun {
             groups: [(0, 0); 12],
             seps: [Sep::Space; 12],
             count: 0,
+            extension: 0,
         };
         let mut k = start;
         loop {
@@ -1040,7 +1095,13 @@ impl NumberRun {
                 e += 1;
             }
             if run.count > 0 && bytes.get(e).is_some_and(|&b| is_word(b)) {
-                // The group starts a word (`12 items` is fine, `12abc` not).
+                // The group starts a word (`12 items` is fine, `12abc` not),
+                // unless the word is an extension (`6257x874`).
+                if let Some(end) = extension_end(bytes, e).filter(|_| e > k) {
+                    run.groups[run.count] = (k, e);
+                    run.count += 1;
+                    run.extension = end;
+                }
                 break;
             }
             run.groups[run.count] = (k, e);
@@ -1069,6 +1130,8 @@ impl NumberRun {
             (Some(b')'), Some(b' ')) if digit_at(e + 2) => Some((Sep::Paren, e + 2)),
             (Some(b')'), _) if digit_at(e + 1) => Some((Sep::Paren, e + 1)),
             (Some(b' '), Some(b'(')) if digit_at(e + 2) => Some((Sep::Open, e + 2)),
+            // `+49(0)…`: only the trunk prefix is written this way.
+            (Some(b'('), Some(b'0')) if bytes.get(e + 2) == Some(&b')') => Some((Sep::Open, e + 1)),
             _ => None,
         }
     }
@@ -1087,6 +1150,28 @@ impl NumberRun {
     fn digit_count(&self) -> usize {
         self.groups[..self.count].iter().map(|&(s, e)| e - s).sum()
     }
+}
+
+/// The end of a phone extension written onto a number at `at` (`x874`,
+/// `ext123`, `ext.123`: one to six digits ending a word).
+fn extension_end(bytes: &[u8], at: usize) -> Option<usize> {
+    let rest = &bytes[at..];
+    let digits_at = if rest.starts_with(b"ext.") {
+        4
+    } else if rest.starts_with(b"ext") {
+        3
+    } else if rest.first() == Some(&b'x') {
+        1
+    } else {
+        return None;
+    };
+    let start = at + digits_at;
+    let mut end = start;
+    while end < bytes.len() && end - start < 7 && bytes[end].is_ascii_digit() {
+        end += 1;
+    }
+    let count = end - start;
+    ((1..=6).contains(&count) && !bytes.get(end).is_some_and(|&b| is_word(b))).then_some(end)
 }
 
 /// The first offset of `needle` in `haystack`.

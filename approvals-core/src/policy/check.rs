@@ -9,7 +9,7 @@ use super::error::{PolicyError, context};
 use super::predicate::PredicatePart;
 use super::principal::Principal;
 use super::requirement::RequirementBuilder;
-use super::rule::{Effect, unknown_group};
+use super::rule::{Effect, Rule, unknown_group};
 use super::{Groups, Policy};
 use crate::Identity;
 
@@ -54,6 +54,13 @@ impl Policy {
     /// The first problem: groups, then the default requirement, then the
     /// rules in order.
     pub(crate) fn first_problem(&self) -> Option<Problem> {
+        self.problems().into_iter().next()
+    }
+
+    /// Every problem, at most one per group, default requirement and rule
+    /// (the first of each), in the order of [`first_problem`](Self::first_problem).
+    pub(crate) fn problems(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
         for (name, members) in &self.groups {
             let place = |member| Place::Group {
                 name: name.clone(),
@@ -61,10 +68,11 @@ impl Policy {
             };
             if name.is_empty() {
                 let error = PolicyError::invalid("a group has an empty name".to_owned());
-                return Some(Problem {
+                problems.push(Problem {
                     place: place(None),
                     error,
                 });
+                continue;
             }
             for (index, member) in members.iter().enumerate() {
                 let defect = if member.as_str().is_empty() {
@@ -78,16 +86,17 @@ impl Policy {
                 };
                 if let Some(message) = defect {
                     let error = PolicyError::invalid(message);
-                    return Some(Problem {
+                    problems.push(Problem {
                         place: place(Some(member.clone())),
                         error,
                     });
+                    break;
                 }
             }
         }
         if let Some(default) = &self.default {
             if let Some((field, error)) = requirement_problem(None, default, &self.groups) {
-                return Some(Problem {
+                problems.push(Problem {
                     place: Place::Default(field),
                     error,
                 });
@@ -95,40 +104,47 @@ impl Policy {
         }
         let mut names = HashMap::new();
         for (index, rule) in self.rules.iter().enumerate() {
-            let problem = |field, error| {
-                Some(Problem {
+            if let Some((field, error)) = self.rule_problem(rule, index, &mut names) {
+                problems.push(Problem {
                     place: Place::Rule { index, field },
                     error,
-                })
-            };
-            if let Some((field, defect)) = &rule.defect {
-                let message = format!("{}: {defect}", context(Some(&rule.name)));
-                return problem(*field, PolicyError::invalid(message));
+                });
             }
-            if let Some(first) = names.insert(rule.name.as_str(), index) {
-                let message = format!(
-                    "rule `{}` is defined twice (rules {} and {}); rule names must be unique because the audit trail records them",
-                    rule.name,
-                    first + 1,
-                    index + 1
-                );
-                return problem(Field::Name, PolicyError::invalid(message));
-            }
-            for (position, requester) in rule.conditions.requesters.iter().enumerate() {
-                if let Principal::Group(group) = requester {
-                    if !self.groups.contains_key(group) {
-                        let error = unknown_group(Some(&rule.name), group, &self.groups);
-                        return problem(Field::Requester(position), error);
-                    }
+        }
+        problems
+    }
+
+    /// The first problem of rule number `index`; `names` holds the names of
+    /// the rules before it.
+    fn rule_problem<'r>(
+        &self,
+        rule: &'r Rule,
+        index: usize,
+        names: &mut HashMap<&'r str, usize>,
+    ) -> Option<(Field, PolicyError)> {
+        if let Some((field, defect)) = &rule.defect {
+            let message = format!("{}: {defect}", context(Some(&rule.name)));
+            return Some((*field, PolicyError::invalid(message)));
+        }
+        if let Some(first) = names.insert(rule.name.as_str(), index) {
+            let message = format!(
+                "rule `{}` is defined twice (rules {} and {}); rule names must be unique because the audit trail records them",
+                rule.name,
+                first + 1,
+                index + 1
+            );
+            return Some((Field::Name, PolicyError::invalid(message)));
+        }
+        for (position, requester) in rule.conditions.requesters.iter().enumerate() {
+            if let Principal::Group(group) = requester {
+                if !self.groups.contains_key(group) {
+                    let error = unknown_group(Some(&rule.name), group, &self.groups);
+                    return Some((Field::Requester(position), error));
                 }
             }
-            if let Effect::RequireApproval(requirement) = &rule.effect {
-                if let Some((field, error)) =
-                    requirement_problem(Some(&rule.name), requirement, &self.groups)
-                {
-                    return problem(field, error);
-                }
-            }
+        }
+        if let Effect::RequireApproval(requirement) = &rule.effect {
+            return requirement_problem(Some(&rule.name), requirement, &self.groups);
         }
         None
     }

@@ -99,6 +99,66 @@ impl Glob {
     }
 }
 
+/// One element of a pattern, for comparing patterns with each other.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Token {
+    Char(char),
+    AnyChar,
+    AnyRun,
+}
+
+impl Glob {
+    /// The pattern as written.
+    pub(crate) fn as_str(&self) -> &str {
+        &self.pattern
+    }
+
+    fn tokens(&self) -> Vec<Token> {
+        let mut tokens = Vec::new();
+        for (index, run) in self.runs.iter().enumerate() {
+            if index > 0 {
+                tokens.push(Token::AnyRun);
+            }
+            match run {
+                Run::Literal(literal) => tokens.extend(literal.chars().map(Token::Char)),
+                Run::Chars(chars) => {
+                    tokens.extend(chars.iter().map(|c| c.map_or(Token::AnyChar, Token::Char)))
+                }
+            }
+        }
+        tokens
+    }
+
+    /// Whether every text that `other` matches is matched by this pattern
+    /// too, as far as it can be proven by matching this pattern against
+    /// `other`'s own elements: a `*` here takes any of `other`'s elements,
+    /// a `?` one character or `?`, a character only itself. Sound (a `true`
+    /// is a proof); it may miss a few unusual inclusions, such as `*?`
+    /// covering `?*`.
+    pub(crate) fn covers(&self, other: &Glob) -> bool {
+        let (outer, inner) = (self.tokens(), other.tokens());
+        // covered[i][j]: outer[i..] covers inner[j..].
+        let width = inner.len() + 1;
+        let mut covered = vec![false; (outer.len() + 1) * width];
+        covered[outer.len() * width + inner.len()] = true;
+        for i in (0..outer.len()).rev() {
+            for j in (0..=inner.len()).rev() {
+                let next = |i: usize, j: usize| covered[i * width + j];
+                let here = match (outer[i], inner.get(j)) {
+                    (Token::AnyRun, next_inner) => {
+                        next(i + 1, j) || (next_inner.is_some() && next(i, j + 1))
+                    }
+                    (Token::AnyChar, Some(Token::Char(_) | Token::AnyChar)) => next(i + 1, j + 1),
+                    (Token::Char(c), Some(Token::Char(d))) if c == *d => next(i + 1, j + 1),
+                    _ => false,
+                };
+                covered[i * width + j] = here;
+            }
+        }
+        covered[0]
+    }
+}
+
 impl fmt::Debug for Glob {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Glob({:?})", &*self.pattern)
@@ -175,6 +235,73 @@ mod tests {
 
     fn matches(pattern: &str, text: &str) -> bool {
         Glob::new(pattern).unwrap().matches(text)
+    }
+
+    fn covers(outer: &str, inner: &str) -> bool {
+        Glob::new(outer).unwrap().covers(&Glob::new(inner).unwrap())
+    }
+
+    #[test]
+    fn coverage_between_patterns() {
+        assert!(covers("*", "billing.refund"));
+        assert!(covers("*", "db.*"));
+        assert!(covers("billing.*", "billing.refund"));
+        assert!(covers("billing.*", "billing.re*"));
+        assert!(covers("billing.*", "billing.?"));
+        assert!(covers("db.drop_*", "db.drop_*"));
+        assert!(covers("*.export", "data.export"));
+        assert!(covers("*a*", "a*"));
+        assert!(covers("data.?", "data.x"));
+        assert!(!covers("billing.refund", "billing.*"));
+        assert!(!covers("billing.*", "billing"));
+        assert!(!covers("data.?", "data.*"));
+        assert!(!covers("db.drop_*", "db.*"));
+        assert!(!covers("a?", "a*"));
+        assert!(!covers("x", "y"));
+    }
+
+    /// Every pattern pair over a small alphabet: when `covers` says yes,
+    /// every text up to four characters that the inner pattern matches is
+    /// matched by the outer one.
+    #[test]
+    fn coverage_is_sound() {
+        let pieces = ["a", "b", "?", "*"];
+        let mut patterns = vec![String::new()];
+        for _ in 0..3 {
+            let longer: Vec<String> = patterns
+                .iter()
+                .flat_map(|pattern| pieces.iter().map(move |piece| format!("{pattern}{piece}")))
+                .collect();
+            patterns.extend(longer);
+        }
+        patterns.sort();
+        patterns.dedup();
+        let mut texts = vec![String::new()];
+        for _ in 0..4 {
+            let longer: Vec<String> = texts
+                .iter()
+                .flat_map(|text| ["a", "b"].map(|c| format!("{text}{c}")))
+                .collect();
+            texts.extend(longer);
+        }
+        texts.sort();
+        texts.dedup();
+        let globs: Vec<Glob> = patterns.iter().map(|p| Glob::new(p).unwrap()).collect();
+        let mut proven = 0;
+        for outer in &globs {
+            for inner in &globs {
+                if outer.covers(inner) {
+                    proven += 1;
+                    for text in &texts {
+                        assert!(
+                            !inner.matches(text) || outer.matches(text),
+                            "{outer:?} covers {inner:?} but not {text:?}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(proven > 1000, "{proven}");
     }
 
     #[test]

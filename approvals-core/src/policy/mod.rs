@@ -191,6 +191,7 @@
 //! | `timeout` | require_approval, default | `"30s"`, `"15m"`, `"2h"`, `"1h30m"`; default `"15m"` |
 //! | `deny_reason_required` | require_approval, default | `true`: a deny needs a reason; default `false` |
 //! | `escalate` | require_approval, default | `{ after = "10m", to = [approvers] }`; `after` shorter than `timeout` |
+//! | `[[test]]` | top | a policy test, ignored when deciding (see [`PolicyTest`]) |
 //!
 //! A predicate is an inline table with `arg` (the dotted path) and exactly
 //! one operator: `eq = v`, `ne = v`, `lt = n`, `le = n`, `gt = n`, `ge = n`,
@@ -215,6 +216,16 @@
 //! predicate without exactly one operator, and duplicate rule names are
 //! [`PolicyError::Invalid`]. [`PolicyError::location`] gives the line and
 //! column.
+//!
+//! # Checking, explaining and testing a policy
+//!
+//! [`Policy::check`] (and [`Policy::check_toml_file`] for a file, with
+//! locations) reports every problem of a policy and every rule that can
+//! never decide, as [`Finding`]s (see [`lint`]). [`Policy::explain`] shows
+//! how one call is decided, rule by rule ([`Explanation`]).
+//! [`Policy::from_toml_file_with_tests`] also reads the file's `[[test]]`
+//! tables, which [`PolicyTest::run`] runs. The `approvals policy` command
+//! prints all three.
 //!
 //! # The call's settings and the policy
 //!
@@ -251,19 +262,25 @@
 mod check;
 mod decision;
 mod error;
+mod explain;
 pub(crate) mod glob;
+pub mod lint;
 mod predicate;
 mod principal;
 mod requirement;
 mod rule;
+mod suite;
 mod toml;
 
 pub use decision::{Decision, DecisionSource, Escalation, PolicyInput, Requirement, Verdict};
 pub use error::{Location, PolicyError};
-pub use predicate::{Arg, Predicate};
+pub use explain::{Explanation, Miss, RuleTrace};
+pub use lint::{Finding, FindingKind, RuleRef, Severity};
+pub use predicate::{Arg, Predicate, PredicateOutcome, argument_at};
 pub use principal::Principal;
 pub use requirement::RequirementBuilder;
 pub use rule::{RiskMatch, Rule, RuleBuilder};
+pub use suite::{Expectation, PolicyTest, TestResult};
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -349,17 +366,45 @@ impl Policy {
     /// Errors name the file, line and column.
     pub fn from_toml_file(path: impl AsRef<Path>) -> Result<Self, PolicyError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        toml::load(&text, Some(path))
+        toml::load(&read(path)?, Some(path))
     }
 
     /// Reads a policy from TOML text (see the [module docs](self) for the
     /// format). Errors name the line and column.
     pub fn from_toml_str(text: &str) -> Result<Self, PolicyError> {
         toml::load(text, None)
+    }
+
+    /// Reads a policy file and its `[[test]]` tables (see [`PolicyTest`]);
+    /// [`from_toml_file`](Self::from_toml_file) checks the tables' keys but
+    /// ignores them otherwise.
+    pub fn from_toml_file_with_tests(
+        path: impl AsRef<Path>,
+    ) -> Result<(Self, Vec<PolicyTest>), PolicyError> {
+        let path = path.as_ref();
+        toml::load_with_tests(&read(path)?, Some(path))
+    }
+
+    /// Reads a policy and its `[[test]]` tables from TOML text.
+    pub fn from_toml_str_with_tests(text: &str) -> Result<(Self, Vec<PolicyTest>), PolicyError> {
+        toml::load_with_tests(text, None)
+    }
+
+    /// [`check`](Self::check)s the policy in a file, with the location of
+    /// every finding. Unlike [`from_toml_file`](Self::from_toml_file), it
+    /// does not stop at the first problem of the policy: only what keeps
+    /// the file from being read at all (a syntax error, an unknown key, a
+    /// value of the wrong type or form, a malformed `[[test]]` table) is
+    /// returned as an error.
+    pub fn check_toml_file(path: impl AsRef<Path>) -> Result<Vec<Finding>, PolicyError> {
+        let path = path.as_ref();
+        toml::check(&read(path)?, Some(path))
+    }
+
+    /// [`check`](Self::check)s the policy in TOML text; see
+    /// [`check_toml_file`](Self::check_toml_file).
+    pub fn check_toml_str(text: &str) -> Result<Vec<Finding>, PolicyError> {
+        toml::check(text, None)
     }
 
     /// Checks the whole policy, reporting the first problem: a malformed
@@ -589,6 +634,14 @@ impl Policy {
         }
         Ok(identities)
     }
+}
+
+/// The text of a policy file.
+fn read(path: &Path) -> Result<String, PolicyError> {
+    std::fs::read_to_string(path).map_err(|source| PolicyError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 #[cfg(test)]

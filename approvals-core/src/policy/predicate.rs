@@ -194,8 +194,149 @@ impl Predicate {
         if self.path.defect.is_some() {
             return false;
         }
+        self.test.holds(self.path.lookup(arguments))
+    }
+
+    /// Whether the predicate holds for `arguments` and, when it does not,
+    /// why: the value is missing, has another type than the test needs, or
+    /// fails the test. Tells nothing of the value itself.
+    ///
+    /// ```
+    /// use approvals_core::policy::{Arg, PredicateOutcome};
+    /// use serde_json::json;
+    ///
+    /// let small = Arg::path("amount").lt(100);
+    /// assert_eq!(small.outcome(&json!({ "amount": 5 })), PredicateOutcome::Holds);
+    /// assert_eq!(small.outcome(&json!({ "amount": 500 })), PredicateOutcome::Fails);
+    /// assert_eq!(small.outcome(&json!({ "amount": "5" })), PredicateOutcome::WrongType);
+    /// assert_eq!(small.outcome(&json!({})), PredicateOutcome::Missing);
+    /// ```
+    pub fn outcome(&self, arguments: &Value) -> PredicateOutcome {
+        if self.path.defect.is_some() {
+            return PredicateOutcome::Fails;
+        }
         let found = self.path.lookup(arguments);
+        if self.test.holds(found) {
+            return PredicateOutcome::Holds;
+        }
         match (&self.test, found) {
+            (Test::Exists | Test::Absent, _) => PredicateOutcome::Fails,
+            (_, None) => PredicateOutcome::Missing,
+            (test, Some(value)) if !test.accepts_type_of(value) => PredicateOutcome::WrongType,
+            _ => PredicateOutcome::Fails,
+        }
+    }
+
+    /// Whether this predicate holding proves that `other` holds, for any
+    /// arguments. Sound, not complete: `false` means "not proven".
+    pub(crate) fn implies(&self, other: &Predicate) -> bool {
+        if self.defect().is_some() || other.defect().is_some() || self.path.text != other.path.text
+        {
+            return false;
+        }
+        match (&self.test, &other.test) {
+            (Test::Absent, Test::Absent) => true,
+            (Test::Absent, _) | (_, Test::Absent) => false,
+            (_, Test::Exists) => true,
+            (Test::Eq(value), _) => other.test.holds(Some(value)),
+            (Test::OneOf(values), _) => values.iter().all(|value| other.test.holds(Some(value))),
+            (Test::Ne(a), Test::Ne(b)) => json_equal(a, b) == Some(true),
+            (Test::Compare(inner, a), Test::Compare(outer, b)) => {
+                interval_within((*inner, a), (*outer, b))
+            }
+            (Test::Matches(inner), Test::Matches(outer)) => outer.covers(inner),
+            _ => false,
+        }
+    }
+
+    /// Whether no arguments can make both this predicate and `other` hold.
+    /// Sound, not complete: `false` means "not proven".
+    pub(crate) fn contradicts(&self, other: &Predicate) -> bool {
+        if self.defect().is_some() || other.defect().is_some() || self.path.text != other.path.text
+        {
+            return false;
+        }
+        match (&self.test, &other.test) {
+            (Test::Absent, Test::Absent) => false,
+            (Test::Absent, _) | (_, Test::Absent) => true,
+            (Test::Eq(value), test) | (test, Test::Eq(value)) => !test.holds(Some(value)),
+            (Test::OneOf(values), test) | (test, Test::OneOf(values)) => {
+                !values.iter().any(|value| test.holds(Some(value)))
+            }
+            (Test::Compare(a, x), Test::Compare(b, y)) => disjoint((*a, x), (*b, y)),
+            (Test::Compare(..), Test::Matches(_)) | (Test::Matches(_), Test::Compare(..)) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Why a [`Predicate`] does or does not hold for some arguments
+/// ([`Predicate::outcome`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PredicateOutcome {
+    /// It holds.
+    Holds,
+    /// The path leads to no value.
+    Missing,
+    /// The value has another type than the test needs (a string where a
+    /// number is compared, say).
+    WrongType,
+    /// The value fails the test.
+    Fails,
+}
+
+impl PredicateOutcome {
+    /// `holds`, `missing`, `wrong type` or `fails`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PredicateOutcome::Holds => "holds",
+            PredicateOutcome::Missing => "missing",
+            PredicateOutcome::WrongType => "wrong type",
+            PredicateOutcome::Fails => "fails",
+        }
+    }
+}
+
+/// Whether every number within the bound `inner` is within `outer`; bounds
+/// in different directions never are.
+fn interval_within(inner: (Comparison, &Number), outer: (Comparison, &Number)) -> bool {
+    let inner_upper = inner.0.is_upper();
+    if inner_upper != outer.0.is_upper() {
+        return false;
+    }
+    let Some(ordering) = compare_numbers(inner.1, outer.1) else {
+        return false;
+    };
+    let ordering = if inner_upper {
+        ordering
+    } else {
+        ordering.reverse()
+    };
+    match ordering {
+        Ordering::Less => true,
+        Ordering::Equal => inner.0.is_strict() || !outer.0.is_strict(),
+        Ordering::Greater => false,
+    }
+}
+
+/// Whether no number is within both bounds.
+fn disjoint(a: (Comparison, &Number), b: (Comparison, &Number)) -> bool {
+    let (upper, lower) = match (a.0.is_upper(), b.0.is_upper()) {
+        (true, false) => (a, b),
+        (false, true) => (b, a),
+        _ => return false,
+    };
+    match compare_numbers(upper.1, lower.1) {
+        Some(Ordering::Less) => true,
+        Some(Ordering::Equal) => upper.0.is_strict() || lower.0.is_strict(),
+        _ => false,
+    }
+}
+
+impl Test {
+    /// Whether the test holds for `found` (the value at the path, if any).
+    fn holds(&self, found: Option<&Value>) -> bool {
+        match (self, found) {
             (Test::Exists, found) => found.is_some(),
             (Test::Absent, found) => found.is_none(),
             (_, None) => false,
@@ -209,6 +350,35 @@ impl Predicate {
                 .any(|expected| json_equal(value, expected) == Some(true)),
             (Test::Matches(glob), Some(Value::String(text))) => glob.matches(text),
             _ => false,
+        }
+    }
+
+    /// Whether a value of `value`'s type can pass the test at all.
+    fn accepts_type_of(&self, value: &Value) -> bool {
+        match self {
+            Test::Eq(expected) | Test::Ne(expected) => json_equal(value, expected).is_some(),
+            Test::Compare(..) => value.is_number(),
+            Test::OneOf(values) => values
+                .iter()
+                .any(|expected| json_equal(value, expected).is_some()),
+            Test::Matches(_) => value.is_string(),
+            Test::Exists | Test::Absent => true,
+            Test::Invalid(_) => false,
+        }
+    }
+}
+
+impl Predicate {
+    /// The operand as written in the policy (`100` of `lt = 100`, the list
+    /// of `in`, the pattern of `matches`); `None` for `exists` and `absent`.
+    /// It is a value of the kind that arguments hold: show it masked.
+    pub fn operand(&self) -> Option<Value> {
+        match &self.test {
+            Test::Eq(value) | Test::Ne(value) => Some(value.clone()),
+            Test::Compare(_, bound) => Some(Value::Number(bound.clone())),
+            Test::OneOf(values) => Some(Value::Array(values.to_vec())),
+            Test::Matches(glob) => Some(Value::String(glob.as_str().to_owned())),
+            Test::Exists | Test::Absent | Test::Invalid(_) => None,
         }
     }
 
@@ -243,6 +413,25 @@ impl Predicate {
             _ => None,
         }
     }
+}
+
+/// The value at a predicate's dotted `path` in `arguments`, looked up as
+/// predicates look it up: for showing what a predicate tested, masked.
+///
+/// ```
+/// use approvals_core::policy::argument_at;
+/// use serde_json::json;
+///
+/// let arguments = json!({ "items": [{ "sku": "A-1" }] });
+/// assert_eq!(argument_at(&arguments, "items.0.sku"), Some(&json!("A-1")));
+/// assert_eq!(argument_at(&arguments, "items.1"), None);
+/// ```
+pub fn argument_at<'v>(arguments: &'v Value, path: &str) -> Option<&'v Value> {
+    let path = ArgPath::new(path);
+    if path.defect.is_some() {
+        return None;
+    }
+    path.lookup(arguments)
 }
 
 impl ArgPath {
@@ -293,6 +482,15 @@ impl Comparison {
             Comparison::Gt => ordering.is_gt(),
             Comparison::Ge => ordering.is_ge(),
         }
+    }
+
+    /// Whether this is an upper bound (`lt`, `le`) rather than a lower one.
+    fn is_upper(self) -> bool {
+        matches!(self, Comparison::Lt | Comparison::Le)
+    }
+
+    fn is_strict(self) -> bool {
+        matches!(self, Comparison::Lt | Comparison::Gt)
     }
 
     fn operator(self) -> &'static str {

@@ -166,6 +166,11 @@ impl Rule {
         &self.name
     }
 
+    /// The rule's argument predicates (its `when` list), in order.
+    pub fn predicates(&self) -> &[Predicate] {
+        &self.conditions.predicates
+    }
+
     /// Whether the rule applies to the call. Never allocates, except for an
     /// error.
     pub(crate) fn applies(

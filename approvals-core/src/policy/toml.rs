@@ -21,9 +21,11 @@ use serde_json::Value;
 
 use super::check::{Field, Place};
 use super::error::{Location, PolicyError, context};
+use super::lint::Finding;
 use super::predicate::{Arg, Predicate, PredicatePart};
 use super::requirement::RequirementBuilder;
 use super::rule::{RiskMatch, Rule, RuleBuilder};
+use super::suite::{Expectation, PolicyTest};
 use super::{Policy, Principal};
 use crate::Identity;
 use crate::parse::ParseProblem;
@@ -40,6 +42,61 @@ struct RawPolicy {
     default: Option<Spanned<RawApproval>>,
     #[serde(default)]
     rule: Vec<Spanned<RawRule>>,
+    /// Policy tests: their keys are checked with the policy, and they are
+    /// read only by [`load_with_tests`].
+    #[serde(default)]
+    test: Vec<Spanned<RawTest>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTest {
+    name: Option<String>,
+    action: String,
+    #[serde(default)]
+    args: Option<Spanned<RawArgs>>,
+    risk: Option<Spanned<String>>,
+    requester: String,
+    expect: Spanned<RawExpect>,
+    rule: Option<String>,
+}
+
+/// A test's arguments: a TOML table, or JSON text.
+#[derive(Deserialize)]
+#[serde(
+    untagged,
+    expecting = "`args` must be a table of arguments or JSON text"
+)]
+enum RawArgs {
+    Json(String),
+    Table(::toml::Table),
+}
+
+/// A test's expectation: a word, or the approval expected.
+#[derive(Deserialize)]
+#[serde(
+    untagged,
+    expecting = "`expect` must be \"allow\", \"refuse\", \"require_approval\", \"fail_closed\" or a table with `approvers`, `quorum` or both (and no other key)"
+)]
+enum RawExpect {
+    Word(String),
+    Approval(RawExpectedApproval),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExpectedApproval {
+    approvers: Option<PlainStrings>,
+    quorum: Option<u32>,
+}
+
+/// A string or an array of strings, without spans (inside an untagged enum,
+/// values cannot keep theirs).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum PlainStrings {
+    One(String),
+    Many(Vec<String>),
 }
 
 /// `[default]`, and the approval keys of a rule.
@@ -230,8 +287,100 @@ impl RuleSpans {
     }
 }
 
+/// A policy read from TOML but not yet checked, with where each part is.
+struct Parsed<'a> {
+    source: Source<'a>,
+    policy: Policy,
+    group_spans: BTreeMap<String, (Span, Vec<(String, Span)>)>,
+    default_spans: Option<ApprovalSpans>,
+    rule_spans: Vec<RuleSpans>,
+    tests: Vec<Spanned<RawTest>>,
+}
+
+impl Parsed<'_> {
+    /// The location of `place`.
+    fn location(&self, place: &Place) -> Location {
+        let span = match place {
+            Place::Group { name, member } => {
+                self.group_spans.get(&**name).map(|(name_span, members)| {
+                    member
+                        .as_ref()
+                        .and_then(|member| {
+                            members
+                                .iter()
+                                .find(|(text, _)| Identity::new(text) == *member)
+                                .map(|(_, span)| span.clone())
+                        })
+                        .unwrap_or_else(|| name_span.clone())
+                })
+            }
+            Place::Default(field) => self.default_spans.as_ref().map(|spans| spans.of(*field)),
+            Place::Rule { index, field } => {
+                self.rule_spans.get(*index).map(|spans| spans.of(*field))
+            }
+        };
+        self.source.location(&span.unwrap_or_default())
+    }
+
+    /// The policy, checked as [`Policy::validate`] checks it.
+    fn checked(self) -> Result<(Policy, Vec<Spanned<RawTest>>), PolicyError> {
+        let Some(problem) = self.policy.first_problem() else {
+            return Ok((self.policy, self.tests));
+        };
+        let message = match problem.error {
+            PolicyError::Invalid { message, .. } => message,
+            other => other.to_string(),
+        };
+        Err(PolicyError::Invalid {
+            location: Some(self.location(&problem.place)),
+            message,
+        })
+    }
+}
+
 /// Reads a policy from TOML `text`; `file` is named in errors.
 pub(crate) fn load(text: &str, file: Option<&Path>) -> Result<Policy, PolicyError> {
+    parse(text, file)?.checked().map(|(policy, _)| policy)
+}
+
+/// Reads a policy and its `[[test]]` tables from TOML `text`.
+pub(crate) fn load_with_tests(
+    text: &str,
+    file: Option<&Path>,
+) -> Result<(Policy, Vec<PolicyTest>), PolicyError> {
+    let source = Source { text, file };
+    let (policy, raw) = parse(text, file)?.checked()?;
+    let tests = raw
+        .into_iter()
+        .enumerate()
+        .map(|(index, raw)| test_from(source, index, raw))
+        .collect::<Result<_, _>>()?;
+    Ok((policy, tests))
+}
+
+/// Every finding of [`Policy::check`] for the policy in TOML `text`, with
+/// its location; what stops the file from being read at all (a syntax
+/// error, an unknown key, a malformed value) is the error, and so is a
+/// malformed `[[test]]` table.
+pub(crate) fn check(text: &str, file: Option<&Path>) -> Result<Vec<Finding>, PolicyError> {
+    let source = Source { text, file };
+    let parsed = parse(text, file)?;
+    for (index, raw) in parsed.tests.iter().enumerate() {
+        test_shape(source, index, raw)?;
+    }
+    Ok(parsed
+        .policy
+        .findings()
+        .into_iter()
+        .map(|(place, mut finding)| {
+            finding.location = Some(parsed.location(&place));
+            finding
+        })
+        .collect())
+}
+
+/// Reads TOML `text` into a policy without checking it as a whole.
+fn parse<'a>(text: &'a str, file: Option<&'a Path>) -> Result<Parsed<'a>, PolicyError> {
     let source = Source { text, file };
     let raw: RawPolicy = ::toml::from_str(text).map_err(|error| PolicyError::Parse {
         location: Location::of_offset(text, error.span().map_or(0, |span| span.start), file),
@@ -270,29 +419,132 @@ pub(crate) fn load(text: &str, file: Option<&Path>) -> Result<Policy, PolicyErro
         rule_spans.push(spans);
     }
 
-    let Some(problem) = policy.first_problem() else {
-        return Ok(policy);
+    Ok(Parsed {
+        source,
+        policy,
+        group_spans,
+        default_spans,
+        rule_spans,
+        tests: raw.test,
+    })
+}
+
+/// Checks what a `[[test]]` table can get wrong beyond its keys.
+fn test_shape(source: Source<'_>, index: usize, raw: &Spanned<RawTest>) -> Result<(), PolicyError> {
+    let subject = format!("test {}", index + 1);
+    if let Some(risk) = &raw.get_ref().risk {
+        test_risk(source, &subject, risk)?;
+    }
+    if let Some(args) = &raw.get_ref().args {
+        test_arguments(source, &subject, args)?;
+    }
+    test_expectation(source, &subject, &raw.get_ref().expect)?;
+    Ok(())
+}
+
+fn test_from(
+    source: Source<'_>,
+    index: usize,
+    raw: Spanned<RawTest>,
+) -> Result<PolicyTest, PolicyError> {
+    let location = source.location(&raw.span());
+    let subject = format!("test {}", index + 1);
+    let raw = raw.into_inner();
+    let risk = match &raw.risk {
+        Some(risk) => test_risk(source, &subject, risk)?,
+        None => crate::Risk::Medium,
     };
-    let span = match &problem.place {
-        Place::Group { name, member } => group_spans.get(&**name).map(|(name_span, members)| {
-            member
-                .as_ref()
-                .and_then(|member| {
-                    members
-                        .iter()
-                        .find(|(text, _)| Identity::new(text) == *member)
-                        .map(|(_, span)| span.clone())
-                })
-                .unwrap_or_else(|| name_span.clone())
+    let arguments = match &raw.args {
+        Some(args) => test_arguments(source, &subject, args)?,
+        None => Value::Object(serde_json::Map::new()),
+    };
+    let expect = test_expectation(source, &subject, &raw.expect)?;
+    Ok(PolicyTest {
+        name: raw.name.unwrap_or(subject),
+        action: raw.action,
+        risk,
+        requester: Identity::new(&raw.requester),
+        arguments,
+        expect,
+        rule: raw.rule,
+        location: Some(location),
+    })
+}
+
+fn test_risk(
+    source: Source<'_>,
+    subject: &str,
+    risk: &Spanned<String>,
+) -> Result<crate::Risk, PolicyError> {
+    risk.get_ref().parse().map_err(|_| {
+        source.invalid(
+            &risk.span(),
+            format!(
+                "{subject}: invalid risk `{}`, expected `low`, `medium`, `high` or `critical`",
+                risk.get_ref()
+            ),
+        )
+    })
+}
+
+fn test_arguments(
+    source: Source<'_>,
+    subject: &str,
+    args: &Spanned<RawArgs>,
+) -> Result<Value, PolicyError> {
+    match args.get_ref() {
+        RawArgs::Json(text) => serde_json::from_str(text).map_err(|error| {
+            // The text is arguments: say where it is wrong, never what it holds.
+            source.invalid(
+                &args.span(),
+                format!(
+                    "{subject}: `args` is not valid JSON (line {}, column {})",
+                    error.line(),
+                    error.column()
+                ),
+            )
         }),
-        Place::Default(field) => default_spans.as_ref().map(|spans| spans.of(*field)),
-        Place::Rule { index, field } => rule_spans.get(*index).map(|spans| spans.of(*field)),
-    };
-    let message = match problem.error {
-        PolicyError::Invalid { message, .. } => message,
-        other => other.to_string(),
-    };
-    Err(source.invalid(&span.unwrap_or_default(), message))
+        RawArgs::Table(table) => json(::toml::Value::Table(table.clone()))
+            .map_err(|reason| source.invalid(&args.span(), format!("{subject}: `args`: {reason}"))),
+    }
+}
+
+fn test_expectation(
+    source: Source<'_>,
+    subject: &str,
+    expect: &Spanned<RawExpect>,
+) -> Result<Expectation, PolicyError> {
+    Ok(match expect.get_ref() {
+        RawExpect::Word(word) => match word.as_str() {
+            "allow" => Expectation::Allow,
+            "refuse" => Expectation::Refuse,
+            "require_approval" => Expectation::RequireApproval {
+                approvers: None,
+                quorum: None,
+            },
+            "fail_closed" => Expectation::FailClosed,
+            other => {
+                return Err(source.invalid(
+                    &expect.span(),
+                    format!(
+                        "{subject}: unknown expectation `{other}`, expected `allow`, `refuse`, `require_approval`, `fail_closed` or a table such as {{ approvers = [\"group:NAME\"], quorum = 2 }}"
+                    ),
+                ));
+            }
+        },
+        RawExpect::Approval(approval) => Expectation::RequireApproval {
+            approvers: approval
+                .approvers
+                .as_ref()
+                .map(|approvers| match approvers {
+                    PlainStrings::One(text) => vec![Principal::parse(text)],
+                    PlainStrings::Many(items) => {
+                        items.iter().map(|item| Principal::parse(item)).collect()
+                    }
+                }),
+            quorum: approval.quorum,
+        },
+    })
 }
 
 /// `toml`'s message without the values it quotes: the shape problems that
