@@ -34,8 +34,7 @@ use std::cell::RefCell;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use approvals::audit::{AuditError, AuditEvent, AuditRecord, AuditSink, MemoryAudit};
-use approvals::channel::async_trait;
+use approvals::audit::{AuditEvent, AuditRecord, AuditSink, MemoryAudit};
 use approvals::mask::{Masker, MaskingEngine, TypeLabelMasker};
 use approvals::policy::{Policy, PolicyInput, RequirementBuilder, Rule};
 use approvals::testing::MockChannel;
@@ -43,6 +42,7 @@ use approvals::{
     ActionRequest, Conclusion, Error, ExecutionOutcome, Fingerprint, Gate, Identity, RequestId,
     Risk, Timestamp, canonical_json,
 };
+use approvals_test_support::audit::Discard;
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde::Serialize;
 use tokio::runtime::Runtime;
@@ -67,17 +67,6 @@ fn refund(i: u64) -> Refund {
 
 async fn body(refund: Refund) -> Result<u64, Error> {
     Ok(black_box(refund).cents)
-}
-
-/// An audit sink that keeps nothing: isolates the gate's own work.
-struct Discard;
-
-#[async_trait]
-impl AuditSink for Discard {
-    async fn record(&self, record: &AuditRecord) -> Result<(), AuditError> {
-        black_box(record);
-        Ok(())
-    }
 }
 
 thread_local! {

@@ -37,13 +37,12 @@
 )]
 
 use std::alloc::System;
-use std::hint::black_box;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use approvals::audit::{AuditError, AuditRecord, AuditSink, JsonlAudit, MemoryAudit};
+use approvals::audit::{JsonlAudit, MemoryAudit};
 use approvals::channel::{
     Ballot, Channel, ChannelError, Choice, Review, VoteBox, VoteOutcome, async_trait,
 };
@@ -51,6 +50,7 @@ use approvals::mask::MaskedView;
 use approvals::policy::{Policy, RequirementBuilder, Rule};
 use approvals::testing::MockChannel;
 use approvals::{ActionRequest, Error, Gate, Identity};
+use approvals_test_support::audit::Discard;
 use criterion::{Criterion, SamplingMode, Throughput};
 use serde::Serialize;
 use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
@@ -100,17 +100,6 @@ impl Channel for Counting {
 
     async fn deliver(&self, _request: &Review, _votes: VoteBox) -> Result<(), ChannelError> {
         self.delivered.fetch_add(1, Ordering::SeqCst);
-        Ok(())
-    }
-}
-
-/// An audit sink that keeps nothing.
-struct Discard;
-
-#[async_trait]
-impl AuditSink for Discard {
-    async fn record(&self, record: &AuditRecord) -> Result<(), AuditError> {
-        black_box(record);
         Ok(())
     }
 }

@@ -40,12 +40,12 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use approvals::audit::{AuditError, AuditRecord, AuditSink};
-use approvals::channel::{Ballot, Choice, async_trait};
+use approvals::channel::{Ballot, Choice};
 use approvals::policy::{Policy, RequirementBuilder, Rule};
 use approvals::store::{MemoryStore, PostgresStore, SqliteStore, Store, StoredRequest};
 use approvals::testing::{QueueChannel, QueueHandle};
 use approvals::{ActionRequest, Error, Gate};
+use approvals_test_support::audit::Discard;
 use criterion::{Criterion, SamplingMode};
 use serde::Serialize;
 use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
@@ -82,17 +82,6 @@ fn policy() -> Policy {
             .action(ACTION)
             .require(RequirementBuilder::new().approvers([APPROVER])),
     )
-}
-
-/// An audit sink that keeps nothing.
-struct Discard;
-
-#[async_trait]
-impl AuditSink for Discard {
-    async fn record(&self, record: &AuditRecord) -> Result<(), AuditError> {
-        black_box(record);
-        Ok(())
-    }
 }
 
 fn live_bytes() -> i64 {

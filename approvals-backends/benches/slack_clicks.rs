@@ -9,9 +9,6 @@
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../tests/fake_slack/mod.rs"]
-mod fake_slack;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,8 +19,8 @@ use approvals_backends::slack::{
 use approvals_core::audit::MemoryAudit;
 use approvals_core::policy::{Policy, RequirementBuilder, Rule};
 use approvals_core::{ActionRequest, Error, Gate};
+use approvals_test_support::slack::{CHANNEL_ID, FakeSlack, TOKEN};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use fake_slack::{CHANNEL_ID, FakeSlack, TOKEN};
 use serde_json::json;
 use tokio::sync::Semaphore;
 

@@ -1,5 +1,5 @@
 //! The HTTP API authenticated by OIDC JWTs, against a fake JWKS on loopback.
-//! Tokens are signed with the test-only keys in `tests/fixtures`.
+//! Tokens are signed with the test-only keys of `approvals-test-support`.
 
 #![cfg(all(feature = "http", feature = "axum"))]
 // Helpers outside `#[test]` functions: a failure there is a failed test.
@@ -7,70 +7,38 @@
 
 mod support;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use approvals_backends::http::{HttpChannel, OidcAuthenticator};
 use approvals_backends::jwt::{JwtValidator, KeySet, KeySource};
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use approvals_test_support::oidc::{KEY_A_N, KEY_A_PEM, KEY_B_PEM, Provider, jwk, now, sign};
+use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 use support::*;
-
-const KEY_A_PEM: &[u8] = include_bytes!("fixtures/TEST-ONLY-rsa-a.pem");
-const KEY_A_N: &str = include_str!("fixtures/TEST-ONLY-rsa-a.n");
-const KEY_B_PEM: &[u8] = include_bytes!("fixtures/TEST-ONLY-rsa-b.pem");
 
 const ISSUER: &str = "https://login.test";
 const AUDIENCE: &str = "approvals-api";
 
-/// A fake provider publishing key `a` as a JWKS, which can be made to fail.
-async fn jwks_server(failing: Arc<AtomicBool>) -> Served {
-    let router = axum::Router::new().route(
-        "/keys",
-        axum::routing::get(move || {
-            let failing = Arc::clone(&failing);
-            async move {
-                if failing.load(Ordering::SeqCst) {
-                    return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-                }
-                let keys = json!({"keys": [{
-                    "kty": "RSA", "use": "sig", "alg": "RS256", "kid": "a",
-                    "n": KEY_A_N.trim(), "e": "AQAB"
-                }]});
-                ([("content-type", "application/json")], keys.to_string()).into_response()
-            }
-        }),
-    );
-    Served::start(router).await
-}
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
+/// A fake provider publishing key `a` for RS256 only.
+async fn provider() -> Provider {
+    Provider::start(
+        ISSUER,
+        json!({"keys": [jwk("a", KEY_A_N, json!({"alg": "RS256"}))]}),
+    )
+    .await
 }
 
 fn claims(email: &str) -> Value {
     json!({"iss": ISSUER, "aud": AUDIENCE, "exp": now() + 600, "iat": now(), "sub": "u-1", "email": email})
 }
 
-fn sign_with(pem: &[u8], kid: &str, algorithm: Algorithm, claims: &Value) -> String {
-    let mut header = Header::new(algorithm);
-    header.kid = Some(kid.to_owned());
-    jsonwebtoken::encode(&header, claims, &EncodingKey::from_rsa_pem(pem).unwrap()).unwrap()
-}
-
 fn token(claims: &Value) -> String {
-    sign_with(KEY_A_PEM, "a", Algorithm::RS256, claims)
+    sign(Algorithm::RS256, "a", KEY_A_PEM, claims)
 }
 
-async fn api(jwks: &Served) -> Api {
+async fn api(jwks: &Provider) -> Api {
     let validator = JwtValidator::new(
-        KeySet::new(KeySource::jwks(jwks.url("/keys"))).min_refresh_interval(Duration::ZERO),
+        KeySet::new(KeySource::jwks(jwks.jwks_url())).min_refresh_interval(Duration::ZERO),
         [ISSUER],
         [AUDIENCE],
     )
@@ -85,7 +53,7 @@ async fn api(jwks: &Served) -> Api {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_valid_token_votes_as_its_email() {
-    let jwks = jwks_server(Arc::default()).await;
+    let jwks = provider().await;
     let api = api(&jwks).await;
     let call = api.request("deploy");
     let id = api.pending(1).await.remove(0);
@@ -104,7 +72,7 @@ async fn a_valid_token_votes_as_its_email() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_tokens_get_401_and_learn_nothing() {
-    let jwks = jwks_server(Arc::default()).await;
+    let jwks = provider().await;
     let api = api(&jwks).await;
     let _call = api.request("deploy");
     let id = api.pending(1).await.remove(0);
@@ -138,15 +106,15 @@ async fn bad_tokens_get_401_and_learn_nothing() {
         ("no expiry", token(&no_expiry)),
         (
             "unknown key",
-            sign_with(KEY_B_PEM, "b", Algorithm::RS256, &claims(ALICE)),
+            sign(Algorithm::RS256, "b", KEY_B_PEM, &claims(ALICE)),
         ),
         (
             "known kid, other key",
-            sign_with(KEY_B_PEM, "a", Algorithm::RS256, &claims(ALICE)),
+            sign(Algorithm::RS256, "a", KEY_B_PEM, &claims(ALICE)),
         ),
         (
             "RS512 where the key says RS256",
-            sign_with(KEY_A_PEM, "a", Algorithm::RS512, &claims(ALICE)),
+            sign(Algorithm::RS512, "a", KEY_A_PEM, &claims(ALICE)),
         ),
         ("tampered signature", tampered),
         ("not a JWT", "abc.def".to_owned()),
@@ -169,8 +137,8 @@ async fn bad_tokens_get_401_and_learn_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_key_set_fails_closed() {
-    let failing = Arc::new(AtomicBool::new(true));
-    let jwks = jwks_server(Arc::clone(&failing)).await;
+    let jwks = provider().await;
+    jwks.fail(true);
     let api = api(&jwks).await;
     let _call = api.request("deploy");
     let id = api.pending(1).await.remove(0);
@@ -178,16 +146,16 @@ async fn an_unreachable_key_set_fails_closed() {
     let (status, body) = api.approve(&id, &token(&claims(ALICE))).await;
     assert_eq!((status, code(&body)), (401, "unauthorized"));
     // Once the provider answers again, the same token works.
-    failing.store(false, Ordering::SeqCst);
+    jwks.fail(false);
     let (status, _) = api.approve(&id, &token(&claims(ALICE))).await;
     assert_eq!(status, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_identity_claim_is_configurable() {
-    let jwks = jwks_server(Arc::default()).await;
+    let jwks = provider().await;
     let validator = JwtValidator::new(
-        KeySet::new(KeySource::jwks(jwks.url("/keys"))),
+        KeySet::new(KeySource::jwks(jwks.jwks_url())),
         [ISSUER],
         [AUDIENCE],
     )

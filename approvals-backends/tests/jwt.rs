@@ -1,129 +1,25 @@
 //! The JWT validator against a fake OpenID provider on loopback: metadata,
-//! key set, fetch counting. Tokens are signed with the test-only keys in
-//! `tests/fixtures`.
+//! key set, fetch counting. Tokens are signed with the test-only keys of
+//! `approvals-test-support`.
 
 #![allow(clippy::unwrap_used)]
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::Duration;
 
 use approvals_backends::jwt::{
     JwtError, JwtValidator, KeySet, KeySource, SigningAlgorithm, VerifiedToken,
 };
-use axum::Router;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use approvals_test_support::oidc::{
+    KEY_A_N, KEY_A_PEM, KEY_B_N, KEY_B_PEM, Provider, jwk, now, sign, with,
+};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
-const KEY_A_PEM: &[u8] = include_bytes!("fixtures/TEST-ONLY-rsa-a.pem");
-const KEY_A_N: &str = include_str!("fixtures/TEST-ONLY-rsa-a.n");
-const KEY_B_PEM: &[u8] = include_bytes!("fixtures/TEST-ONLY-rsa-b.pem");
-const KEY_B_N: &str = include_str!("fixtures/TEST-ONLY-rsa-b.n");
-
 const ISSUER: &str = "https://issuer.test";
 const AUDIENCE: &str = "app-123";
-
-/// A fake identity provider: OpenID metadata at `/openid`, keys at `/keys`.
-struct Provider {
-    base: String,
-    keys: Arc<Mutex<Value>>,
-    key_fetches: Arc<AtomicUsize>,
-    failing: Arc<Mutex<bool>>,
-    server: tokio::task::JoinHandle<()>,
-}
-
-#[derive(Clone)]
-struct ProviderState {
-    base: String,
-    keys: Arc<Mutex<Value>>,
-    key_fetches: Arc<AtomicUsize>,
-    failing: Arc<Mutex<bool>>,
-}
-
-impl Provider {
-    async fn start(keys: Value) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let state = ProviderState {
-            base: base.clone(),
-            keys: Arc::new(Mutex::new(keys)),
-            key_fetches: Arc::new(AtomicUsize::new(0)),
-            failing: Arc::new(Mutex::new(false)),
-        };
-        let router = Router::new()
-            .route("/openid", get(openid))
-            .route("/keys", get(jwks))
-            .with_state(state.clone());
-        let server = tokio::spawn(async move {
-            axum::serve(listener, router).await.unwrap();
-        });
-        Self {
-            base,
-            keys: state.keys,
-            key_fetches: state.key_fetches,
-            failing: state.failing,
-            server,
-        }
-    }
-
-    fn openid_url(&self) -> String {
-        format!("{}/openid", self.base)
-    }
-
-    fn jwks_url(&self) -> String {
-        format!("{}/keys", self.base)
-    }
-
-    fn fetches(&self) -> usize {
-        self.key_fetches.load(Ordering::SeqCst)
-    }
-
-    fn publish(&self, keys: Value) {
-        *self.keys.lock().unwrap() = keys;
-    }
-
-    fn fail(&self, failing: bool) {
-        *self.failing.lock().unwrap() = failing;
-    }
-}
-
-impl Drop for Provider {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
-}
-
-async fn openid(State(state): State<ProviderState>) -> Response {
-    axum::Json(json!({
-        "issuer": ISSUER,
-        "jwks_uri": format!("{}/keys", state.base),
-        "id_token_signing_alg_values_supported": ["RS256"],
-    }))
-    .into_response()
-}
-
-async fn jwks(State(state): State<ProviderState>) -> Response {
-    state.key_fetches.fetch_add(1, Ordering::SeqCst);
-    if *state.failing.lock().unwrap() {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-    }
-    let keys = state.keys.lock().unwrap().clone();
-    axum::Json(keys).into_response()
-}
-
-fn jwk(kid: &str, modulus: &str, extra: Value) -> Value {
-    let mut key = json!({"kty": "RSA", "use": "sig", "kid": kid, "n": modulus.trim(), "e": "AQAB"});
-    if let (Value::Object(key), Value::Object(extra)) = (&mut key, extra) {
-        key.extend(extra);
-    }
-    key
-}
 
 fn key_a() -> Value {
     jwk(
@@ -137,34 +33,8 @@ fn key_b() -> Value {
     jwk("key-b", KEY_B_N, json!({}))
 }
 
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
 fn claims() -> Value {
     json!({"iss": ISSUER, "aud": AUDIENCE, "sub": "someone", "nbf": now() - 10, "exp": now() + 600})
-}
-
-fn with(mut claims: Value, changes: Value) -> Value {
-    if let (Value::Object(claims), Value::Object(changes)) = (&mut claims, changes) {
-        for (name, value) in changes {
-            if value.is_null() {
-                claims.remove(&name);
-            } else {
-                claims.insert(name, value);
-            }
-        }
-    }
-    claims
-}
-
-fn sign(algorithm: Algorithm, kid: &str, pem: &[u8], claims: &Value) -> String {
-    let mut header = Header::new(algorithm);
-    header.kid = Some(kid.to_owned());
-    jsonwebtoken::encode(&header, claims, &EncodingKey::from_rsa_pem(pem).unwrap()).unwrap()
 }
 
 fn token(claims: &Value) -> String {
@@ -185,7 +55,7 @@ fn validator(keys: KeySet) -> JwtValidator {
 }
 
 async fn provider_and_validator() -> (Provider, JwtValidator) {
-    let provider = Provider::start(json!({"keys": [key_a(), key_b()]})).await;
+    let provider = Provider::start(ISSUER, json!({"keys": [key_a(), key_b()]})).await;
     let keys = KeySet::new(KeySource::openid_metadata(provider.openid_url()));
     (provider, validator(keys))
 }
@@ -220,7 +90,7 @@ fn token_b(claims: &Value) -> String {
 
 #[tokio::test]
 async fn keys_can_come_straight_from_a_jwks_url() {
-    let provider = Provider::start(json!({"keys": [key_a()]})).await;
+    let provider = Provider::start(ISSUER, json!({"keys": [key_a()]})).await;
     let validator = validator(KeySet::new(KeySource::jwks(provider.jwks_url())));
     let token = verified(validator.validate(&token(&claims())).await);
     assert_eq!(token.endorsements, ["msteams", "webchat"]);
@@ -251,8 +121,11 @@ async fn rs384_and_rs512_are_accepted_and_can_be_turned_off() {
 
 #[tokio::test]
 async fn a_key_restricted_to_one_algorithm_signs_no_other() {
-    let provider =
-        Provider::start(json!({"keys": [jwk("key-a", KEY_A_N, json!({"alg": "RS256"}))]})).await;
+    let provider = Provider::start(
+        ISSUER,
+        json!({"keys": [jwk("key-a", KEY_A_N, json!({"alg": "RS256"}))]}),
+    )
+    .await;
     let validator = validator(KeySet::new(KeySource::jwks(provider.jwks_url())));
     let token = sign(Algorithm::RS384, "key-a", KEY_A_PEM, &claims());
     assert!(matches!(
@@ -418,7 +291,7 @@ async fn authorization_headers_need_the_bearer_scheme() {
 
 #[tokio::test]
 async fn a_rotated_key_is_found_by_fetching_again() {
-    let provider = Provider::start(json!({"keys": [key_a()]})).await;
+    let provider = Provider::start(ISSUER, json!({"keys": [key_a()]})).await;
     let keys = KeySet::new(KeySource::openid_metadata(provider.openid_url()))
         .min_refresh_interval(Duration::ZERO);
     let validator = validator(keys);
@@ -485,7 +358,7 @@ async fn concurrent_first_uses_share_one_fetch() {
 
 #[tokio::test]
 async fn an_unreachable_key_set_fails_closed_and_is_not_retried_at_once() {
-    let provider = Provider::start(json!({"keys": [key_a()]})).await;
+    let provider = Provider::start(ISSUER, json!({"keys": [key_a()]})).await;
     provider.fail(true);
     let validator = validator(KeySet::new(KeySource::jwks(provider.jwks_url())));
     assert!(matches!(
@@ -515,7 +388,7 @@ async fn validator_for_closed_port() -> JwtValidator {
 
 #[tokio::test]
 async fn keys_older_than_their_max_age_are_fetched_again() {
-    let provider = Provider::start(json!({"keys": [key_a()]})).await;
+    let provider = Provider::start(ISSUER, json!({"keys": [key_a()]})).await;
     let keys = KeySet::new(KeySource::jwks(provider.jwks_url()))
         .max_age(Duration::ZERO)
         .min_refresh_interval(Duration::ZERO);

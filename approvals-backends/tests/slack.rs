@@ -3,8 +3,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod fake_slack;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
@@ -18,7 +16,7 @@ use approvals_core::audit::{AuditEvent, MemoryAudit};
 use approvals_core::policy::{Policy, RequirementBuilder, Rule};
 use approvals_core::store::{MemoryStore, Store};
 use approvals_core::{ActionRequest, Error, Gate, Refusal, RequestId};
-use fake_slack::{CHANNEL_ID, FakeSlack, Scripted, TOKEN};
+use approvals_test_support::slack::{CHANNEL_ID, FakeSlack, Scripted, TOKEN};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 

@@ -4,92 +4,22 @@
 // Helpers outside `#[test]` functions: a failure there is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::ffi::OsStr;
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
-use std::os::unix::ffi::OsStrExt;
-use std::sync::{Arc, Mutex};
+use std::fs::File;
 use std::time::Duration;
 
 use approvals_backends::terminal::{Terminal, TerminalChannel};
 use approvals_core::audit::{AuditEvent, MemoryAudit};
 use approvals_core::policy::{Policy, RequirementBuilder, Rule};
 use approvals_core::{ActionRequest, Conclusion, Error, Gate};
-use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
+use approvals_test_support::identities::{AGENT, ALICE};
+use approvals_test_support::pty::Pty;
 
-const ALICE: &str = "alice@example.com";
-const AGENT: &str = "agent:ops-bot";
 const SECRET_EMAIL: &str = "jane.doe@customer.example";
 
-/// A pseudo-terminal: the side a person would type into and read from, and
-/// the terminal the approver prompts on.
-struct Pty {
-    keyboard: File,
-    screen: Arc<Mutex<String>>,
-}
-
-impl Pty {
-    fn open() -> (Self, Terminal) {
-        let leader = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).unwrap();
-        grantpt(&leader).unwrap();
-        unlockpt(&leader).unwrap();
-        let name = ptsname(&leader, Vec::new()).unwrap();
-        let follower = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(OsStr::from_bytes(name.as_bytes()))
-            .unwrap();
-        let leader = File::from(leader);
-        let mut reader = leader.try_clone().unwrap();
-        let screen = Arc::new(Mutex::new(String::new()));
-        let shown = Arc::clone(&screen);
-        std::thread::spawn(move || {
-            let mut buffer = [0u8; 4096];
-            // Ends when the follower side closes (EIO).
-            while let Ok(n @ 1..) = reader.read(&mut buffer) {
-                shown
-                    .lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buffer[..n]));
-            }
-        });
-        let terminal = Terminal::from_file(follower).unwrap();
-        (
-            Self {
-                keyboard: leader,
-                screen,
-            },
-            terminal,
-        )
-    }
-
-    fn screen(&self) -> String {
-        self.screen.lock().unwrap().clone()
-    }
-
-    /// Waits until the screen shows `text` `times` times in all.
-    async fn wait_for_count(&self, text: &str, times: usize) -> String {
-        for _ in 0..1_000 {
-            let screen = self.screen();
-            if screen.matches(text).count() >= times {
-                return screen;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!(
-            "the screen never showed {text:?} {times} times:\n{}",
-            self.screen()
-        );
-    }
-
-    async fn wait_for(&self, text: &str) -> String {
-        self.wait_for_count(text, 1).await
-    }
-
-    fn type_line(&mut self, line: &str) {
-        self.keyboard.write_all(line.as_bytes()).unwrap();
-        self.keyboard.write_all(b"\n").unwrap();
-    }
+/// A pseudo-terminal and the terminal to prompt on.
+fn open() -> (Pty, Terminal) {
+    let (pty, follower) = Pty::open();
+    (pty, Terminal::from_file(follower).unwrap())
 }
 
 fn gate(approver: TerminalChannel, audit: &MemoryAudit) -> Gate {
@@ -133,7 +63,7 @@ const PROMPT: &str = "Approve, deny or skip? [a/d/s] ";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn approving_at_the_prompt_runs_the_call() {
-    let (mut pty, terminal) = Pty::open();
+    let (pty, terminal) = open();
     let audit = MemoryAudit::new();
     let gate = gate(TerminalChannel::on(terminal).voter(ALICE), &audit);
     let run = call(&gate, "deploy");
@@ -174,7 +104,7 @@ async fn approving_at_the_prompt_runs_the_call() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deny_asks_for_the_reason_until_policy_is_satisfied() {
-    let (mut pty, terminal) = Pty::open();
+    let (pty, terminal) = open();
     let audit = MemoryAudit::new();
     let gate = gate(TerminalChannel::on(terminal).voter(ALICE), &audit);
     let run = call(&gate, "purge");
@@ -203,7 +133,7 @@ async fn a_deny_asks_for_the_reason_until_policy_is_satisfied() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_requester_cannot_approve_at_their_own_terminal() {
-    let (mut pty, terminal) = Pty::open();
+    let (pty, terminal) = open();
     let audit = MemoryAudit::new();
     let gate = gate(TerminalChannel::on(terminal).voter(AGENT), &audit);
     let run = call(&gate, "deploy");
@@ -224,7 +154,7 @@ async fn the_requester_cannot_approve_at_their_own_terminal() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_are_asked_one_after_another_and_can_be_skipped() {
-    let (mut pty, terminal) = Pty::open();
+    let (pty, terminal) = open();
     let audit = MemoryAudit::new();
     let approver = TerminalChannel::on(terminal).voter(ALICE);
     let gate = gate(approver, &audit);
@@ -253,7 +183,7 @@ async fn requests_are_asked_one_after_another_and_can_be_skipped() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_that_ends_elsewhere_is_noted_on_screen() {
-    let (pty, terminal) = Pty::open();
+    let (pty, terminal) = open();
     let audit = MemoryAudit::new();
     let gate = gate(TerminalChannel::on(terminal).voter(ALICE), &audit);
     let run = call(&gate, "deploy");

@@ -4,7 +4,6 @@
 // Test set-up: a failure here is a failed test.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use approvals_backends::http::{HttpChannel, HttpChannelBuilder, StaticTokens};
@@ -12,12 +11,9 @@ use approvals_core::audit::MemoryAudit;
 use approvals_core::policy::{Policy, RequirementBuilder, Rule};
 use approvals_core::{ActionRequest, Error, Gate, RequestId};
 use serde_json::Value;
-use tokio::sync::oneshot;
 
-pub const ALICE: &str = "alice@example.com";
-pub const BOB: &str = "bob@example.com";
-pub const MALLORY: &str = "mallory@example.com";
-pub const AGENT: &str = "agent:ops-bot";
+pub use approvals_test_support::identities::{AGENT, ALICE, BOB, MALLORY};
+pub use approvals_test_support::served::Served;
 
 pub const ALICE_TOKEN: &str = "token-alice-0123456789";
 pub const BOB_TOKEN: &str = "token-bob-0123456789";
@@ -56,44 +52,6 @@ pub fn policy(quorum: u32) -> Policy {
                     .timeout(Duration::from_secs(60)),
             ),
         )
-}
-
-/// A server on 127.0.0.1 port 0, stopped when dropped.
-pub struct Served {
-    pub addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-}
-
-impl Served {
-    pub async fn start(router: axum::Router) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
-        });
-        Self {
-            addr,
-            stop: Some(stop),
-        }
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
 }
 
 /// A gate whose only channel is the HTTP API, served on loopback.

@@ -230,10 +230,9 @@ async fn a_rotated_key_is_picked_up_after_the_refresh_interval() {
     assert_eq!(status, StatusCode::OK);
 
     // Microsoft rotates to key b.
-    let key_b_n = include_str!("../fixtures/TEST-ONLY-rsa-b.n").trim();
-    *bot.microsoft.state.jwks.lock().unwrap() = json!({"keys": [{
-        "kty": "RSA", "use": "sig", "kid": "key-b", "n": key_b_n, "e": "AQAB", "endorsements": ["msteams"],
-    }]});
+    bot.microsoft.provider.publish(json!({"keys": [
+        jwk("key-b", KEY_B_N, json!({"endorsements": ["msteams"]})),
+    ]}));
     let rotated = sign(Algorithm::RS256, "key-b", KEY_B_PEM, &claims(&service_url));
     let (status, _) = bot.post(Some(&rotated), activity).await;
     assert_eq!(status, StatusCode::OK);

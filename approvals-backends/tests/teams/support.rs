@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use approvals_backends::teams::{Conversation, StaticDirectory, TeamsChannel, TeamsConfig};
 use approvals_core::audit::{AuditEventKind, MemoryAudit};
@@ -15,14 +15,14 @@ use axum::Router;
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use axum::routing::{post, put};
+use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
-pub(crate) const KEY_A_PEM: &[u8] = include_bytes!("../fixtures/TEST-ONLY-rsa-a.pem");
-pub(crate) const KEY_A_N: &str = include_str!("../fixtures/TEST-ONLY-rsa-a.n");
-pub(crate) const KEY_B_PEM: &[u8] = include_bytes!("../fixtures/TEST-ONLY-rsa-b.pem");
+pub(crate) use approvals_test_support::oidc::{
+    KEY_A_N, KEY_A_PEM, KEY_B_N, KEY_B_PEM, Provider, jwk, now, sign, with,
+};
 
 pub(crate) const APP_ID: &str = "11111111-2222-3333-4444-555555555555";
 pub(crate) const APP_PASSWORD: &str = "test-only-client-secret";
@@ -59,7 +59,6 @@ pub(crate) struct Scripted {
 
 #[derive(Default)]
 pub(crate) struct FakeState {
-    base: Mutex<String>,
     pub(crate) token_requests: Mutex<Vec<HashMap<String, String>>>,
     pub(crate) token_lifetime: AtomicU64,
     pub(crate) valid_tokens: Mutex<HashSet<String>>,
@@ -68,15 +67,15 @@ pub(crate) struct FakeState {
     pub(crate) refused_calls: AtomicUsize,
     pub(crate) scripted: Mutex<VecDeque<Scripted>>,
     pub(crate) changed: Notify,
-    pub(crate) key_fetches: AtomicUsize,
-    pub(crate) jwks: Mutex<Value>,
 }
 
-/// Microsoft, faked: the Entra ID token endpoint, the Bot Framework Connector
-/// (under `/svc/`), the OpenID metadata and the key set.
+/// Microsoft, faked: the Entra ID token endpoint and the Bot Framework
+/// Connector (under `/svc/`), and the Bot Framework's OpenID provider
+/// (metadata and key set, endorsing key `a` for `msteams`).
 pub(crate) struct Microsoft {
     pub(crate) base: String,
     pub(crate) state: Arc<FakeState>,
+    pub(crate) provider: Arc<Provider>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -85,13 +84,12 @@ impl Microsoft {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let state = Arc::new(FakeState::default());
-        *state.base.lock().unwrap() = base.clone();
         state.token_lifetime.store(3600, Ordering::SeqCst);
-        *state.jwks.lock().unwrap() = json!({"keys": [{
-            "kty": "RSA", "use": "sig", "kid": "key-a",
-            "n": KEY_A_N.trim(), "e": "AQAB",
-            "endorsements": ["msteams"],
-        }]});
+        let provider = Provider::start(
+            ISSUER,
+            json!({"keys": [jwk("key-a", KEY_A_N, json!({"endorsements": ["msteams"]}))]}),
+        )
+        .await;
         let router = Router::new()
             .route("/{tenant}/oauth2/v2.0/token", post(token))
             .route(
@@ -102,8 +100,6 @@ impl Microsoft {
                 "/svc/v3/conversations/{conversation}/activities/{activity}",
                 put(update),
             )
-            .route("/openid", get(openid))
-            .route("/keys", get(keys))
             .with_state(Arc::clone(&state));
         let server = tokio::spawn(async move {
             axum::serve(listener, router).await.unwrap();
@@ -111,6 +107,7 @@ impl Microsoft {
         Self {
             base,
             state,
+            provider: Arc::new(provider),
             server,
         }
     }
@@ -127,7 +124,7 @@ impl Microsoft {
             Conversation::new(self.service_url(), CONVERSATION),
         )
         .authority(self.base.clone())
-        .openid_metadata_url(format!("{}/openid", self.base))
+        .openid_metadata_url(self.provider.openid_url())
         .retry(approvals_backends::kit::RetryPolicy::default().max_wait(Duration::from_secs(5)))
         .request_timeout(Duration::from_secs(10))
     }
@@ -148,7 +145,7 @@ impl Microsoft {
     }
 
     pub(crate) fn key_fetches(&self) -> usize {
-        self.state.key_fetches.load(Ordering::SeqCst)
+        self.provider.fetches()
     }
 
     pub(crate) fn script(&self, answers: impl IntoIterator<Item = Scripted>) {
@@ -189,6 +186,7 @@ impl Microsoft {
         Self {
             base: self.base.clone(),
             state: Arc::clone(&self.state),
+            provider: Arc::clone(&self.provider),
             server: tokio::spawn(async {}),
         }
     }
@@ -307,30 +305,6 @@ async fn update(
     axum::Json(json!({"id": activity_id})).into_response()
 }
 
-async fn openid(State(state): State<Arc<FakeState>>) -> Response {
-    let base = state.base.lock().unwrap().clone();
-    axum::Json(json!({
-        "issuer": ISSUER,
-        "authorization_endpoint": "https://invalid.botframework.com",
-        "jwks_uri": format!("{base}/keys"),
-        "id_token_signing_alg_values_supported": ["RS256"],
-        "token_endpoint_auth_methods_supported": ["private_key_jwt"],
-    }))
-    .into_response()
-}
-
-async fn keys(State(state): State<Arc<FakeState>>) -> Response {
-    state.key_fetches.fetch_add(1, Ordering::SeqCst);
-    axum::Json(state.jwks.lock().unwrap().clone()).into_response()
-}
-
-pub(crate) fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
 /// The claims of a genuine Bot Framework token for an activity from
 /// `service_url`.
 pub(crate) fn claims(service_url: &str) -> Value {
@@ -341,25 +315,6 @@ pub(crate) fn claims(service_url: &str) -> Value {
         "iss": ISSUER,
         "aud": APP_ID,
     })
-}
-
-pub(crate) fn with(mut claims: Value, changes: Value) -> Value {
-    if let (Value::Object(claims), Value::Object(changes)) = (&mut claims, changes) {
-        for (name, value) in changes {
-            if value.is_null() {
-                claims.remove(&name);
-            } else {
-                claims.insert(name, value);
-            }
-        }
-    }
-    claims
-}
-
-pub(crate) fn sign(algorithm: Algorithm, kid: &str, pem: &[u8], claims: &Value) -> String {
-    let mut header = Header::new(algorithm);
-    header.kid = Some(kid.to_owned());
-    jsonwebtoken::encode(&header, claims, &EncodingKey::from_rsa_pem(pem).unwrap()).unwrap()
 }
 
 /// A correctly signed Bot Framework token.

@@ -1,6 +1,6 @@
 //! A Bot Framework identity provider on loopback, for the targets that need
 //! a token that verifies: it serves OpenID metadata and a key set with the
-//! test-only key `approvals-backends/tests/fixtures/TEST-ONLY-rsa-a`, and
+//! test-only key `approvals-test-support/fixtures/TEST-ONLY-rsa-a`, and
 //! [`TOKEN`] is signed with that key (expiring in 2100).
 //!
 //! The keys are fetched once per process and cached (24 hours); the server
@@ -26,7 +26,7 @@ pub(crate) const SERVICE_URL: &str = "https://smba.example.com/fuzz/";
 /// [`APP_ID`], `serviceurl` [`SERVICE_URL`], valid from 2023 to 2100.
 pub(crate) const TOKEN: &str = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImtleS1hIiwidHlwIjoiSldUIn0.eyJpc3MiOiJodHRwczovL2FwaS5ib3RmcmFtZXdvcmsuY29tIiwiYXVkIjoiMTExMTExMTEtMjIyMi0zMzMzLTQ0NDQtNTU1NTU1NTU1NTU1Iiwic2VydmljZXVybCI6Imh0dHBzOi8vc21iYS5leGFtcGxlLmNvbS9mdXp6LyIsImV4cCI6NDEwMjQ0NDgwMCwibmJmIjoxNzAwMDAwMDAwLCJpYXQiOjE3MDAwMDAwMDB9.PrNQSgHmkcR2qz-WaDkAYa16yXlxprZ2XssEeY4rR-K3Pzod4tTa57yj_sO2Ggd-oPfTfNV_l7RTUAnTDzb29Lzr53XxJ_yKOUvKr1w44WbRMh6F2oLp2rLFeaO7dp1eC5W3IVeI2ZMB1Bt6HXbPkcuuRs665D71bo-G-5jUYplAruT31z-HIzbEPvF2tC7bVliJ77uBFr6fKQsfj_841ZQpE7UmD3QnJkWK_L05Cai9XatUYrMCUJiSB3w7Iz87A6hLJ_SL3l2Dnlt_IzaXzPSURkBqS7R5k5dLkVdyXnI-F4ddkX97jZh0Jpw3ndaY2og-M86ajDuCBZlGdgme_Q";
 /// The modulus of the test-only key that signed [`TOKEN`].
-const KEY_A_N: &str = include_str!("../../../approvals-backends/tests/fixtures/TEST-ONLY-rsa-a.n");
+const KEY_A_N: &str = include_str!("../../../approvals-test-support/fixtures/TEST-ONLY-rsa-a.n");
 
 /// The runtime the targets run the async handlers on.
 pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {

@@ -1,10 +1,9 @@
-//! A fake Slack Web API on loopback, shared by the Slack tests and bench.
+//! A fake Slack Web API on loopback, shared by the Slack tests, the
+//! contract suite and the Slack bench.
 //!
 //! It checks what Slack checks (the bearer token, the JSON content type,
 //! Block Kit limits), answers as Slack does (`ok: false` errors, HTTP 429
 //! with `Retry-After`), and records every call.
-
-#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio::sync::{Notify, Semaphore};
 
+/// The bot token the fake accepts.
 pub const TOKEN: &str = "xoxb-fake-token";
 /// The channel id the fake gives every posted message.
 pub const CHANNEL_ID: &str = "C0FAKE0001";
@@ -25,6 +25,7 @@ pub const CHANNEL_ID: &str = "C0FAKE0001";
 /// One call the fake received.
 #[derive(Debug, Clone)]
 pub struct Call {
+    /// The Web API method (`chat.postMessage`).
     pub method: String,
     /// The JSON body, or the query as an object for GET calls.
     pub body: Value,
@@ -69,6 +70,7 @@ impl Drop for FakeSlack {
 }
 
 impl FakeSlack {
+    /// Starts the fake on `127.0.0.1` at a port the system picks.
     pub async fn start() -> Self {
         let state = Arc::new(State_::default());
         let app = Router::new()
@@ -122,10 +124,12 @@ impl FakeSlack {
         }
     }
 
+    /// Every call so far, in order.
     pub fn calls(&self) -> Vec<Call> {
         self.state.calls.lock().unwrap().clone()
     }
 
+    /// The calls of `method` so far, in order.
     pub fn calls_of(&self, method: &str) -> Vec<Call> {
         self.calls()
             .into_iter()
