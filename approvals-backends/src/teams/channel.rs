@@ -6,7 +6,8 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use approvals_core::{
-    Channel, ChannelError, Conclusion, Progress, RequestId, Review, Timestamp, VoteBox, async_trait,
+    Channel, ChannelError, Conclusion, Identity, Progress, RequestId, Review, Timestamp, VoteBox,
+    async_trait,
 };
 use serde_json::{Value, json};
 
@@ -78,6 +79,8 @@ pub(crate) struct Posted {
     /// Serializes the card updates of one request, so that a late progress
     /// update never lands after the final one.
     updates: Arc<tokio::sync::Mutex<()>>,
+    /// Approvers added by escalations, shown on the card from then on.
+    escalated: Vec<Identity>,
 }
 
 /// Builds a [`TeamsChannel`].
@@ -289,15 +292,36 @@ impl Channel for TeamsChannel {
     }
 
     async fn progress(&self, request: &Review, progress: &Progress) -> Result<(), ChannelError> {
-        if self
+        let Some(escalated) = self
             .shared
             .ledger
-            .progressed(&request.id, progress, |_| ())
-            .is_none()
-        {
+            .progressed(&request.id, progress, |delivery| {
+                delivery.data.escalated.clone()
+            })
+        else {
             return Ok(());
-        }
-        let card = render::pending_card(request, &progress.approved_by);
+        };
+        let card = render::pending_card_escalated(request, &progress.approved_by, &escalated);
+        self.shared
+            .update(&request.id, card, false)
+            .await
+            .map_err(channel_error)
+    }
+
+    async fn escalated(&self, request: &Review, added: &[Identity]) -> Result<(), ChannelError> {
+        let shown = self.shared.ledger.with(&request.id, |delivery| {
+            delivery.data.escalated.extend(added.iter().cloned());
+            let approvals = delivery
+                .progress
+                .as_ref()
+                .map(|progress| progress.approved_by.clone())
+                .unwrap_or_default();
+            (delivery.conclusion.is_none()).then(|| (approvals, delivery.data.escalated.clone()))
+        });
+        let Some(Some((approvals, escalated))) = shown else {
+            return Ok(());
+        };
+        let card = render::pending_card_escalated(request, &approvals, &escalated);
         self.shared
             .update(&request.id, card, false)
             .await

@@ -40,6 +40,16 @@ const TRUNCATION_MARKER: &str = "… (cut)";
 /// [`VERB_APPROVE`] and [`VERB_DENY`], with the request id and fingerprint
 /// in `data`).
 pub fn pending_card(request: &Review, approvals: &[Identity]) -> Value {
+    pending_card_escalated(request, approvals, &[])
+}
+
+/// [`pending_card`] for a request that escalated: it also names the
+/// approvers the escalation added, who may now decide.
+pub fn pending_card_escalated(
+    request: &Review,
+    approvals: &[Identity],
+    escalated: &[Identity],
+) -> Value {
     let mut body = header(request);
     body.push(json!({
         "type": "FactSet",
@@ -50,6 +60,9 @@ pub fn pending_card(request: &Review, approvals: &[Identity]) -> Value {
     }));
     if !approvals.is_empty() {
         body.push(labelled("Approved so far", &join(approvals)));
+    }
+    if !escalated.is_empty() {
+        body.push(labelled("Escalated to", &join(escalated)));
     }
     body.push(json!({
         "type": "Input.Text",

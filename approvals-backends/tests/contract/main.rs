@@ -279,7 +279,7 @@ fn each_channel_declares_what_it_cannot_run() {
         [UpdatedOnEscalation]
     );
     assert_eq!(declared::<channels::slack::Slack>(), []);
-    assert_eq!(declared::<channels::teams::Teams>(), [UpdatedOnEscalation]);
+    assert_eq!(declared::<channels::teams::Teams>(), []);
     assert_eq!(declared::<channels::http::Http>(), []);
     assert_eq!(declared::<channels::http::HttpOidc>(), []);
     #[cfg(unix)]

@@ -123,14 +123,7 @@ impl ChannelUnderTest for Teams {
         card_text(card.card())
     }
 
-    fn unsupported(scenario: Scenario) -> Option<Unsupported> {
-        match scenario {
-            Scenario::UpdatedOnEscalation => Some(Unsupported(
-                "the Teams card names no approvers, and TeamsChannel keeps Channel::escalated's \
-                 default: nothing on the card changes when a request escalates (the added \
-                 approver's click counts, as the gate decides)",
-            )),
-            _ => None,
-        }
+    fn unsupported(_scenario: Scenario) -> Option<Unsupported> {
+        None
     }
 }
