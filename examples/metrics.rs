@@ -58,7 +58,7 @@ async fn main() -> Result<(), Box<dyn StdError>> {
             &[0.001, 0.01, 0.1, 1.0, 10.0, 60.0, 300.0, 3600.0],
         )?
         .install_recorder()?;
-    approvals::telemetry::describe();
+    approvals::telemetry::enable();
 
     // 2. A gate like any other: nothing in it is about metrics.
     let finance = MockChannel::script([Choice::Approve, Choice::deny("duplicate refund")])

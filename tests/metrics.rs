@@ -82,7 +82,7 @@ fn recorder() -> &'static Kept {
             described: Mutex::new(Vec::new()),
         }));
         metrics::set_global_recorder(kept).expect("the only recorder of this binary");
-        telemetry::describe();
+        telemetry::enable();
         kept
     })
 }

@@ -178,7 +178,7 @@ mod excerpts {
     /// "Metrics".
     async fn metrics() -> Result {
         let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder()?;
-        approvals::telemetry::describe();
+        approvals::telemetry::enable();
         // … build the gate as usual; serve `prometheus.render()` on /metrics …
         Ok(())
     }

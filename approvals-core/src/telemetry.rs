@@ -1,11 +1,11 @@
 //! The metrics the gate emits, through the [`metrics`] facade.
 //!
-//! Nothing is collected until the application installs a recorder (for
+//! Nothing is emitted until the application installs a recorder (for
 //! Prometheus, `metrics-exporter-prometheus`; for OpenTelemetry, a bridge
-//! such as `metrics-exporter-opentelemetry`); without one each emission is a
-//! load of the global recorder and nothing else. Call [`describe`] once
-//! after installing the recorder to give every metric its help text and
-//! unit.
+//! such as `metrics-exporter-opentelemetry`) and then calls [`enable`],
+//! which also gives every metric its help text and unit. Until then each
+//! emission point costs one atomic load: no clock is read and no label is
+//! built for a recorder that would drop them.
 //!
 //! | Name | Kind | Labels | What |
 //! |---|---|---|---|
@@ -29,6 +29,7 @@
 //! [`Refusal::code`]: crate::Refusal::code
 
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use metrics::Unit;
@@ -53,9 +54,20 @@ pub const AUDIT_WRITE_FAILURES: &str = "approvals_audit_write_failures_total";
 /// `update`).
 pub const CHANNEL_FAILURES: &str = "approvals_channel_failures_total";
 
-/// Gives every metric of this module its unit and help text in the
-/// installed recorder. Safe to call more than once.
-pub fn describe() {
+/// Whether [`enable`] was called.
+static ENABLED: AtomicBool = AtomicBool::new(false);
+
+/// Whether the gate emits its metrics.
+#[inline]
+pub(crate) fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+/// Turns the gate's metrics on, and gives each its unit and help text in
+/// the installed recorder. Call it once the recorder is installed; calling
+/// it again describes them again.
+pub fn enable() {
+    ENABLED.store(true, Ordering::Relaxed);
     metrics::describe_counter!(
         REQUESTS,
         Unit::Count,
@@ -94,64 +106,68 @@ pub fn describe() {
 }
 
 /// Counts one call as pending while it lives.
-pub(crate) struct PendingGauge(metrics::Gauge);
+pub(crate) struct PendingGauge(Option<metrics::Gauge>);
 
 impl PendingGauge {
-    pub(crate) fn new(action: Cow<'static, str>) -> Self {
-        let gauge = metrics::gauge!(PENDING, "action" => action);
-        gauge.increment(1.0);
-        PendingGauge(gauge)
+    #[allow(
+        clippy::ptr_arg,
+        reason = "cloned only when metrics are on, so that a static name stays borrowed"
+    )]
+    pub(crate) fn new(action: &Cow<'static, str>) -> Self {
+        PendingGauge(enabled().then(|| {
+            let gauge = metrics::gauge!(PENDING, "action" => action.clone());
+            gauge.increment(1.0);
+            gauge
+        }))
     }
 }
 
 impl Drop for PendingGauge {
     fn drop(&mut self) {
-        self.0.decrement(1.0);
+        if let Some(gauge) = &self.0 {
+            gauge.decrement(1.0);
+        }
     }
 }
 
 /// Counts a call when it ends; a call dropped before its end is counted
-/// as `cancelled`.
-pub(crate) struct CallMeter {
-    action: Cow<'static, str>,
-    started: Instant,
-    done: bool,
-}
+/// as `cancelled`. Holds nothing while metrics are off.
+pub(crate) struct CallMeter(Option<(Cow<'static, str>, Instant)>);
 
 impl CallMeter {
-    pub(crate) fn start(action: Cow<'static, str>) -> Self {
-        CallMeter {
-            action,
-            started: Instant::now(),
-            done: false,
-        }
+    #[allow(
+        clippy::ptr_arg,
+        reason = "cloned only when metrics are on, so that a static name stays borrowed"
+    )]
+    pub(crate) fn start(action: &Cow<'static, str>) -> Self {
+        CallMeter(enabled().then(|| (action.clone(), Instant::now())))
     }
 
-    /// When the call started.
-    pub(crate) fn started(&self) -> Instant {
-        self.started
+    /// When the call started, if metrics are on.
+    pub(crate) fn started(&self) -> Option<Instant> {
+        self.0.as_ref().map(|(_, started)| *started)
     }
 
     /// The call ended with `conclusion` (an outcome code).
     pub(crate) fn end(mut self, conclusion: &'static str) {
-        self.done = true;
-        self.emit(conclusion);
+        if let Some((action, started)) = self.0.take() {
+            emit(action, started, conclusion);
+        }
     }
+}
 
-    fn emit(&self, conclusion: &'static str) {
-        let seconds = self.started.elapsed().as_secs_f64();
-        let action = self.action.clone();
-        metrics::counter!(REQUESTS, "action" => action.clone(), "conclusion" => conclusion)
-            .increment(1);
-        metrics::histogram!(DECISION_SECONDS, "action" => action, "conclusion" => conclusion)
-            .record(seconds);
-    }
+fn emit(action: Cow<'static, str>, started: Instant, conclusion: &'static str) {
+    let seconds = started.elapsed().as_secs_f64();
+    metrics::counter!(REQUESTS, "action" => action.clone(), "conclusion" => conclusion)
+        .increment(1);
+    metrics::histogram!(DECISION_SECONDS, "action" => action, "conclusion" => conclusion)
+        .record(seconds);
 }
 
 impl Drop for CallMeter {
     fn drop(&mut self) {
-        if !self.done {
-            self.emit("cancelled");
+        if let Some((action, started)) = self.0.take() {
+            emit(action, started, "cancelled");
         }
     }
 }
@@ -160,13 +176,15 @@ impl Drop for CallMeter {
 /// subscriber of each step of a request it holds (votes have an event of
 /// their own).
 pub(crate) fn audit_written<T, E>(
-    started: Instant,
+    started: Option<Instant>,
     records: &[AuditRecord],
     result: &Result<T, E>,
 ) {
-    metrics::histogram!(AUDIT_WRITE_SECONDS).record(started.elapsed().as_secs_f64());
-    if result.is_err() {
-        metrics::counter!(AUDIT_WRITE_FAILURES).increment(1);
+    if let Some(started) = started {
+        metrics::histogram!(AUDIT_WRITE_SECONDS).record(started.elapsed().as_secs_f64());
+        if result.is_err() {
+            metrics::counter!(AUDIT_WRITE_FAILURES).increment(1);
+        }
     }
     if !tracing::enabled!(target: "approvals::transition", tracing::Level::INFO) {
         return;
@@ -187,11 +205,17 @@ pub(crate) fn audit_written<T, E>(
 
 /// Counts a vote the gate refused.
 pub(crate) fn vote_refused(reason: &'static str) {
+    if !enabled() {
+        return;
+    }
     metrics::counter!(VOTES_REFUSED, "reason" => reason).increment(1);
 }
 
 /// Counts a channel's failure at `stage`.
 pub(crate) fn channel_failed(channel: &str, stage: &'static str) {
+    if !enabled() {
+        return;
+    }
     metrics::counter!(CHANNEL_FAILURES, "channel" => channel.to_owned(), "stage" => stage)
         .increment(1);
 }

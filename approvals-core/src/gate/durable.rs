@@ -177,7 +177,7 @@ impl AuditSink for Guarded<'_> {
     }
 
     async fn record_all(&self, records: &[AuditRecord]) -> Result<(), AuditError> {
-        let started = std::time::Instant::now();
+        let started = crate::telemetry::enabled().then(std::time::Instant::now);
         let written = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(
             self.0.audit.record_all(records),
         ))

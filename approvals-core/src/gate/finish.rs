@@ -86,7 +86,7 @@ impl Registry {
     /// that panics fails the step like one that returns an error, and the
     /// request still ends with a conclusion.
     pub(crate) async fn record(&self, record: &AuditRecord) -> Result<(), AuditError> {
-        let started = std::time::Instant::now();
+        let started = crate::telemetry::enabled().then(std::time::Instant::now);
         let written = futures::FutureExt::catch_unwind(AssertUnwindSafe(self.audit.record(record)))
             .await
             .unwrap_or(Err(AuditError::Panicked));

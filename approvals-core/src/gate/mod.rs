@@ -178,7 +178,7 @@ impl Gate {
         &self,
         request: ActionRequest<A>,
     ) -> Result<Approval<A>, Error> {
-        let meter = telemetry::CallMeter::start(request.action.clone());
+        let meter = telemetry::CallMeter::start(&request.action);
         let Prepared {
             opening,
             fingerprint,
@@ -194,7 +194,8 @@ impl Gate {
             }
         };
         // Timed only for a subscriber that listens (clocks are not free).
-        let started = (!span.is_disabled()).then(|| meter.started());
+        let started =
+            (!span.is_disabled()).then(|| meter.started().unwrap_or_else(std::time::Instant::now));
         // Recording the request is boxed and done before waiting begins, so
         // that a pending request's future holds only what waiting needs. It
         // finishes even if this future is dropped while it runs: what it
@@ -203,11 +204,11 @@ impl Gate {
             match opening.await? {
                 Opened::Concluded(conclusion, unrun) => Ok((conclusion, unrun)),
                 Opened::Pending(waiting) => {
-                    let _pending = telemetry::PendingGauge::new(action.clone());
+                    let _pending = telemetry::PendingGauge::new(&action);
                     self.await_conclusion(waiting).await
                 }
                 Opened::Stored(waiting) => {
-                    let _pending = telemetry::PendingGauge::new(action.clone());
+                    let _pending = telemetry::PendingGauge::new(&action);
                     Box::pin(self.await_stored(waiting)).await
                 }
             }
