@@ -42,20 +42,6 @@ impl<V> Arguments<V> {
     }
 }
 
-/// The arguments of a `#[requires_approval]` function, as [`run`] takes
-/// them. A parameter that does not implement `Serialize` is reported once,
-/// at the parameter ([`Argument`]); this trait keeps the second report, at
-/// the call, short and free of this module's types.
-#[diagnostic::on_unimplemented(
-    message = "a parameter of this `#[requires_approval]` function does not implement `Serialize`",
-    label = "see the error at the parameter",
-    note = "every parameter that is not `#[approval(skip)]` is part of the approval request"
-)]
-pub trait RequestArguments: Serialize {}
-
-#[diagnostic::do_not_recommend]
-impl<V: ArgumentValues> RequestArguments for Arguments<V> {}
-
 impl<V: ArgumentValues> Serialize for Arguments<V> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(self.names.len()))?;
@@ -113,15 +99,45 @@ impl<H: Serialize, T: ArgumentValues> ArgumentValues for (H, T) {
     label = "this parameter is part of the approval request",
     note = "derive or implement `serde::Serialize` for `{Self}`, or leave the parameter out of the request with `#[approval(skip)]`"
 )]
-pub trait Argument {}
+pub trait Argument {
+    /// The parameter as something that serializes.
+    fn erased(&self) -> &dyn erased_serde::Serialize;
+}
 
-impl<T: Serialize + ?Sized> Argument for T {}
+impl<T: Serialize> Argument for T {
+    #[inline]
+    fn erased(&self) -> &dyn erased_serde::Serialize {
+        self
+    }
+}
 
-/// Passes a parameter through, checking that it can be serialized (with a
-/// message that suggests `#[approval(skip)]` when it cannot).
+/// A parameter on its way into the request, with how to serialize it.
+///
+/// Made only by [`argument`], which requires the parameter to be
+/// `Serialize`; from there on nothing is required of its type again, so a
+/// parameter that is not `Serialize` is reported once, at the parameter,
+/// and not again at the call that takes all of them.
+pub struct Arg<T> {
+    /// The parameter, handed back to the body.
+    pub value: T,
+    serialize: for<'a> fn(&'a T) -> &'a dyn erased_serde::Serialize,
+}
+
+impl<T> Serialize for Arg<T> {
+    #[inline]
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        erased_serde::serialize((self.serialize)(&self.value), serializer)
+    }
+}
+
+/// Wraps a parameter for the request, checking that it can be serialized
+/// (with a message that suggests `#[approval(skip)]` when it cannot).
 #[inline(always)]
-pub fn argument<T: Argument>(value: T) -> T {
-    value
+pub fn argument<T: Argument>(value: T) -> Arg<T> {
+    Arg {
+        value,
+        serialize: <T as Argument>::erased,
+    }
 }
 
 /// Something that holds a gate: `gate = …` accepts a [`Gate`], a reference to
@@ -340,7 +356,7 @@ pub async fn run<A, F, Fut, T, E>(
     body: F,
 ) -> Result<T, E>
 where
-    A: RequestArguments,
+    A: Serialize,
     F: FnOnce(A) -> Fut,
     Fut: Future<Output = Result<T, E>>,
     E: ErrorType,

@@ -417,9 +417,9 @@ fn expand(args: &Args, mut function: ItemFn, shape: Shape, params: &[Param]) -> 
     let output_span = shape.output().span();
     let run = respan(quote!(#private::run), output_span);
     let wait = respan(quote!(.await), output_span);
-    // The request, too: a parameter that is not `Serialize` is then reported
-    // once more at most, at the return type, besides the check at the
-    // parameter.
+    // The request, too (a parameter that is not `Serialize` is reported
+    // only at the parameter: what `argument` returns serializes whatever
+    // its type).
     let request = Ident::new("__approvals_request", output_span);
     let prepare = quote! {
         let __approvals_gate = #gate;
@@ -442,7 +442,7 @@ fn expand(args: &Args, mut function: ItemFn, shape: Shape, params: &[Param]) -> 
         Shape::Async { output } => {
             let patterns = included.iter().rev().fold(quote!(()), |rest, param| {
                 let pat = &param.pat;
-                quote!((#pat, #rest))
+                quote!((#private::Arg { value: #pat, .. }, #rest))
             });
             let skipped = params
                 .iter()
@@ -481,7 +481,7 @@ fn expand(args: &Args, mut function: ItemFn, shape: Shape, params: &[Param]) -> 
             // inside its block; the body binds the signature's names.
             let patterns = included.iter().rev().fold(quote!(()), |rest, param| {
                 let ident = &param.ident;
-                quote!((#ident, #rest))
+                quote!((#private::Arg { value: #ident, .. }, #rest))
             });
             let Some(inner) = async_move_block_mut(&mut function.block) else {
                 return quote!(#function);
