@@ -81,6 +81,16 @@ fn every_excerpt_is_compiled_here_word_for_word() {
     }
 }
 
+/// The target directory this test was built in (`CARGO_TARGET_DIR` or the
+/// workspace's `target`): this binary is `<target>/<profile>/deps/readme-…`.
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.ancestors().nth(3).map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"),
+        Path::to_path_buf,
+    )
+}
+
 /// The README's dependency block: the first TOML block with a
 /// `[dependencies]` table that lists `approvals`.
 fn dependency_block(readme: &str) -> String {
@@ -128,7 +138,7 @@ fn complete_examples_build_in_a_new_crate_with_the_dependencies_shown() {
     let output = Command::new(env!("CARGO"))
         .args(["build", "--examples", "--offline", "--quiet"])
         .arg("--target-dir")
-        .arg(workspace.join("target").join("readme-examples"))
+        .arg(target_dir().join("readme-examples"))
         .current_dir(root)
         .env_remove("CARGO_TARGET_DIR")
         .env_remove("CARGO_BUILD_TARGET_DIR")

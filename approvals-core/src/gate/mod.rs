@@ -289,32 +289,20 @@ impl Gate {
             .as_deref()
             .map(|text| votes::safe_mask_text(self.inner.masker.as_ref(), text));
         let description = mask_description(self.inner.masker.as_ref(), description);
+        let input = PolicyInput {
+            action: &action,
+            risk,
+            requester: &requester,
+            arguments: &value,
+        };
         let decision = self
             .inner
             .policy
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .evaluate_with(
-                &PolicyInput {
-                    action: &action,
-                    risk,
-                    requester: &requester,
-                    arguments: &value,
-                },
-                requirement.as_ref(),
-            );
+            .evaluate_with(&input, requirement.as_ref());
         let id = RequestId::random();
-        let disagreement = self.shadow_disagreement(
-            &id,
-            &PolicyInput {
-                action: &action,
-                risk,
-                requester: &requester,
-                arguments: &value,
-            },
-            requirement.as_ref(),
-            &decision,
-        );
+        let disagreement = self.shadow_disagreement(&id, &input, requirement.as_ref(), &decision);
         // One span per gated call: what it is and how it ended, never an
         // argument value.
         let span = tracing::info_span!(
