@@ -209,3 +209,29 @@ fn national_numbers_after_a_phone_word_are_found() {
         assert_visible(text, &["{}"]);
     }
 }
+
+#[test]
+fn tokens_of_the_services_agents_call_are_found_without_a_key_before_them() {
+    for token in [
+        "sk-ant-api03-xVVVBzds36puneuZS5ZVxwl9EriPc6Z1ft_AZgD-fWbk1kQENxyCFXeSSsNAmG7a9uP-B6Mp2UnqqrVmiNPc60sHbb1SOAA",
+        "sk-proj-Ab3dEfGhIjKlMnOpQrStUvWxYz0123456789abcdEFGH",
+        "glpat-Xy12abcdefghijklmnopqrst",
+        "hf_AbCdEfGhIjKlMnOpQrStUvWxYzAbCdEfGh",
+        "npm_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789",
+        "dop_v1_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
+        "xapp-1-A0123456789-0123456789012-abcdef0123456789abcdef",
+    ] {
+        assert_found(
+            &Kind::Secret,
+            token,
+            &["{}", "using {} here", "{\"value\": \"{}\"}"],
+        );
+    }
+    // Slugs and words with the same prefixes stay.
+    assert_visible(
+        "see https://x.io/sk-learn-tutorial-for-beginners-with-examples-and-more",
+        &["{}"],
+    );
+    assert_visible("task-sk-1234 and hf_small and npm_install", &["{}"]);
+}

@@ -53,10 +53,11 @@ static CLASS: [u8; 256] = {
 };
 
 /// The first bytes of the fixed token prefixes (`AKIA`, `ghp_`, `xoxb-`,
-/// `sk_live_`, `rk_live_`, `eyJ`, `LS0tLS1CRUdJTi`).
+/// `sk_live_`, `rk_live_`, `eyJ`, `LS0tLS1CRUdJTi`, `hf_`, `npm_`,
+/// `dop_v1_`, `sk-`, `glpat-`, `xapp-`, `pypi-`).
 static PREFIX_START: [bool; 256] = {
     let mut table = [false; 256];
-    let starts = *b"AgxsreL";
+    let starts = *b"AgxsreLhndp";
     let mut k = 0;
     while k < starts.len() {
         table[starts[k] as usize] = true;
@@ -356,12 +357,15 @@ impl<'t> Scanner<'t> {
     /// Tokens that announce themselves by a fixed prefix: AWS key ids,
     /// GitHub, Slack, Stripe and Google keys, JWTs.
     fn token_prefix(&mut self, i: usize, word: &[u8]) -> Option<usize> {
-        if word.len() < 3 {
+        // Most words start with none of the prefixes' first letters: one
+        // comparison refuses them before the patterns.
+        if word.len() < 2 || !PREFIX_START[usize::from(word[0])] {
             return None;
         }
-        // Most words start with none of the prefixes' first letters: one
-        // comparison refuses them before the three-byte patterns.
-        if !PREFIX_START[usize::from(word[0])] {
+        if let Some(end) = self.dashed_token(i, word) {
+            return Some(end);
+        }
+        if word.len() < 3 {
             return None;
         }
         let bytes = self.bytes;
@@ -407,12 +411,36 @@ impl<'t> Scanner<'t> {
                 }
             }
             b"sk_" | b"rk_"
-                if (word.starts_with(b"sk_live_") || word.starts_with(b"rk_live_"))
+                if (word.starts_with(b"sk_live_")
+                    || word.starts_with(b"rk_live_")
+                    || word.starts_with(b"sk_test_")
+                    || word.starts_with(b"rk_test_"))
                     && word.len() >= 20 =>
             {
                 let end = i + word.len();
                 self.push(Kind::Secret, i..end, 0.95);
                 return Some(end);
+            }
+            // Hugging Face, npm and DigitalOcean tokens.
+            b"hf_" if word.len() == 37 && word[3..].iter().all(u8::is_ascii_alphanumeric) => {
+                self.push(Kind::Secret, i..i + 37, 0.95);
+                return Some(i + 37);
+            }
+            b"npm"
+                if word.len() == 40
+                    && word[3] == b'_'
+                    && word[4..].iter().all(u8::is_ascii_alphanumeric) =>
+            {
+                self.push(Kind::Secret, i..i + 40, 0.95);
+                return Some(i + 40);
+            }
+            b"dop" | b"doo" | b"dor"
+                if word.len() == 71
+                    && word[3..7] == *b"_v1_"
+                    && word[7..].iter().all(u8::is_ascii_hexdigit) =>
+            {
+                self.push(Kind::Secret, i..i + 71, 0.95);
+                return Some(i + 71);
             }
             b"AIz" if word.starts_with(b"AIza") => {
                 let end = self.run_end(i, 64, |b| {
@@ -428,6 +456,36 @@ impl<'t> Scanner<'t> {
             _ => {}
         }
         None
+    }
+
+    /// Tokens whose prefix ends in a dash: OpenAI's and Anthropic's `sk-…`
+    /// (`sk-proj-`, `sk-ant-api03-`, …), GitLab's `glpat-`, Slack's app
+    /// tokens `xapp-` and PyPI's `pypi-`: the whole run of letters, digits,
+    /// `_` and `-`, when it is long and has a digit and an upper-case letter
+    /// (a hyphenated slug has neither).
+    fn dashed_token(&mut self, i: usize, word: &[u8]) -> Option<usize> {
+        let min = match word {
+            b"sk" => 40,
+            b"glpat" => 26,
+            b"xapp" => 30,
+            b"pypi" => 60,
+            _ => return None,
+        };
+        if self.bytes.get(i + word.len()) != Some(&b'-') {
+            return None;
+        }
+        let end = self.run_end(i, 512, |b| {
+            b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+        });
+        let token = &self.bytes[i..end];
+        if token.len() < min
+            || !token.iter().any(u8::is_ascii_digit)
+            || !token[word.len()..].iter().any(u8::is_ascii_uppercase)
+        {
+            return None;
+        }
+        self.push(Kind::Secret, i..end, 0.95);
+        Some(end)
     }
 
     /// A JWT (JWS or JWE): base64url segments joined by dots, the first of
