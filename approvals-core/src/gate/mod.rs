@@ -201,16 +201,13 @@ impl Gate {
         // finishes even if this future is dropped while it runs: what it
         // returns then ends the request (cancelled, or allowed and not run).
         let concluded = async {
-            match opening.await? {
+            let opened = opening.await?;
+            let _pending = (!matches!(opened, Opened::Concluded(..)))
+                .then(|| telemetry::PendingGauge::new(&action));
+            match opened {
                 Opened::Concluded(conclusion, unrun) => Ok((conclusion, unrun)),
-                Opened::Pending(waiting) => {
-                    let _pending = telemetry::PendingGauge::new(&action);
-                    self.await_conclusion(waiting).await
-                }
-                Opened::Stored(waiting) => {
-                    let _pending = telemetry::PendingGauge::new(&action);
-                    Box::pin(self.await_stored(waiting)).await
-                }
+                Opened::Pending(waiting) => self.await_conclusion(waiting).await,
+                Opened::Stored(waiting) => Box::pin(self.await_stored(waiting)).await,
             }
         }
         .instrument(span.clone())

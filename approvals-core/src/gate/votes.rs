@@ -264,30 +264,27 @@ impl Registry {
 
     /// Judges, records and applies one vote cast through `channel`.
     pub(crate) async fn cast(&self, ballot: Ballot, channel: &str) -> VoteOutcome {
-        if !tracing::enabled!(target: "approvals::vote", tracing::Level::INFO) {
-            let outcome = self.judge_and_apply(ballot, channel).await;
-            if let Some(refusal) = outcome.refusal() {
-                telemetry::vote_refused(refusal.code());
-            }
-            return outcome;
-        }
-        let request_id = ballot.request_id.clone();
-        let voter = ballot.voter.clone();
+        // Kept only for a subscriber that listens.
+        let traced = tracing::enabled!(target: "approvals::vote", tracing::Level::INFO)
+            .then(|| (ballot.request_id.clone(), ballot.voter.clone()));
         let outcome = self.judge_and_apply(ballot, channel).await;
         if let Some(refusal) = outcome.refusal() {
             telemetry::vote_refused(refusal.code());
         }
-        // One event per ballot (its record is in the audit trail): who, on
-        // which request, through which channel, and what the gate made of it.
-        tracing::info!(
-            target: "approvals::vote",
-            request_id = %request_id,
-            voter = %voter,
-            channel,
-            counted = outcome.counted(),
-            refusal = outcome.refusal().map(Refusal::code),
-            "vote judged"
-        );
+        if let Some((request_id, voter)) = traced {
+            // One event per ballot (its record is in the audit trail): who,
+            // on which request, through which channel, and what the gate
+            // made of it.
+            tracing::info!(
+                target: "approvals::vote",
+                request_id = %request_id,
+                voter = %voter,
+                channel,
+                counted = outcome.counted(),
+                refusal = outcome.refusal().map(Refusal::code),
+                "vote judged"
+            );
+        }
         outcome
     }
 
