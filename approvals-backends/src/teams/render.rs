@@ -336,6 +336,8 @@ mod tests {
             rule: None,
             requested_at: now,
             deadline: now.after(Duration::from_secs(900)),
+            version: 1,
+            editable: Vec::new(),
         }
     }
 
