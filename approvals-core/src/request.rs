@@ -100,6 +100,7 @@ pub struct ActionRequest<A> {
     pub(crate) declared_at: Option<&'static str>,
     pub(crate) key: Option<String>,
     pub(crate) edits: Option<Edits<A>>,
+    pub(crate) argument_schema: Option<std::sync::Arc<serde_json::Value>>,
 }
 
 /// How a call takes edits: what it declares editable, how an edit is
@@ -149,6 +150,7 @@ impl<A> ActionRequest<A> {
             declared_at: None,
             key: None,
             edits: None,
+            argument_schema: None,
         }
     }
 
@@ -300,6 +302,19 @@ impl<A> ActionRequest<A> {
             check,
             rebuild: None,
         });
+        self
+    }
+
+    /// Gives reviewers' tools a JSON Schema of the argument type (for
+    /// example `serde_json::to_value(schemars::schema_for!(Refund))`),
+    /// shown with the request ([`Review::argument_schema`](crate::Review::argument_schema))
+    /// and published by the HTTP API, so that a client can check an edit
+    /// before sending it. It is shown as given, so it must describe types
+    /// only; the gate checks every edit against the type itself, whatever
+    /// the schema says.
+    #[must_use]
+    pub fn argument_schema(mut self, schema: serde_json::Value) -> Self {
+        self.argument_schema = Some(std::sync::Arc::new(schema));
         self
     }
 

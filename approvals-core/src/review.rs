@@ -51,6 +51,13 @@ pub struct Review {
     /// edits only for these; the gate judges every edit.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub editable: Vec<String>,
+    /// A JSON Schema of the argument type, when the call gave one
+    /// ([`ActionRequest::argument_schema`](crate::ActionRequest::argument_schema)):
+    /// channels may publish it so that an editor's client checks an edit
+    /// before sending it. It describes types, never values; the gate
+    /// checks every edit against the type itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub argument_schema: Option<std::sync::Arc<serde_json::Value>>,
 }
 
 fn first_version() -> u32 {

@@ -279,6 +279,7 @@ mod tests {
             deadline: Timestamp::now(),
             version: 1,
             editable: Vec::new(),
+            argument_schema: None,
         }
     }
 

@@ -338,6 +338,7 @@ mod tests {
             deadline: now.after(Duration::from_secs(900)),
             version: 1,
             editable: Vec::new(),
+            argument_schema: None,
         }
     }
 

@@ -263,6 +263,7 @@ impl Gate {
             declared_at,
             key,
             edits,
+            argument_schema,
         } = request;
         if let Some(edits) = &edits
             && let Some(problem) = edits
@@ -374,6 +375,7 @@ impl Gate {
             fingerprint,
             key,
             editing,
+            argument_schema,
         };
         let gate = self.clone();
         let opening = match decision {
@@ -911,6 +913,7 @@ struct Call {
     key: Option<String>,
     /// What judging an edit needs, for a call that takes edits.
     editing: Option<Box<edits::Editing>>,
+    argument_schema: Option<Arc<serde_json::Value>>,
 }
 
 impl Call {
@@ -993,6 +996,7 @@ impl Call {
             deadline,
             version: 1,
             editable,
+            argument_schema: self.argument_schema,
         };
         (review, editing)
     }
