@@ -163,7 +163,7 @@ impl fmt::Display for EditProblem {
 /// deserialize into it. Installed by
 /// [`ActionRequest::editable`](crate::ActionRequest::editable) for its
 /// argument type, or by the attribute for its editable parameters.
-pub type EditCheck = fn(&[u8]) -> Result<(), EditProblem>;
+pub type EditCheck = std::sync::Arc<dyn Fn(&[u8]) -> Result<(), EditProblem> + Send + Sync>;
 
 /// The [`EditCheck`] of a type: whether `bytes` deserialize into `T`, and if
 /// not, where and why (never the value).
@@ -179,6 +179,34 @@ pub fn check_type<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<(), Ed
             Err(EditProblem::new(
                 render_path(error.path()),
                 ParseProblem::from_serde_message(message).to_string(),
+            ))
+        }
+    }
+}
+
+/// Checks one argument of edited arguments against its type: `Ok` if
+/// `value` deserializes into `T`; the problem's path starts with `name`.
+/// For checks that look at some fields of the arguments only (the
+/// attribute's editable parameters).
+pub fn check_value<T: serde::de::DeserializeOwned>(
+    name: &str,
+    value: &Value,
+) -> Result<(), EditProblem> {
+    match serde_path_to_error::deserialize::<_, T>(value) {
+        Ok(_) => Ok(()),
+        Err(error) => {
+            let inner = error.inner().to_string();
+            let below = render_path(error.path());
+            let path = if below.is_empty() || below == "?" {
+                name.to_owned()
+            } else if below.starts_with('[') {
+                format!("{name}{below}")
+            } else {
+                format!("{name}.{below}")
+            };
+            Err(EditProblem::new(
+                path,
+                ParseProblem::from_serde_message(&inner).to_string(),
             ))
         }
     }

@@ -295,11 +295,11 @@ impl<A> ActionRequest<A> {
     pub fn editable_with<S: Into<String>>(
         mut self,
         paths: impl IntoIterator<Item = S>,
-        check: EditCheck,
+        check: impl Fn(&[u8]) -> Result<(), crate::edit::EditProblem> + Send + Sync + 'static,
     ) -> Self {
         self.edits = Some(Edits {
             declared: paths.into_iter().map(Into::into).collect(),
-            check,
+            check: std::sync::Arc::new(check),
             rebuild: None,
         });
         self
@@ -389,7 +389,12 @@ impl<A: Serialize + DeserializeOwned> ActionRequest<A> {
     pub fn editable<S: Into<String>>(mut self, paths: impl IntoIterator<Item = S>) -> Self {
         self.edits = Some(Edits {
             declared: paths.into_iter().map(Into::into).collect(),
-            check: crate::edit::check_type::<A>,
+            check: {
+                // A function pointer is `'static` whatever `A` borrows.
+                let check: fn(&[u8]) -> Result<(), crate::edit::EditProblem> =
+                    crate::edit::check_type::<A>;
+                std::sync::Arc::new(check)
+            },
             rebuild: Some(|bytes| serde_json::from_slice(bytes).ok()),
         });
         self

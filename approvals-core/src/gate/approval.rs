@@ -168,6 +168,53 @@ impl<A: Serialize> Approval<A> {
         self.execute(arguments, body).await
     }
 
+    /// [`run_converting`](Self::run_converting) for the attribute's
+    /// expansion, whose arguments hold references and cannot be rebuilt
+    /// whole: when a reviewer's edit changed them, the body is handed the
+    /// edited arguments as a JSON object beside the caller's, and rebuilds
+    /// its `editable` parameters from it. Every other argument must still
+    /// serialize as approved, else the body does not run.
+    #[doc(hidden)]
+    pub async fn run_edited_converting<F, Fut, T, E>(
+        mut self,
+        editable: &[&str],
+        body: F,
+        convert: fn(Error) -> E,
+    ) -> Result<T, E>
+    where
+        F: FnOnce(A, Option<serde_json::Map<String, serde_json::Value>>) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        if self.edited.is_none() {
+            return self
+                .run_converting(|arguments| body(arguments, None), convert)
+                .await;
+        }
+        let Some(arguments) = self.take_arguments() else {
+            return Err(convert(self.no_arguments()));
+        };
+        let approved = serde_json::from_slice::<serde_json::Value>(&self.binding);
+        let caller = super::depth::to_writer(&arguments, &mut Vec::new())
+            .ok()
+            .and_then(|()| serde_json::to_value(&arguments).ok());
+        let bound = match (approved, caller) {
+            (Ok(serde_json::Value::Object(approved)), Some(serde_json::Value::Object(caller))) => {
+                // Only the editable arguments may differ from the caller's.
+                let same = |key: &String| {
+                    editable.contains(&key.as_str()) || approved.get(key) == caller.get(key)
+                };
+                (approved.keys().all(same) && caller.keys().all(same)).then_some(approved)
+            }
+            _ => None,
+        };
+        let Some(approved) = bound else {
+            let reason = "the arguments no longer match the approved fingerprint";
+            return Err(convert(Box::pin(self.refuse(reason)).await));
+        };
+        self.execute(arguments, move |arguments| body(arguments, Some(approved)))
+            .await
+    }
+
     /// Whether the arguments serialize as they did when they were
     /// fingerprinted (and, like then, within `MAX_ARGUMENT_DEPTH`).
     fn still_bound(&self, arguments: &A) -> bool {

@@ -27,6 +27,10 @@ pub(crate) struct Editing {
     /// nothing.
     pub(crate) declared: Vec<String>,
     pub(crate) check: EditCheck,
+    /// Whether the declared paths are all that may ever change, whatever
+    /// policy allows: the caller rebuilds only those (the attribute's
+    /// editable parameters).
+    pub(crate) capped: bool,
     /// The arguments of the version pending now.
     pub(crate) arguments: Value,
     /// Set once an edit is accepted: the bytes of the version pending now,
@@ -44,7 +48,30 @@ impl Editing {
     /// The paths editable under a requirement that says `rule` (`None`:
     /// nothing).
     pub(crate) fn editable(&self, rule: Option<&[String]>) -> Vec<String> {
-        rule.unwrap_or(&self.declared).to_vec()
+        let Some(rule) = rule else {
+            return self.declared.clone();
+        };
+        if !self.capped {
+            return rule.to_vec();
+        }
+        // What both allow: a declared path the rule covers, or a rule's
+        // path under a declared one.
+        let mut both: Vec<String> = Vec::new();
+        for path in &self.declared {
+            if crate::edit::first_not_editable(std::slice::from_ref(path), rule).is_none() {
+                both.push(path.clone());
+            }
+        }
+        for path in rule {
+            if path != "*"
+                && crate::edit::first_not_editable(std::slice::from_ref(path), &self.declared)
+                    .is_none()
+                && !both.contains(path)
+            {
+                both.push(path.clone());
+            }
+        }
+        both
     }
 }
 

@@ -341,6 +341,7 @@ impl Gate {
                         declared_requirement: requirement,
                         declared: edits.declared,
                         check: edits.check,
+                        capped: edits.rebuild.is_none(),
                         arguments: value,
                         binding: None,
                     })
