@@ -16,7 +16,10 @@
 //! - [`RetryPolicy`]: retries of a service that is rate-limited (`429` with
 //!   `Retry-After`) or failing (`5xx`), within one budget.
 //! - [`read_body`] (with `axum`): a request body read up to a limit.
+//! - [`edit`]: the fields a channel offers for an edit and the merge patch
+//!   it builds from what the reviewer typed.
 
+pub mod edit;
 mod ledger;
 mod retry;
 

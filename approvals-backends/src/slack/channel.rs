@@ -328,6 +328,25 @@ impl Channel for SlackChannel {
         Ok(())
     }
 
+    /// An accepted edit made a new version: the message shows it (its
+    /// version, masked arguments and fingerprint, which the buttons carry
+    /// from now on), with no approvals yet (those of the version before do
+    /// not count for it; the gate reports the editor's next).
+    async fn revised(&self, request: &Review) -> Result<(), ChannelError> {
+        let update = self.shared.ledger.revised(request, |delivery| {
+            delivery.progress = None;
+            match delivery.conclusion {
+                None => refreshed(delivery),
+                Some(_) => None,
+            }
+        });
+        if let Some(Some((posted, message))) = update {
+            self.shared
+                .update_later(request.id.clone(), posted, message);
+        }
+        Ok(())
+    }
+
     async fn progress(&self, request: &Review, progress: &Progress) -> Result<(), ChannelError> {
         let update = self
             .shared
