@@ -185,9 +185,7 @@ fn text_looks_masked(text: &str) -> bool {
         .any(|word| {
             word.rsplit_once('_').is_some_and(|(kind, tag)| {
                 !kind.is_empty()
-                    && kind
-                        .chars()
-                        .all(|c| c.is_ascii_uppercase() || c == '_')
+                    && kind.chars().all(|c| c.is_ascii_uppercase() || c == '_')
                     && tag.len() == 6
                     && tag.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f'))
             })

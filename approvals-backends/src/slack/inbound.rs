@@ -343,7 +343,8 @@ async fn edit(
         Ok(Some(identity)) => identity,
         Ok(None) => {
             tracing::warn!(request_id = %id, slack_user = voter.user_id, "an edit from an unmapped Slack user was refused");
-            let message = "Your edit was not made: your Slack account is not mapped to an approver identity.";
+            let message =
+                "Your edit was not made: your Slack account is not mapped to an approver identity.";
             if !refuse(answer, None, message) {
                 explain(shared, &voter, id, message).await;
             }

@@ -274,9 +274,10 @@ pub(crate) fn edit_error(request: Option<&Review>, path: Option<&str>, message: 
                     .is_some_and(|rest| rest.starts_with(['.', '[']))
         })
     });
-    let block = covering
-        .or_else(|| fields.first())
-        .map_or_else(|| EDIT_BLOCK_PREFIX.to_owned(), |field| format!("{EDIT_BLOCK_PREFIX}{}", field.path));
+    let block = covering.or_else(|| fields.first()).map_or_else(
+        || EDIT_BLOCK_PREFIX.to_owned(),
+        |field| format!("{EDIT_BLOCK_PREFIX}{}", field.path),
+    );
     json!({
         "response_action": "errors",
         "errors": { block: cut_plain(message, limits::ERROR_TEXT) },
