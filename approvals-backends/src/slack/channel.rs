@@ -369,6 +369,11 @@ impl Channel for SlackChannel {
             .ledger
             .concluded(&request.id, conclusion, |delivery| {
                 delivery.data.concluded_at = Some(Timestamp::now());
+                // An edit that concluded the request at once made a version
+                // this message never showed: the outcome shows it.
+                if request.version > delivery.review.version {
+                    delivery.review = Arc::new(request.clone());
+                }
                 refreshed(delivery)
             });
         // The gate waits for every channel before the caller resumes: the

@@ -308,6 +308,28 @@ impl Channel for TeamsChannel {
             .map_err(channel_error)
     }
 
+    /// An accepted edit made a new version: the card shows it (its version,
+    /// masked arguments, edit inputs and the new fingerprint in every
+    /// button's data), with no approvals yet (those of the version before do
+    /// not count for it; the gate reports the editor's next).
+    async fn revised(&self, request: &Review) -> Result<(), ChannelError> {
+        let shown = self.shared.ledger.revised(request, |delivery| {
+            delivery.progress = None;
+            delivery
+                .conclusion
+                .is_none()
+                .then(|| delivery.data.escalated.clone())
+        });
+        let Some(Some(escalated)) = shown else {
+            return Ok(());
+        };
+        let card = render::pending_card_escalated(request, &[], &escalated);
+        self.shared
+            .update(&request.id, card, false)
+            .await
+            .map_err(channel_error)
+    }
+
     async fn escalated(&self, request: &Review, added: &[Identity]) -> Result<(), ChannelError> {
         let shown = self.shared.ledger.with(&request.id, |delivery| {
             delivery.data.escalated.extend(added.iter().cloned());

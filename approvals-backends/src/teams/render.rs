@@ -10,6 +10,8 @@
 use approvals_core::{Conclusion, Identity, Review, Timestamp};
 use serde_json::{Value, json};
 
+use crate::kit::edit::{MASKED_HINT, edit_fields};
+
 /// The content type of an Adaptive Card attachment.
 pub const ADAPTIVE_CARD_CONTENT_TYPE: &str = "application/vnd.microsoft.card.adaptive";
 
@@ -18,6 +20,14 @@ pub const VERB_APPROVE: &str = "approve";
 
 /// The verb of the deny button.
 pub const VERB_DENY: &str = "deny";
+
+/// The verb of the "Approve with edits" button, shown when the request
+/// takes edits.
+pub const VERB_APPROVE_WITH_EDITS: &str = "approve_with_edits";
+
+/// The start of the id of each edit input; the argument path follows it.
+/// Teams sends the inputs' values in the action's data under these ids.
+pub const EDIT_INPUT_PREFIX: &str = "edit.";
 
 /// The id of the deny-reason input; its value arrives in the action's data.
 pub const REASON_INPUT_ID: &str = "reason";
@@ -33,6 +43,8 @@ const MAX_ARGUMENT_CHARS: usize = 400;
 const MAX_ARGUMENTS_TOTAL_CHARS: usize = 6_000;
 const MAX_NAME_CHARS: usize = 200;
 const TRUNCATION_MARKER: &str = "… (cut)";
+/// The longest value an edit input takes.
+const MAX_EDIT_VALUE_CHARS: usize = 2_000;
 
 /// The card for a request waiting for votes: what is asked, by whom, why,
 /// the masked arguments, the deadline, the approvals so far, a deny-reason
@@ -74,31 +86,67 @@ pub fn pending_card_escalated(
         "isRequired": request.deny_reason_required,
         "errorMessage": "A reason is required to deny this request.",
     }));
+    let fields = edit_fields(request);
+    if !fields.is_empty() {
+        body.push(json!({
+            "type": "TextBlock",
+            "text": format!(
+                "Change before approving (version {}): leave a field empty to keep it. The edited request needs its approvals again.",
+                request.version
+            ),
+            "weight": "Bolder",
+            "spacing": "Medium",
+            "wrap": true,
+        }));
+        for field in &fields {
+            let mut input = json!({
+                "type": "Input.Text",
+                "id": format!("{EDIT_INPUT_PREFIX}{}", field.path),
+                "label": cut(&field.path, MAX_NAME_CHARS),
+                "maxLength": MAX_EDIT_VALUE_CHARS,
+            });
+            match (&field.initial, field.masked) {
+                (Some(initial), _) if initial.chars().count() <= MAX_EDIT_VALUE_CHARS => {
+                    input["value"] = Value::from(initial.as_str());
+                }
+                (_, true) => input["placeholder"] = Value::from(MASKED_HINT),
+                _ => {}
+            }
+            body.push(input);
+        }
+    }
     let data = json!({
         "requestId": request.id.as_str(),
         "fingerprint": request.fingerprint.to_hex(),
     });
-    body.push(json!({
-        "type": "ActionSet",
-        "actions": [
-            {
-                "type": "Action.Execute",
-                "title": "Approve",
-                "verb": VERB_APPROVE,
-                "style": "positive",
-                "associatedInputs": "none",
-                "data": data,
-            },
-            {
-                "type": "Action.Execute",
-                "title": "Deny",
-                "verb": VERB_DENY,
-                "style": "destructive",
-                "associatedInputs": "auto",
-                "data": data,
-            },
-        ],
-    }));
+    let mut actions = vec![
+        json!({
+            "type": "Action.Execute",
+            "title": "Approve",
+            "verb": VERB_APPROVE,
+            "style": "positive",
+            "associatedInputs": "none",
+            "data": data,
+        }),
+        json!({
+            "type": "Action.Execute",
+            "title": "Deny",
+            "verb": VERB_DENY,
+            "style": "destructive",
+            "associatedInputs": "auto",
+            "data": data,
+        }),
+    ];
+    if !fields.is_empty() {
+        actions.push(json!({
+            "type": "Action.Execute",
+            "title": "Approve with edits",
+            "verb": VERB_APPROVE_WITH_EDITS,
+            "associatedInputs": "auto",
+            "data": data,
+        }));
+    }
+    body.push(json!({ "type": "ActionSet", "actions": actions }));
     card(body)
 }
 
@@ -187,6 +235,7 @@ fn header(request: &Review) -> Vec<Value> {
         "facts": [
             {"title": "Risk", "value": request.risk.to_string()},
             {"title": "Request", "value": request.id.as_str()},
+            {"title": "Version", "value": version(request)},
         ],
     }));
     body.push(labelled(
@@ -257,6 +306,17 @@ fn arguments(masked: &Value) -> Vec<Value> {
         }));
     }
     blocks
+}
+
+fn version(request: &Review) -> String {
+    if request.version > 1 {
+        format!(
+            "{} (edited by a reviewer: approvals of earlier versions do not count)",
+            request.version
+        )
+    } else {
+        request.version.to_string()
+    }
 }
 
 fn approvals_fact(request: &Review, approvals: &[Identity]) -> String {
