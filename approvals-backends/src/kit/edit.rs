@@ -122,6 +122,51 @@ pub fn merge_patch_of<'a>(
     Value::Object(patch)
 }
 
+/// The editable fields of `review` as one JSON object to edit as a whole
+/// (a file in an editor): each field [`edit_fields`] offers, nested by its
+/// path, with its value from the masked view. Fields whose value looks
+/// masked, or is not shown, are left out: the reviewer may add them to
+/// replace them.
+pub fn edit_document(review: &Review) -> Value {
+    let shown = review.arguments.as_value();
+    let mut document = Map::new();
+    for field in edit_fields(review) {
+        if field.masked {
+            continue;
+        }
+        if let Some(value) = lookup(shown, &field.path).filter(|value| !value.is_null()) {
+            insert(&mut document, &field.path, value.clone());
+        }
+    }
+    Value::Object(document)
+}
+
+/// The merge patch that turns `written` into `read`, for a document a
+/// reviewer edited as a whole: what they added or changed, objects merged
+/// key by key. A key they removed is left as it is (write `null` to
+/// remove an argument).
+pub fn patch_between(written: &Value, read: &Value) -> Value {
+    let (Value::Object(before), Value::Object(after)) = (written, read) else {
+        return read.clone();
+    };
+    let mut patch = Map::new();
+    for (key, value) in after {
+        match before.get(key) {
+            Some(old) if old == value => {}
+            Some(old @ Value::Object(_)) if value.is_object() => {
+                let inner = patch_between(old, value);
+                if inner.as_object().is_some_and(|inner| !inner.is_empty()) {
+                    patch.insert(key.clone(), inner);
+                }
+            }
+            _ => {
+                patch.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    Value::Object(patch)
+}
+
 /// Sets `value` at the dotted `path` of `patch`, making objects on the way.
 fn insert(patch: &mut Map<String, Value>, path: &str, value: Value) {
     let mut keys = path.split('.').peekable();
@@ -220,6 +265,19 @@ mod tests {
         ] {
             assert!(!looks_masked(&plain), "{plain}");
         }
+    }
+
+    #[test]
+    fn a_document_edited_as_a_whole_gives_the_patch_of_its_changes() {
+        let written =
+            json!({"amount_cents": 420000, "destination": {"bucket": "a", "region": "eu"}});
+        let read = json!({"amount_cents": 42000, "destination": {"bucket": "a", "region": "us"}, "email": "x@y.z"});
+        assert_eq!(
+            patch_between(&written, &read),
+            json!({"amount_cents": 42000, "destination": {"region": "us"}, "email": "x@y.z"})
+        );
+        assert_eq!(patch_between(&written, &written), json!({}));
+        assert_eq!(patch_between(&written, &json!({})), json!({}));
     }
 
     #[test]
