@@ -12,7 +12,7 @@ use approvals_test_support::served::Served;
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 
-use crate::{Answer, ChannelUnderTest, Target, eventually};
+use crate::{Answer, ChannelUnderTest, Scenario, Target, Unsupported, eventually};
 
 /// The API with static bearer tokens, its server and a client.
 pub(crate) struct Http {
@@ -135,6 +135,17 @@ impl ChannelUnderTest for Http {
         let (status, view) = self.get(reviewer, id).await;
         format!("{status} {view}")
     }
+
+    fn unsupported(scenario: Scenario) -> Option<Unsupported> {
+        match scenario {
+            Scenario::EditedElsewhere => Some(Unsupported(
+                "HttpChannel keeps Channel::revised's default: `GET /v1/requests/{id}` shows the \
+                 version delivered, so a client cannot learn the new version's fingerprint \
+                 through the API",
+            )),
+            _ => None,
+        }
+    }
 }
 
 /// The API authenticating reviewers by OIDC ID tokens, whose keys it
@@ -178,5 +189,9 @@ impl ChannelUnderTest for HttpOidc {
 
     async fn shown(&self, reviewer: &str, id: &RequestId) -> String {
         self.http.shown(reviewer, id).await
+    }
+
+    fn unsupported(scenario: Scenario) -> Option<Unsupported> {
+        Http::unsupported(scenario)
     }
 }

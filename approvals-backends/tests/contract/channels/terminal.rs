@@ -121,6 +121,11 @@ impl ChannelUnderTest for Terminal {
                 "TerminalChannel keeps Channel::escalated's default: nothing is written when a \
                  request escalates (the added approver's own terminal prompts from the start)"
             }
+            Scenario::EditedElsewhere => {
+                "a terminal prompts once per request, on the version it delivered: an edit made \
+                 elsewhere is noted on screen, but the prompt's vote names the version shown \
+                 (and is refused), and the new version is not asked again"
+            }
             _ => return None,
         };
         Some(Unsupported(why))
