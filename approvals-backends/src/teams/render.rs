@@ -76,6 +76,7 @@ pub fn pending_card_escalated(
     if !escalated.is_empty() {
         body.push(labelled("Escalated to", &join(escalated)));
     }
+    let fields = edit_fields(request);
     body.push(json!({
         "type": "Input.Text",
         "id": REASON_INPUT_ID,
@@ -83,10 +84,12 @@ pub fn pending_card_escalated(
         "placeholder": "Why you deny this request",
         "isMultiline": true,
         "maxLength": approvals_core::MAX_REASON_CHARS,
-        "isRequired": request.deny_reason_required,
+        // Teams checks required inputs for every action that sends the
+        // card's inputs, "Approve with edits" too: with edit inputs on the
+        // card, the gate alone asks for the reason.
+        "isRequired": request.deny_reason_required && fields.is_empty(),
         "errorMessage": "A reason is required to deny this request.",
     }));
-    let fields = edit_fields(request);
     if !fields.is_empty() {
         body.push(json!({
             "type": "TextBlock",
@@ -400,6 +403,53 @@ mod tests {
             editable: Vec::new(),
             argument_schema: None,
         }
+    }
+
+    fn input<'a>(card: &'a Value, id: &str) -> Option<&'a Value> {
+        card["body"]
+            .as_array()?
+            .iter()
+            .find(|block| block["type"] == "Input.Text" && block["id"] == id)
+    }
+
+    #[test]
+    fn an_editable_request_gets_inputs_that_never_show_a_mask_and_an_approve_with_edits_action() {
+        let mut review = request(
+            json!({"table": "customers", "rows": 100, "owner": "EMAIL_9f2c1a", "nested": {"a": 1}}),
+        );
+        review.editable = vec![
+            "rows".into(),
+            "owner".into(),
+            "nested.a".into(),
+            "missing".into(),
+        ];
+        let card = pending_card(&review, &[]);
+        assert_eq!(input(&card, "edit.rows").unwrap()["value"], "100");
+        assert_eq!(input(&card, "edit.nested.a").unwrap()["value"], "1");
+        let owner = input(&card, "edit.owner").unwrap();
+        assert!(owner.get("value").is_none(), "{owner}");
+        assert_eq!(owner["placeholder"], MASKED_HINT);
+        assert!(input(&card, "edit.missing").unwrap().get("value").is_none());
+        assert!(input(&card, "edit.table").is_none(), "not editable");
+        let with_edits: Vec<_> = actions(&card)
+            .into_iter()
+            .filter(|action| action["verb"] == VERB_APPROVE_WITH_EDITS)
+            .collect();
+        assert_eq!(with_edits.len(), 1);
+        assert_eq!(with_edits[0]["data"]["requestId"], "req-1");
+        // Teams would hold "Approve with edits" back for an empty required
+        // reason: the gate asks for it instead.
+        assert_eq!(input(&card, REASON_INPUT_ID).unwrap()["isRequired"], false);
+
+        review.editable.clear();
+        let card = pending_card(&review, &[]);
+        assert!(input(&card, "edit.rows").is_none());
+        assert!(
+            actions(&card)
+                .iter()
+                .all(|a| a["verb"] != VERB_APPROVE_WITH_EDITS)
+        );
+        assert_eq!(input(&card, REASON_INPUT_ID).unwrap()["isRequired"], true);
     }
 
     fn actions(card: &Value) -> Vec<&Value> {
