@@ -1652,3 +1652,48 @@ async fn a_request_without_edits_has_no_edit_button() {
         .await;
     assert_eq!(run.await.unwrap().unwrap(), "deployed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_by_an_unmapped_user_stays_in_the_modal_and_reaches_no_gate() {
+    let env = Env::start(Setup {
+        quorum: 2,
+        ..Setup::default()
+    })
+    .await;
+    let (run, id, value) = env.ask_editable(&["replicas"]).await;
+    let view = env.open_edit("U_ALICE", &value).await;
+    let metadata = view["private_metadata"].as_str().unwrap().to_owned();
+
+    let stranger = env.sign(form(&edit_submission_payload(
+        "U_STRANGER",
+        &metadata,
+        &[("replicas", Some("7"))],
+    )));
+    let (status, body) = env.post(&stranger).await;
+    assert_eq!(status, 200);
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["response_action"], "errors");
+    assert!(
+        body["errors"][format!("{EDIT_BLOCK_PREFIX}replicas")]
+            .as_str()
+            .unwrap()
+            .contains("not mapped to an approver identity")
+    );
+    env.handler.drain().await;
+    assert!(env.edits().is_empty(), "no identity, no edit for the gate");
+    assert_eq!(env.gate.votes().pending_request(&id).unwrap().version, 1);
+
+    env.click_and_settle("U_ALICE", APPROVE_ACTION, &value)
+        .await;
+    env.click_and_settle("U_BOB", APPROVE_ACTION, &value).await;
+    assert_eq!(run.await.unwrap().unwrap(), 3);
+
+    // Once the request has ended, Edit opens nothing and says why.
+    env.click_and_settle("U_ALICE", EDIT_ACTION, &value).await;
+    assert_eq!(env.fake.calls_of("views.open").len(), 1);
+    assert_eq!(
+        env.told("U_ALICE").last().unwrap(),
+        "This request cannot be edited: it is no longer waiting for a decision."
+    );
+    env.assert_clean();
+}
