@@ -153,6 +153,8 @@ struct State {
     notes: Option<File>,
     /// The request on screen, waiting for the user's answer.
     on_screen: Option<RequestId>,
+    /// The request this terminal's user is handing an edit of to the gate.
+    editing: Option<RequestId>,
 }
 
 impl TerminalChannel {
@@ -225,6 +227,50 @@ impl TerminalChannel {
         self.inner.voter.as_ref()
     }
 
+    /// Starts the prompt worker on the queue, unless one is running. Without
+    /// a terminal, the queue is dropped and the error says why.
+    fn prompt(&self, voter: Identity, runtime: tokio::runtime::Handle) -> Result<(), ChannelError> {
+        let terminal = {
+            let mut state = lock(&self.inner.state);
+            if state.prompting {
+                return Ok(());
+            }
+            let terminal = match state.terminal.take() {
+                Some(terminal) => terminal,
+                // Opening is immediate: without a terminal this fails at
+                // once and the request fails closed.
+                None => match Terminal::controlling() {
+                    Ok(terminal) => terminal,
+                    Err(error) => {
+                        state.queue.clear();
+                        return Err(ChannelError::unavailable(CHANNEL, error.to_string()));
+                    }
+                },
+            };
+            state.notes = terminal.output.try_clone().ok();
+            state.prompting = true;
+            terminal
+        };
+        // A thread of its own rather than Tokio's blocking pool: a prompt
+        // can wait for input forever, and the runtime waits for its
+        // blocking pool when it shuts down.
+        let approver = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("approvals-terminal".into())
+            .spawn(move || approver.prompt_all(terminal, &voter, &runtime));
+        if let Err(error) = spawned {
+            let mut state = lock(&self.inner.state);
+            state.queue.clear();
+            state.prompting = false;
+            state.notes = None;
+            return Err(ChannelError::unavailable(
+                CHANNEL,
+                format!("the prompt could not start: {error}"),
+            ));
+        }
+        Ok(())
+    }
+
     /// Prompts for each queued request until the queue is empty, then gives
     /// the terminal back.
     fn prompt_all(
@@ -267,7 +313,7 @@ impl TerminalChannel {
                 &votes,
                 runtime,
                 &answered,
-                self.inner.editor.as_deref(),
+                &self.inner,
             );
             answered();
             match asked {
@@ -323,7 +369,7 @@ fn ask(
     votes: &VoteBox,
     runtime: &tokio::runtime::Handle,
     answered: &dyn Fn(),
-    editor: Option<&str>,
+    inner: &Inner,
 ) -> io::Result<Asked> {
     terminal.write(&describe(request, voter))?;
     let editable = !crate::kit::edit::edit_fields(request).is_empty();
@@ -338,7 +384,17 @@ fn ask(
         };
         let answer = answer.to_ascii_lowercase();
         if editable && matches!(answer.as_str(), "e" | "edit") {
-            match edit(terminal, request, voter, votes, runtime, editor)? {
+            lock(&inner.state).editing = Some(request.id.clone());
+            let edited = edit(
+                terminal,
+                request,
+                voter,
+                votes,
+                runtime,
+                inner.editor.as_deref(),
+            );
+            lock(&inner.state).editing = None;
+            match edited? {
                 Edited::Accepted => {
                     answered();
                     return Ok(Asked::Done);
@@ -377,6 +433,18 @@ fn ask(
             }
         };
         answered();
+        if inner
+            .ledger
+            .review(&request.id)
+            .is_some_and(|current| current.fingerprint != request.fingerprint)
+        {
+            // An edit elsewhere made a new version while the user decided:
+            // the vote would name the version shown, which no longer counts.
+            terminal.write(
+                "The request was edited while you decided: it is asked again, as the new version.\n\n",
+            )?;
+            return Ok(Asked::Done);
+        }
         let ballot = Ballot::new(request, voter.clone(), choice);
         let outcome = runtime.block_on(votes.cast(ballot));
         match outcome {
@@ -644,53 +712,17 @@ impl Channel for TerminalChannel {
         })?;
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|_| ChannelError::unavailable(CHANNEL, "no Tokio runtime to prompt from"))?;
-        let terminal = {
-            self.inner.ledger.delivered(request, votes, ());
-            let mut state = lock(&self.inner.state);
-            state.queue.push_back(request.id.clone());
-            if state.prompting {
-                return Ok(());
-            }
-            let terminal = match state.terminal.take() {
-                Some(terminal) => terminal,
-                // Opening is immediate: without a terminal this fails at
-                // once and the request fails closed.
-                None => match Terminal::controlling() {
-                    Ok(terminal) => terminal,
-                    Err(error) => {
-                        state.queue.clear();
-                        self.inner.ledger.forget(&request.id);
-                        return Err(ChannelError::unavailable(CHANNEL, error.to_string()));
-                    }
-                },
-            };
-            state.notes = terminal.output.try_clone().ok();
-            state.prompting = true;
-            terminal
-        };
-        // A thread of its own rather than Tokio's blocking pool: a prompt
-        // can wait for input forever, and the runtime waits for its
-        // blocking pool when it shuts down.
-        let approver = self.clone();
-        let spawned = std::thread::Builder::new()
-            .name("approvals-terminal".into())
-            .spawn(move || approver.prompt_all(terminal, &voter, &runtime));
-        if let Err(error) = spawned {
-            let mut state = lock(&self.inner.state);
-            state.queue.clear();
-            state.prompting = false;
-            state.notes = None;
-            return Err(ChannelError::unavailable(
-                CHANNEL,
-                format!("the prompt could not start: {error}"),
-            ));
-        }
-        Ok(())
+        self.inner.ledger.delivered(request, votes, ());
+        lock(&self.inner.state).queue.push_back(request.id.clone());
+        self.prompt(voter, runtime).inspect_err(|_| {
+            self.inner.ledger.forget(&request.id);
+        })
     }
 
-    /// An accepted edit made a new version: kept for the prompt, and noted
-    /// on screen when it is the request being asked about (a vote on the
-    /// version shown before would be refused).
+    /// An accepted edit made a new version, which needs approvals of its
+    /// own: the terminal asks about it (next, when the version before is on
+    /// screen, with a note saying so). An edit made at this terminal is its
+    /// user's approval of the new version, and is not asked again.
     async fn revised(&self, request: &Review) -> Result<(), ChannelError> {
         if self
             .inner
@@ -700,18 +732,39 @@ impl Channel for TerminalChannel {
         {
             return Ok(());
         }
-        let mut state = lock(&self.inner.state);
-        let on_screen = state.on_screen.as_ref() == Some(&request.id);
-        if let (true, Some(notes)) = (on_screen, state.notes.as_mut()) {
-            let line = format!(
-                "\n[request {} was edited: it is now version {} (fingerprint {}); a vote on the version shown is refused]\n",
-                clean(request.id.as_str()),
-                request.version,
-                request.fingerprint.to_hex()
-            );
-            if let Err(error) = notes.write_all(line.as_bytes()) {
-                tracing::debug!(%error, "a note could not be written to the terminal");
+        let Some(voter) = self.inner.voter.clone() else {
+            return Ok(());
+        };
+        {
+            let mut state = lock(&self.inner.state);
+            if state.editing.as_ref() == Some(&request.id) {
+                return Ok(());
             }
+            let on_screen = state.on_screen.as_ref() == Some(&request.id);
+            if !state.queue.contains(&request.id) {
+                if on_screen {
+                    state.queue.push_front(request.id.clone());
+                } else {
+                    state.queue.push_back(request.id.clone());
+                }
+            }
+            if let (true, Some(notes)) = (on_screen, state.notes.as_mut()) {
+                let line = format!(
+                    "\n[request {} was edited: it is now version {} (fingerprint {}), and is asked again]\n",
+                    clean(request.id.as_str()),
+                    request.version,
+                    request.fingerprint.to_hex()
+                );
+                if let Err(error) = notes.write_all(line.as_bytes()) {
+                    tracing::debug!(%error, "a note could not be written to the terminal");
+                }
+            }
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return Ok(());
+        };
+        if let Err(error) = self.prompt(voter, runtime) {
+            tracing::warn!(request_id = %request.id, %error, "the edited request could not be asked about");
         }
         Ok(())
     }

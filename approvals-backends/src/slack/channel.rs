@@ -278,17 +278,18 @@ impl Channel for SlackChannel {
         // while it is under way, the message is still posted, so its answer
         // is still needed to replace it with "cancelled".
         let id = request.id.clone();
+        let version = request.version;
         let task = Arc::clone(shared);
         let post = shared.spawn_tracked(async move {
             let posted = task.client.post_message(&task.channel, &message).await?;
-            // If the request ended while it was being posted, the message
-            // is replaced at once.
+            // If the request ended, was edited or was approved while it was
+            // being posted, the message is brought up to date at once.
             let late = task.ledger.with(&id, |delivery| {
                 delivery.data.message = Some(posted.clone());
-                delivery
-                    .conclusion
-                    .as_ref()
-                    .map(|_| render_delivery(delivery))
+                let changed = delivery.conclusion.is_some()
+                    || delivery.review.version != version
+                    || delivery.progress.is_some();
+                changed.then(|| render_delivery(delivery))
             });
             if let Some(Some(concluded)) = late {
                 task.update_later(id, posted, concluded);

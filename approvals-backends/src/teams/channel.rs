@@ -285,9 +285,29 @@ impl Channel for TeamsChannel {
             }
         };
         tracing::debug!(request = %request.id, activity = %activity_id, "posted the Teams card");
-        shared.ledger.with(&request.id, |delivery| {
+        // A new version or an approval that came while the card was being
+        // posted could not update it: it is brought up to date now.
+        let late = shared.ledger.with(&request.id, |delivery| {
             delivery.data.activity_id = Some(activity_id);
+            let changed = delivery.review.version != request.version || delivery.progress.is_some();
+            (changed && delivery.conclusion.is_none()).then(|| {
+                let approvals = delivery
+                    .progress
+                    .as_ref()
+                    .map(|progress| progress.approved_by.clone())
+                    .unwrap_or_default();
+                render::pending_card_escalated(
+                    &delivery.review,
+                    &approvals,
+                    &delivery.data.escalated,
+                )
+            })
         });
+        if let Some(Some(card)) = late {
+            if let Err(error) = shared.update(&request.id, card, false).await {
+                tracing::warn!(request_id = %request.id, %error, "the Teams card could not be brought up to date");
+            }
+        }
         Ok(())
     }
 

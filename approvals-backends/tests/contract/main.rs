@@ -300,8 +300,7 @@ fn each_channel_declares_what_it_cannot_run() {
             UnknownRequest,
             DuplicateVote,
             FingerprintMismatch,
-            UpdatedOnEscalation,
-            EditedElsewhere
+            UpdatedOnEscalation
         ]
     );
 }
