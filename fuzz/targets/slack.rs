@@ -98,6 +98,14 @@ fn check_interaction<E: std::fmt::Display>(parsed: Result<Interaction, E>) {
                 assert!(!text.is_empty(), "an empty reason was kept");
             }
         }
+        Ok(Interaction::Edit(edit)) => {
+            assert!(!edit.user_id.trim().is_empty(), "an edit without a user");
+            check_reference(&edit.reference);
+            assert!(
+                edit.inputs.windows(2).all(|pair| pair[0].0 <= pair[1].0),
+                "an edit's inputs are not sorted by path"
+            );
+        }
         Err(error) => {
             let _ = error.to_string();
         }
