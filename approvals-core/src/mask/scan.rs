@@ -351,7 +351,15 @@ impl<'t> Scanner<'t> {
         if let Some(end) = cues::postcode(self, i, j) {
             return end;
         }
-        cues::keyword(self, i, j).unwrap_or(j)
+        if let Some(end) = cues::keyword(self, i, j) {
+            return end;
+        }
+        if word[0].is_ascii_uppercase() || (0xC3..=0xC5).contains(&word[0]) {
+            if let Some(end) = cues::person(self, i, j) {
+                return end;
+            }
+        }
+        j
     }
 
     /// Tokens that announce themselves by a fixed prefix: AWS key ids,

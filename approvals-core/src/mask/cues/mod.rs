@@ -9,6 +9,7 @@ use super::validate;
 mod address;
 mod date;
 mod name;
+mod person;
 mod secret;
 mod table;
 
@@ -16,6 +17,7 @@ use self::address::*;
 pub(crate) use self::address::{postcode, state_zip};
 use self::date::*;
 use self::name::*;
+pub(crate) use self::person::person;
 use self::secret::*;
 use self::table::*;
 
