@@ -149,6 +149,12 @@ pub(super) fn announced(
             if start == j {
                 return None;
             }
+            // `from`, `to`: places and things follow as often as people, so
+            // the words after them must read as a name.
+            if matches!(lower, b"from" | b"to" | b"cc") {
+                let end = scanner.word_end(start);
+                return person(scanner, start, end);
+            }
             capitalized_name(scanner, start, 3, 0.6)
         }
         Keyword::Title => {
