@@ -226,10 +226,30 @@ pub(super) fn announced(
 }
 
 pub(super) fn is_title(scanner: &Scanner<'_>, at: usize) -> bool {
-    let end = scanner.run_end(at, 5, |b| b.is_ascii_alphabetic());
+    let end = scanner.run_end(at, 9, |b| b.is_ascii_alphabetic());
     matches!(
         &scanner.bytes[at..end],
-        b"Mr" | b"Mrs" | b"Ms" | b"Miss" | b"Dr" | b"Prof" | b"Mx"
+        b"Mr"
+            | b"Mrs"
+            | b"Ms"
+            | b"Miss"
+            | b"Dr"
+            | b"Prof"
+            | b"Mx"
+            | b"Herr"
+            | b"Frau"
+            | b"Mme"
+            | b"Mlle"
+            | b"Madame"
+            | b"Monsieur"
+            | b"Signor"
+            | b"Signora"
+            | b"Sig"
+            | b"Sra"
+            | b"Srta"
+            | b"Dhr"
+            | b"Mevrouw"
+            | b"Mevr"
     )
 }
 

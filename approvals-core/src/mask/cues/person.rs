@@ -738,6 +738,28 @@ fn street_word(word: &[u8]) -> bool {
     )
 }
 
+/// Words after which a capitalized word is a person even when the
+/// gazetteer does not know it (`said Sanela`, `told Marik`,
+/// `call me Nusa`, `named him Paien`).
+fn strong_lead(bytes: &[u8], at: usize) -> bool {
+    let before = word_before(bytes, at);
+    if matches!(
+        before,
+        b"said" | b"asked" | b"told" | b"named" | b"thanked" | b"married"
+    ) {
+        return true;
+    }
+    let Some(earlier) = at.checked_sub(before.len() + 1) else {
+        return false;
+    };
+    let first = word_before(bytes, earlier);
+    matches!(
+        (first, before),
+        (b"call" | b"called" | b"leave" | b"told" | b"asked", b"me")
+            | (b"named" | b"called", b"him" | b"her")
+    )
+}
+
 /// Particles inside a name (`Ludwig van Beethoven`, `Maria de la Cruz`).
 fn particle(word: &[u8]) -> bool {
     matches!(
@@ -912,11 +934,15 @@ pub(crate) fn person(scanner: &mut Scanner<'_>, i: usize, j: usize) -> Option<us
             || (given && lead && later.iter().any(|&c| known(c)))
             || initial
             || (surname_last && !denied(first))
-    } else {
+    } else if known(first_class) {
         strong(first_class)
             && (first_class & FIRST != 0 || lead || possessive || dialogue(scanner, i, first_end))
+    } else {
+        // A word the gazetteer does not know, after a word that announces a
+        // person: `said Sanela`, `call me Nusa`, `named him Paien`.
+        strong_lead(bytes, i) && !denied(first)
     };
-    if !name {
+    if !name && !(count >= 2 && strong_lead(bytes, i) && !denied(first)) {
         return None;
     }
     scanner.push(Kind::Name, i..end, 0.5);
