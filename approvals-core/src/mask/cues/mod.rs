@@ -8,6 +8,7 @@ use super::validate;
 
 mod address;
 mod date;
+mod gazetteer;
 mod name;
 mod person;
 mod secret;

@@ -20,127 +20,13 @@
 #[allow(clippy::wildcard_imports)]
 use super::*;
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::LazyLock;
-
-/// A given name (Social Security Administration baby names).
-const FIRST: u8 = 1;
-/// A surname (US Census Bureau surnames).
-const LAST: u8 = 2;
-/// Also a lowercase English word (`will`, `may`, `white`).
-const COMMON: u8 = 4;
-
-static FIRST_NAMES: &str = include_str!("names/first.txt");
-static SURNAMES: &str = include_str!("names/last.txt");
-static COMMON_WORDS: &str = include_str!("names/common.txt");
-
-/// FNV-1a: the keys are short ASCII words, for which it is fast and
-/// spreads well; the table is built from shipped data, not from input.
-#[derive(Default)]
-struct Fnv(u64);
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut hash = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for &b in bytes {
-            hash ^= u64::from(b);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = hash;
-    }
-}
-
-type Gazetteer = HashMap<&'static [u8], u8, BuildHasherDefault<Fnv>>;
-
-/// Built once, on the first capitalized word the engine reads.
-static GAZETTEER: LazyLock<Gazetteer> = LazyLock::new(|| {
-    let mut table = Gazetteer::default();
-    for (list, class) in [
-        (FIRST_NAMES, FIRST),
-        (SURNAMES, LAST),
-        (COMMON_WORDS, COMMON),
-    ] {
-        for name in list.lines().filter(|line| !line.is_empty()) {
-            *table.entry(name.as_bytes()).or_insert(0) |= class;
-        }
-    }
-    table
-});
-
-/// The longest name looked up, in bytes after folding.
-const MAX_NAME: usize = 24;
-
-/// Lowercases `word` and folds the Latin-1 accented letters to their base
-/// letter (`López` → `lopez`). `None` for other characters.
-fn fold(word: &[u8], out: &mut [u8; MAX_NAME]) -> Option<usize> {
-    let mut n = 0;
-    let mut k = 0;
-    while k < word.len() {
-        let b = word[k];
-        let c = if b.is_ascii_alphabetic() || b == b'\'' || b == b'-' {
-            k += 1;
-            b.to_ascii_lowercase()
-        } else if b == 0xC3 {
-            let next = *word.get(k + 1)?;
-            k += 2;
-            latin1_base(next | 0x20)?
-        } else {
-            return None;
-        };
-        *out.get_mut(n)? = c;
-        n += 1;
-    }
-    Some(n)
-}
-
-/// The base letter of a Latin-1 letter given by the second byte of its
-/// UTF-8 form (`0xC3 xx`), lowercased.
-fn latin1_base(second: u8) -> Option<u8> {
-    Some(match second {
-        0xA0..=0xA5 => b'a',
-        0xA7 => b'c',
-        0xA8..=0xAB => b'e',
-        0xAC..=0xAF => b'i',
-        0xB1 => b'n',
-        0xB2..=0xB6 | 0xB8 => b'o',
-        0xB9..=0xBC => b'u',
-        0xBD | 0xBF => b'y',
-        _ => return None,
-    })
-}
+use super::gazetteer::{COMMON, FIRST, LAST, MAX_NAME, lookup};
 
 /// What the gazetteer knows of one word: `FIRST`, `LAST`, `COMMON` bits,
-/// 0 for a word it does not list. A hyphenated name (`Marín-Charon`)
-/// counts as what either part is.
-pub(super) fn class_of(word: &[u8]) -> u8 {
-    if denied(word) {
-        return 0;
-    }
-    let mut buffer = [0u8; MAX_NAME];
-    let Some(len) = fold(word, &mut buffer) else {
-        return 0;
-    };
-    let folded = &buffer[..len];
-    let table = &*GAZETTEER;
-    if let Some(&class) = table.get(folded) {
-        return class;
-    }
-    if folded.contains(&b'-') {
-        return folded
-            .split(|&b| b == b'-')
-            .filter_map(|part| table.get(part))
-            .fold(0, |all, &class| all | class);
-    }
-    0
+/// 0 for a word it does not list or that is rather a month, a place or a
+/// product (`April`, `Paris`, `Travis`).
+fn class_of(word: &[u8]) -> u8 {
+    if denied(word) { 0 } else { lookup(word) }
 }
 
 /// Names that are far more often a month, a day, a place or a product in
@@ -955,36 +841,4 @@ fn dialogue(scanner: &Scanner<'_>, i: usize, end: usize) -> bool {
     let bytes = scanner.bytes;
     let line_start = i == 0 || bytes[i - 1] == b'\n' || i >= 2 && &bytes[i - 2..i] == b"\\n";
     line_start && bytes.get(end) == Some(&b':')
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_gazetteer_knows_given_names_surnames_and_common_words() {
-        assert_eq!(class_of(b"Megan") & FIRST, FIRST);
-        assert_eq!(class_of(b"Hartmann") & LAST, LAST);
-        assert_ne!(class_of(b"Will") & COMMON, 0);
-        assert_ne!(class_of(b"White") & COMMON, 0);
-        assert_eq!(class_of(b"Smith") & COMMON, 0);
-        assert_ne!(class_of(b"L\xc3\xb3pez".as_slice()) & LAST, 0);
-        assert_ne!(class_of(b"Smith-Jones") & LAST, 0);
-        assert_eq!(class_of(b"April"), 0);
-        assert_eq!(class_of(b"Kubernetes"), 0);
-    }
-
-    #[test]
-    fn the_data_is_lowercase_ascii_one_name_a_line() {
-        for list in [FIRST_NAMES, SURNAMES, COMMON_WORDS] {
-            for line in list.lines() {
-                assert!(line.len() >= 2 && line.len() <= MAX_NAME, "{line:?}");
-                assert!(
-                    line.bytes()
-                        .all(|b| b.is_ascii_lowercase() || b == b'\'' || b == b'-'),
-                    "{line:?}"
-                );
-            }
-        }
-    }
 }

@@ -14,12 +14,27 @@ import sqlite3
 import sys
 from pathlib import Path
 
-FIRST_NAMES = 8000
-SURNAMES = 30000
+FIRST_NAMES = 12000
+SURNAMES = 50000
 
 
 def usable(name):
     return len(name) >= 2 and all(c.isascii() and (c.isalpha() or c in "'-") for c in name)
+
+
+def front_coded(names):
+    """One name a line, sorted: a digit for how many leading letters it shares
+    with the line before (at most 9), then the rest (`smith`, `5s`, `4y`
+    for smith, smiths, smithy)."""
+    lines = []
+    previous = ""
+    for name in sorted(set(names)):
+        shared = 0
+        while shared < min(9, len(name) - 1, len(previous)) and name[shared] == previous[shared]:
+            shared += 1
+        lines.append(f"{shared}{name[shared:]}")
+        previous = name
+    return "\n".join(lines) + "\n"
 
 
 def main(ssa_db, census_csv, dictionary):
@@ -42,9 +57,8 @@ def main(ssa_db, census_csv, dictionary):
                 words.add(word)
     names = set(first) | set(last)
     common = sorted(name for name in names if name in words)
-    (here / "first.txt").write_text("\n".join(first) + "\n")
-    (here / "last.txt").write_text("\n".join(last) + "\n")
-    (here / "common.txt").write_text("\n".join(common) + "\n")
+    for file, names in [("first.txt", first), ("last.txt", last), ("common.txt", common)]:
+        (here / file).write_text(front_coded(names))
     print(len(first), len(last), len(common))
 
 
