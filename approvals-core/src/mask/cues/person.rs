@@ -810,14 +810,19 @@ pub(crate) fn person(scanner: &mut Scanner<'_>, i: usize, j: usize) -> Option<us
     let lead = leads(before);
 
     if starts_a_place(first) {
-        return None;
+        // `New York`, `San Diego`: the place is read whole, so that its
+        // second word is not read as a name of its own.
+        return Some(resume);
     }
     let name = if count >= 2 {
         let given = first_class & FIRST != 0;
+        // After a lead, a month or a place that is also a given name
+        // counts again: `by May White`, `with Georgia Smith`.
+        let given_after_lead = lead && lookup(first) & FIRST != 0;
         let any_strong = strong(first_class) || later.iter().any(|&c| strong(c));
         let surname_last = later.last().is_some_and(|&c| strong(c) && c & LAST != 0);
         (given && any_strong)
-            || (given && lead && later.iter().any(|&c| known(c)))
+            || (given_after_lead && later.iter().any(|&c| known(c)))
             || initial
             || (surname_last && !denied(first))
     } else if known(first_class) {
