@@ -60,6 +60,7 @@ fn a_name_with_an_initial_or_a_particle() {
 fn a_known_given_name_alone() {
     finds("Timothy approved the refund", &["Timothy"]);
     finds("I talked to Megan yesterday", &["Megan"]);
+    finds("Reassigned the case to O'Brien", &["O'Brien"]);
 }
 
 #[test]

@@ -118,13 +118,19 @@ impl Gazetteer {
 static GAZETTEER: LazyLock<Gazetteer> = LazyLock::new(Gazetteer::build);
 
 /// Lowercases `word` and folds the Latin-1 accented letters to their base
-/// letter (`López` → `lopez`). `None` for other characters.
+/// letter (`López` → `lopez`), without apostrophes. `None` for other
+/// characters.
 fn fold(word: &[u8], out: &mut [u8; MAX_NAME]) -> Option<usize> {
     let mut n = 0;
     let mut k = 0;
     while k < word.len() {
         let b = word[k];
-        let c = if b.is_ascii_alphabetic() || b == b'\'' || b == b'-' {
+        if b == b'\'' {
+            // The lists write `O'Brien` as `obrien`.
+            k += 1;
+            continue;
+        }
+        let c = if b.is_ascii_alphabetic() || b == b'-' {
             k += 1;
             b.to_ascii_lowercase()
         } else if b == 0xC3 {
@@ -193,6 +199,7 @@ mod tests {
         assert_ne!(lookup("López".as_bytes()) & LAST, 0);
         assert_ne!(lookup(b"Smith-Jones") & LAST, 0);
         assert_eq!(lookup(b"Kubernetes"), 0);
+        assert_ne!(lookup(b"O'Brien") & LAST, 0);
         assert_eq!(lookup("Łukasz".as_bytes()), 0);
     }
 

@@ -54,6 +54,7 @@ fn denied(word: &[u8]) -> bool {
             | b"Austin"
             | b"Dallas"
             | b"Houston"
+            | b"Boston"
             | b"Denver"
             | b"Phoenix"
             | b"Orlando"
@@ -708,7 +709,8 @@ pub(crate) fn person(scanner: &mut Scanner<'_>, i: usize, j: usize) -> Option<us
     // Shape first: an uppercase letter and a lowercase one, as names are
     // written; `ERROR`, `GET`, `I`, `HttpClient` are refused here.
     let second = *bytes.get(i + 1)?;
-    if !(second.is_ascii_lowercase() || second >= 0x80) || j - i > MAX_NAME {
+    let apostrophe = second == b'\'' && matches!(bytes[i], b'O' | b'D');
+    if !(second.is_ascii_lowercase() || second >= 0x80 || apostrophe) || j - i > MAX_NAME {
         return None;
     }
     if i > 0
