@@ -691,6 +691,13 @@ fn word_before(bytes: &[u8], at: usize) -> &[u8] {
 fn name_word(scanner: &Scanner<'_>, at: usize) -> Option<(usize, usize)> {
     let end = capitalized_word(scanner, at)?;
     let word = &scanner.bytes[at..end];
+    // A contraction is no name: `I'm`, `We'll`, `Don't`.
+    if let Some(apostrophe) = word.iter().rposition(|&b| b == b'\'') {
+        let tail = &word[apostrophe + 1..];
+        if tail != b"s" && tail.len() <= 3 && tail.iter().all(u8::is_ascii_lowercase) {
+            return None;
+        }
+    }
     let bare = if word.ends_with(b"'s") && word.len() > 3 {
         end - 2
     } else if scanner.bytes[end..].starts_with("’s".as_bytes()) && word.len() > 1 {
