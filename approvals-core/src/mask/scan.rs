@@ -951,6 +951,17 @@ impl<'t> Scanner<'t> {
         let all = |sep: Sep| seps.iter().all(|&s| s == sep);
         let from = if paren { start - 1 } else { start };
         let extension = b == run.count && run.extension > groups[groups.len() - 1].1;
+        // Part of a longer identifier: `0643-8801668-ab`, `06-10446904/2`.
+        let end = groups[groups.len() - 1].1;
+        if !extension
+            && matches!(self.bytes.get(end), Some(b'-' | b'_' | b'/' | b'.'))
+            && self
+                .bytes
+                .get(end + 1)
+                .is_some_and(u8::is_ascii_alphanumeric)
+        {
+            return None;
+        }
         let nanp = groups.len() == 3 && len(0) == 3 && len(1) == 3 && len(2) == 4;
         if extension && nanp && (all(Sep::Dash) || all(Sep::Dot) || paren && seps[1] == Sep::Dash) {
             return Some((Kind::Phone, from, 0.85));
