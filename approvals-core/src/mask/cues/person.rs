@@ -842,7 +842,7 @@ pub(crate) fn person(scanner: &mut Scanner<'_>, i: usize, j: usize) -> Option<us
         // person: `said Sanela`, `call me Nusa`, `named him Paien`.
         strong_lead(bytes, i) && !denied(first)
     };
-    if !name && !(count >= 2 && strong_lead(bytes, i) && !denied(first)) {
+    if !(name || count >= 2 && strong_lead(bytes, i) && !denied(first)) {
         return None;
     }
     scanner.push(Kind::Name, i..end, 0.5);
