@@ -79,6 +79,22 @@ fn an_unknown_name_after_a_word_that_announces_a_person() {
 }
 
 #[test]
+fn names_listed_after_a_name() {
+    finds(
+        "Ask Megan, Kowalczyk and Butte for a review",
+        &["Megan", "Kowalczyk", "Butte"],
+    );
+    finds(
+        "signed by Hartmann and Dörschner",
+        &["Hartmann", "Dörschner"],
+    );
+    // What follows a name in a list is no name when it is a place, a
+    // month or a company.
+    let found = names("Megan and Paris, then Timothy and Acme Inc");
+    assert_eq!(found, ["Megan", "Timothy"]);
+}
+
+#[test]
 fn titles_greetings_and_keys() {
     finds("Dear Mrs. Summer,", &["Summer"]);
     finds(
@@ -91,6 +107,7 @@ fn titles_greetings_and_keys() {
         &["Will White", "Rose Long"],
     );
     finds("customer: May Young", &["May Young"]);
+    finds("Dott. Camilleri is 62", &["Camilleri"]);
 }
 
 #[test]

@@ -249,6 +249,7 @@ pub(super) fn is_title(scanner: &Scanner<'_>, at: usize) -> bool {
             | b"Sra"
             | b"Srta"
             | b"Dhr"
+            | b"Dott"
             | b"Mevrouw"
             | b"Mevr"
     )

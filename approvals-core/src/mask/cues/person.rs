@@ -846,7 +846,48 @@ pub(crate) fn person(scanner: &mut Scanner<'_>, i: usize, j: usize) -> Option<us
         return None;
     }
     scanner.push(Kind::Name, i..end, 0.5);
-    Some(resume)
+    Some(listed_after(scanner, resume))
+}
+
+/// Names listed after a name: `Potter and Burns`, `Lilja, Pergande and
+/// Butte`. A capitalized word after `, ` or ` and ` is one more name
+/// unless it is a month, a place, a product, a company or a common
+/// capitalized word. Returns where scanning resumes.
+fn listed_after(scanner: &mut Scanner<'_>, mut resume: usize) -> usize {
+    let bytes = scanner.bytes;
+    for _ in 0..6 {
+        let rest = &bytes[resume..];
+        let skip = [&b", and "[..], b" and ", b", "]
+            .iter()
+            .find(|joint| rest.starts_with(joint))
+            .map_or(0, |joint| joint.len());
+        if skip == 0 {
+            break;
+        }
+        let at = resume + skip;
+        let Some((end, bare)) = name_word(scanner, at) else {
+            break;
+        };
+        let word = &bytes[at..bare];
+        let followed =
+            |k: usize| matches!(bytes.get(k), Some(b' ')) && name_word(scanner, k + 1).is_some();
+        if word.len() < 2
+            || not_a_name(word)
+            || denied(word)
+            || starts_a_place(word)
+            || ends_a_non_name(word)
+            || followed(end)
+            || matches!(
+                bytes.get(end),
+                Some(b'@' | b'/' | b'(' | b'_' | b'=' | b'[')
+            )
+        {
+            break;
+        }
+        scanner.push(Kind::Name, at..bare, 0.4);
+        resume = end;
+    }
+    resume
 }
 
 /// `Howard: You saved my life!`: a name at the start of a line before a

@@ -149,6 +149,7 @@ pub(super) const WORDS: &[(&[u8], Keyword)] = &[
     (b"sra", Keyword::Title),
     (b"srta", Keyword::Title),
     (b"dhr", Keyword::Title),
+    (b"dott", Keyword::Title),
     (b"mevrouw", Keyword::Title),
     (b"mevr", Keyword::Title),
     (b"dear", Keyword::Salutation),
