@@ -354,9 +354,13 @@ impl<'t> Scanner<'t> {
         if let Some(end) = cues::keyword(self, i, j) {
             return end;
         }
-        if word[0].is_ascii_uppercase() || (0xC3..=0xC5).contains(&word[0]) {
-            if let Some(end) = cues::person(self, i, j) {
-                return end;
+        // A capitalized word, as names are written: `Megan`, not `INFO`.
+        if matches!(word[0], b'A'..=b'Z' | 0xC3..=0xC5) {
+            let second = self.bytes.get(i + 1).copied().unwrap_or(b' ');
+            if second.is_ascii_lowercase() || second >= 0x80 || second == b'\'' {
+                if let Some(end) = cues::person(self, i, j) {
+                    return end;
+                }
             }
         }
         j
@@ -944,9 +948,13 @@ impl<'t> Scanner<'t> {
         paren: bool,
     ) -> Option<(Kind, usize, f32)> {
         let groups = &run.groups[a..b];
+        let n = digits.len();
+        // Every shape has two groups or more and eight digits or more.
+        if groups.len() < 2 || n < 8 {
+            return None;
+        }
         let seps = &run.seps[a..b - 1];
         let start = groups[0].0;
-        let n = digits.len();
         let len = |k: usize| groups.get(k).map_or(0, |&(s, e)| e - s);
         let all = |sep: Sep| seps.iter().all(|&s| s == sep);
         let from = if paren { start - 1 } else { start };
@@ -1138,8 +1146,14 @@ impl<'t> Scanner<'t> {
         } else {
             groups[groups.len() - 1].1
         };
-        let cued = self.cue_near(self.phone_cue, start) || phone_word_after(self.bytes, last_end);
-        if groups.len() == 1 && cued && validate::phone(digits, Dialing::National) {
+        // Read only where a phone word would decide.
+        let cued =
+            || self.cue_near(self.phone_cue, start) || phone_word_after(self.bytes, last_end);
+        if groups.len() == 1
+            && (7..=15).contains(&n)
+            && cued()
+            && validate::phone(digits, Dialing::National)
+        {
             return Some((Kind::Phone, start, 0.75));
         }
         // After a phone word (`Phone: 95 331779`, `call me on 9777 9356`,
@@ -1159,7 +1173,7 @@ impl<'t> Scanner<'t> {
             })
             && (first_sep != Some(Sep::Paren) || paren)
             && digits.iter().any(|&d| d != digits[0])
-            && cued
+            && cued()
         {
             let from = if paren { start - 1 } else { start };
             return Some((Kind::Phone, from, 0.7));

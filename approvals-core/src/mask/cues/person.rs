@@ -26,7 +26,11 @@ use super::gazetteer::{COMMON, FIRST, LAST, MAX_NAME, lookup};
 /// 0 for a word it does not list or that is rather a month, a place or a
 /// product (`April`, `Paris`, `Travis`).
 fn class_of(word: &[u8]) -> u8 {
-    if denied(word) { 0 } else { lookup(word) }
+    match lookup(word) {
+        0 => 0,
+        _ if denied(word) => 0,
+        class => class,
+    }
 }
 
 /// Names that are far more often a month, a day, a place or a product in
@@ -689,6 +693,26 @@ fn word_before(bytes: &[u8], at: usize) -> &[u8] {
 
 /// One word of a name: its end, and its end without a possessive `'s`.
 fn name_word(scanner: &Scanner<'_>, at: usize) -> Option<(usize, usize)> {
+    let bytes = scanner.bytes;
+    // Most words are a capital and lowercase letters that end at a space
+    // or a punctuation mark: read them without the general reader.
+    let first = *bytes.get(at)?;
+    if !first.is_ascii_uppercase() || at > 0 && is_word(bytes[at - 1]) {
+        if !(0xC3..=0xC5).contains(&first) {
+            return None;
+        }
+    } else {
+        let mut k = at + 1;
+        while k < bytes.len() && bytes[k].is_ascii_lowercase() {
+            k += 1;
+        }
+        let plain = bytes
+            .get(k)
+            .is_none_or(|&b| !is_word(b) && !matches!(b, b'\'' | b'-' | b'.'));
+        if plain && k - at >= 2 {
+            return Some((k, k));
+        }
+    }
     let end = capitalized_word(scanner, at)?;
     let word = &scanner.bytes[at..end];
     // A contraction is no name: `I'm`, `We'll`, `Don't`.
@@ -711,10 +735,18 @@ fn name_word(scanner: &Scanner<'_>, at: usize) -> Option<(usize, usize)> {
 
 /// A name starting at the capitalized word `i..j` that no key or cue
 /// announced. Returns where scanning resumes when one was found.
+#[inline(never)]
 pub(crate) fn person(scanner: &mut Scanner<'_>, i: usize, j: usize) -> Option<usize> {
     let bytes = scanner.bytes;
     // Shape first: an uppercase letter and a lowercase one, as names are
     // written; `ERROR`, `GET`, `I`, `HttpClient` are refused here.
+    // Glued to what follows as a path, an address or a call is no name
+    // (`Mozilla/5.0`, `Taylor@`, `Grace(`): refused before any look-up.
+    if matches!(bytes.get(j), Some(b'/' | b'@' | b'(' | b'_' | b'=' | b'['))
+        || bytes.get(j) == Some(&b'.') && bytes.get(j + 1).is_some_and(u8::is_ascii_alphanumeric)
+    {
+        return None;
+    }
     let second = *bytes.get(i + 1)?;
     let apostrophe = second == b'\'' && matches!(bytes[i], b'O' | b'D');
     if !(second.is_ascii_lowercase() || second >= 0x80 || apostrophe) || j - i > MAX_NAME {
@@ -746,6 +778,19 @@ pub(crate) fn person(scanner: &mut Scanner<'_>, i: usize, j: usize) -> Option<us
         return None;
     }
     let first_class = class_of(first);
+    // The most common case in logs and prose: one word the gazetteer does
+    // not know, with no capitalized word after it (`Linux`, `Connection`).
+    let next_capital = bytes.get(first_end) == Some(&b' ')
+        && bytes.get(first_end + 1).is_some_and(
+            |&b| matches!(b, b'A'..=b'Z' | 0xC3..=0xC5 | b'v' | b'd' | b'l' | b't' | b'z' | b'y'),
+        );
+    if first_class == 0 && !next_capital && first_bare == first_end {
+        if !strong_lead(bytes, i) || denied(first) {
+            return None;
+        }
+        scanner.push(Kind::Name, i..first_end, 0.5);
+        return Some(listed_after(scanner, first_end));
+    }
 
     // The words after the first: capitalized words, initials and particles,
     // separated by single spaces; at most three more.
