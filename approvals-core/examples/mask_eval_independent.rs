@@ -10,6 +10,9 @@
 //! cargo run -p approvals-core --release --example mask_eval_independent -- --misses phone
 //! ```
 //!
+//! `--misses KIND` lists the values of that kind no detection overlapped,
+//! then the detections of that kind that overlap no value of it.
+//!
 //! With `--detections FILE` it scores another tool's detections instead of
 //! the engine's: one JSON line per corpus line, `{"spans": [{"kind",
 //! "start", "end"}]}` with byte offsets and this crate's kind names
@@ -56,5 +59,8 @@ fn main() {
     println!("{}", scores.table());
     for miss in &scores.misses {
         println!("miss {miss}");
+    }
+    for wrong in &scores.wrong {
+        println!("wrong {wrong}");
     }
 }

@@ -235,3 +235,77 @@ fn tokens_of_the_services_agents_call_are_found_without_a_key_before_them() {
     );
     assert_visible("task-sk-1234 and hf_small and npm_install", &["{}"]);
 }
+
+#[test]
+fn national_numbers_in_shapes_only_phones_take_are_found_without_a_phone_word() {
+    for number in [
+        // A North American number with an extension.
+        "617.166.1264x847",
+        "650-060-0721x7090",
+        "(181)604-8948x5140",
+        // An area code in parentheses before two dashed groups.
+        "(85) 9334-4656",
+        "(22) 154-300",
+        "(116)594-4586",
+        // A trunk prefix before dashed groups, or before one long group.
+        "0643-8801668",
+        "06-10446904",
+        "040-882-480",
+        "0394 7082427",
+        // Four pairs joined by dashes.
+        "53-41-43-35",
+    ] {
+        assert_found(
+            &Kind::Phone,
+            number,
+            &[
+                "I would like to stop receiving messages to {}",
+                "They're not answering at {}.",
+                "{}",
+            ],
+        );
+    }
+}
+
+#[test]
+fn national_numbers_before_a_phone_word_are_found() {
+    for (text, number) in [
+        ("785 2419-Office", "785 2419"),
+        ("53-41-43-35 office", "53-41-43-35"),
+        ("6035579730-Fax", "6035579730"),
+        ("929 35 079 (mobile)", "929 35 079"),
+    ] {
+        let hits = found(text);
+        assert!(
+            hits.iter().any(|(k, v)| *k == Kind::Phone && v == number),
+            "{number:?} not found in {text:?}: {hits:?}"
+        );
+    }
+}
+
+#[test]
+fn numbers_in_other_shapes_stay_visible_without_a_phone_word() {
+    for text in [
+        // Amounts with spaces between thousands.
+        "a budget of 670 453 362 EUR",
+        "total 1 234 567",
+        // Dates, times, versions, build numbers, identifiers.
+        "released 2024-06-13 at 21:46",
+        "build 2024.06.1234",
+        "order 2024-0613-2231",
+        "invoice 10-2024-000123",
+        "ticket 4521-887213",
+        "version 617.166.1264",
+        "sha 0643-8801668-ab",
+        "12-05-24 backup",
+        "10.0.0.1 and 192.168.1.254",
+        "card 4242 4242 4242 4242",
+        "took 0.125 s, 12 34 56 78 samples",
+    ] {
+        let hits = found(text);
+        assert!(
+            !hits.iter().any(|(k, _)| *k == Kind::Phone),
+            "a phone in {text:?}: {hits:?}"
+        );
+    }
+}

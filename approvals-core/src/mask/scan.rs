@@ -351,7 +351,19 @@ impl<'t> Scanner<'t> {
         if let Some(end) = cues::postcode(self, i, j) {
             return end;
         }
-        cues::keyword(self, i, j).unwrap_or(j)
+        if let Some(end) = cues::keyword(self, i, j) {
+            return end;
+        }
+        // A capitalized word, as names are written: `Megan`, not `INFO`.
+        if matches!(word[0], b'A'..=b'Z' | 0xC3..=0xC5) {
+            let second = self.bytes.get(i + 1).copied().unwrap_or(b' ');
+            if second.is_ascii_lowercase() || second >= 0x80 || second == b'\'' {
+                if let Some(end) = cues::person(self, i, j) {
+                    return end;
+                }
+            }
+        }
+        j
     }
 
     /// Tokens that announce themselves by a fixed prefix: AWS key ids,
@@ -919,6 +931,75 @@ impl<'t> Scanner<'t> {
         resume
     }
 
+    /// Shapes that only phone numbers take, read without a phone word:
+    /// a North American number with an extension (`617.166.1264x847`), an
+    /// area code in parentheses before two groups joined by a dash
+    /// (`(85) 9334-4656`, `(22) 154-300`), a trunk prefix before dashed
+    /// groups or one long group (`0643-8801668`, `040-882-480`,
+    /// `0394 7082427`), four pairs joined by dashes (`53-41-43-35`).
+    /// Amounts (`670 453 362`), dates, versions and identifiers do not take
+    /// these shapes; the other national formats need a phone word.
+    fn phone_shape(
+        &self,
+        run: &NumberRun,
+        a: usize,
+        b: usize,
+        digits: &[u8],
+        paren: bool,
+    ) -> Option<(Kind, usize, f32)> {
+        let groups = &run.groups[a..b];
+        let n = digits.len();
+        // Every shape has two groups or more and eight digits or more.
+        if groups.len() < 2 || n < 8 {
+            return None;
+        }
+        let seps = &run.seps[a..b - 1];
+        let start = groups[0].0;
+        let len = |k: usize| groups.get(k).map_or(0, |&(s, e)| e - s);
+        let all = |sep: Sep| seps.iter().all(|&s| s == sep);
+        let from = if paren { start - 1 } else { start };
+        let extension = b == run.count && run.extension > groups[groups.len() - 1].1;
+        // Part of a longer identifier: `0643-8801668-ab`, `06-10446904/2`.
+        let end = groups[groups.len() - 1].1;
+        if !extension
+            && matches!(self.bytes.get(end), Some(b'-' | b'_' | b'/' | b'.'))
+            && self
+                .bytes
+                .get(end + 1)
+                .is_some_and(u8::is_ascii_alphanumeric)
+        {
+            return None;
+        }
+        let nanp = groups.len() == 3 && len(0) == 3 && len(1) == 3 && len(2) == 4;
+        if extension && nanp && (all(Sep::Dash) || all(Sep::Dot) || paren && seps[1] == Sep::Dash) {
+            return Some((Kind::Phone, from, 0.85));
+        }
+        if paren
+            && groups.len() == 3
+            && seps[1] == Sep::Dash
+            && (2..=3).contains(&len(0))
+            && (3..=4).contains(&len(1))
+            && (3..=4).contains(&len(2))
+            && (8..=11).contains(&n)
+        {
+            return Some((Kind::Phone, from, 0.8));
+        }
+        let trunk = !paren && (9..=11).contains(&n) && digits[0] == b'0' && digits[1] != b'0';
+        if trunk
+            && (2..=4).contains(&len(0))
+            && (all(Sep::Dash)
+                && (2..=4).contains(&groups.len())
+                && groups[1..].iter().all(|&(s, e)| (3..=8).contains(&(e - s)))
+                || all(Sep::Space) && groups.len() == 2 && (6..=8).contains(&len(1)))
+        {
+            return Some((Kind::Phone, start, 0.8));
+        }
+        if groups.len() == 4 && all(Sep::Dash) && (0..4).all(|k| len(k) == 2) {
+            return Some((Kind::Phone, start, 0.7));
+        }
+        None
+    }
+
     /// What groups `a..b` of a number run are, if anything: the kind, where
     /// the value starts (a `+` or `(` belongs to a phone number) and the
     /// confidence.
@@ -1057,8 +1138,20 @@ impl<'t> Scanner<'t> {
                 return Some((Kind::Phone, start, 0.85));
             }
         }
+        if let Some(found) = self.phone_shape(run, a, b, digits, paren) {
+            return Some(found);
+        }
+        let last_end = if b == run.count && run.extension > 0 {
+            run.extension
+        } else {
+            groups[groups.len() - 1].1
+        };
+        // Read only where a phone word would decide.
+        let cued =
+            || self.cue_near(self.phone_cue, start) || phone_word_after(self.bytes, last_end);
         if groups.len() == 1
-            && self.cue_near(self.phone_cue, start)
+            && (7..=15).contains(&n)
+            && cued()
             && validate::phone(digits, Dialing::National)
         {
             return Some((Kind::Phone, start, 0.75));
@@ -1080,13 +1173,44 @@ impl<'t> Scanner<'t> {
             })
             && (first_sep != Some(Sep::Paren) || paren)
             && digits.iter().any(|&d| d != digits[0])
-            && self.cue_near(self.phone_cue, start)
+            && cued()
         {
             let from = if paren { start - 1 } else { start };
             return Some((Kind::Phone, from, 0.7));
         }
         None
     }
+}
+
+/// Whether a phone word follows the number ending at `end`: `53-41-43-35
+/// office`, `785 2419-Office`, `6035579730-Fax`, `555 0100 (mobile)`.
+fn phone_word_after(bytes: &[u8], end: usize) -> bool {
+    let mut k = end;
+    if matches!(bytes.get(k), Some(b' ' | b'-')) {
+        k += 1;
+    }
+    if bytes.get(k) == Some(&b'(') {
+        k += 1;
+    }
+    let start = k;
+    while k < bytes.len() && k - start <= 8 && bytes[k].is_ascii_alphabetic() {
+        k += 1;
+    }
+    if k == end || bytes.get(k).is_some_and(|&b| is_word(b)) {
+        return false;
+    }
+    let word = &bytes[start..k];
+    [
+        &b"office"[..],
+        b"fax",
+        b"mobile",
+        b"cell",
+        b"tel",
+        b"phone",
+        b"landline",
+    ]
+    .iter()
+    .any(|w| word.eq_ignore_ascii_case(w))
 }
 
 /// The end of an RFC 3339 timestamp in UTC (`2024-05-03T10:03:14Z`, with or

@@ -113,6 +113,9 @@ pub struct Scores {
     pub detections_total: usize,
     /// Values of `misses_of` no detection overlapped, as text.
     pub misses: Vec<String>,
+    /// Detections of `misses_of` that overlap no value of that kind, as
+    /// text, with the labels they overlap instead.
+    pub wrong: Vec<String>,
     /// Records scored.
     pub records: usize,
 }
@@ -152,6 +155,7 @@ pub fn score(records: &[Record], found: &[Vec<Detection>], misses_of: Option<&st
         "one line of detections per record"
     );
     let mut misses = Vec::new();
+    let mut wrong = Vec::new();
     let mut tallies: BTreeMap<&str, Tally> = BTreeMap::new();
     let mut outside = 0usize;
     let mut outside_by_kind: BTreeMap<String, usize> = BTreeMap::new();
@@ -188,6 +192,25 @@ pub fn score(records: &[Record], found: &[Vec<Detection>], misses_of: Option<&st
                 .iter()
                 .filter(|d| labels.iter().any(|label| overlaps(**d, *label)))
                 .count();
+            if misses_of == Some(kind) {
+                for d in mine
+                    .iter()
+                    .filter(|d| !labels.iter().any(|label| overlaps(**d, *label)))
+                {
+                    let under: Vec<&str> = record
+                        .spans
+                        .iter()
+                        .filter(|label| overlaps(*d, (label.start, label.end)))
+                        .map(|label| label.entity.as_str())
+                        .collect();
+                    wrong.push(format!(
+                        "[{}] {:?} over {under:?} in {:?}",
+                        record.locale,
+                        &record.text[d.0..d.1],
+                        record.text
+                    ));
+                }
+            }
             for &label in &labels {
                 tally.values += 1;
                 let strict = mine.contains(&label);
@@ -228,6 +251,7 @@ pub fn score(records: &[Record], found: &[Vec<Detection>], misses_of: Option<&st
         outside_by_kind,
         detections_total,
         misses,
+        wrong,
         records: records.len(),
     }
 }

@@ -8,7 +8,9 @@ use super::validate;
 
 mod address;
 mod date;
+mod gazetteer;
 mod name;
+mod person;
 mod secret;
 mod table;
 
@@ -16,6 +18,7 @@ use self::address::*;
 pub(crate) use self::address::{postcode, state_zip};
 use self::date::*;
 use self::name::*;
+pub(crate) use self::person::person;
 use self::secret::*;
 use self::table::*;
 
@@ -147,6 +150,12 @@ pub(super) fn announced(
             if start == j {
                 return None;
             }
+            // `from`, `to`: places and things follow as often as people, so
+            // the words after them must read as a name.
+            if matches!(lower, b"from" | b"to" | b"cc") {
+                let end = scanner.word_end(start);
+                return person(scanner, start, end);
+            }
             capitalized_name(scanner, start, 3, 0.6)
         }
         Keyword::Title => {
@@ -218,10 +227,31 @@ pub(super) fn announced(
 }
 
 pub(super) fn is_title(scanner: &Scanner<'_>, at: usize) -> bool {
-    let end = scanner.run_end(at, 5, |b| b.is_ascii_alphabetic());
+    let end = scanner.run_end(at, 9, |b| b.is_ascii_alphabetic());
     matches!(
         &scanner.bytes[at..end],
-        b"Mr" | b"Mrs" | b"Ms" | b"Miss" | b"Dr" | b"Prof" | b"Mx"
+        b"Mr"
+            | b"Mrs"
+            | b"Ms"
+            | b"Miss"
+            | b"Dr"
+            | b"Prof"
+            | b"Mx"
+            | b"Herr"
+            | b"Frau"
+            | b"Mme"
+            | b"Mlle"
+            | b"Madame"
+            | b"Monsieur"
+            | b"Signor"
+            | b"Signora"
+            | b"Sig"
+            | b"Sra"
+            | b"Srta"
+            | b"Dhr"
+            | b"Dott"
+            | b"Mevrouw"
+            | b"Mevr"
     )
 }
 

@@ -6,8 +6,16 @@ use super::*;
 
 /// The value of a name key: a quoted string, or capitalized words.
 pub(super) fn name_value(scanner: &mut Scanner<'_>, j: usize) -> Option<usize> {
-    let start = separator(scanner, j, false)?;
-    name_value_from(scanner, start)
+    if let Some(start) = separator(scanner, j, false) {
+        return name_value_from(scanner, start);
+    }
+    // `my name is Alibek Godina`, `her maiden name is Alfreðsdóttir`.
+    let rest = &scanner.bytes[j..];
+    let skip = [&b" is "[..], b"'s ", b" was "]
+        .iter()
+        .find(|prefix| rest.starts_with(prefix))?
+        .len();
+    capitalized_name(scanner, j + skip, 4, 0.6)
 }
 
 pub(super) fn name_value_from(scanner: &mut Scanner<'_>, mut start: usize) -> Option<usize> {
