@@ -134,6 +134,9 @@ impl McpProxy {
             forwarded: HashSet::new(),
             waiting: HashMap::new(),
             in_flight: HashMap::new(),
+            refresh: None,
+            refreshes: 0,
+            deferred: Vec::new(),
         };
         session.run().await
     }
@@ -171,6 +174,13 @@ struct Session<C, S> {
     waiting: HashMap<RequestId, JoinHandle<()>>,
     /// Approved calls sent to the server, by id.
     in_flight: HashMap<RequestId, oneshot::Sender<ServerJsonRpcMessage>>,
+    /// The id of the proxy's own `tools/list` request under way, if any.
+    refresh: Option<RequestId>,
+    /// How many `tools/list` requests the proxy has made (for their ids).
+    refreshes: u64,
+    /// Calls for tools not (yet) listed, waiting for the proxy's own
+    /// `tools/list` to finish.
+    deferred: Vec<(RequestId, CallToolRequest)>,
 }
 
 impl<C, S> Session<C, S>
@@ -294,15 +304,58 @@ where
                 .to_client(ServerJsonRpcMessage::error(error, Some(id)))
                 .await;
         }
+        if self.catalog.get(&call.params.name).is_none() {
+            // The client may call a tool it listed earlier, or before the
+            // server answered its `tools/list`: ask the server once more.
+            self.deferred.push((id, call));
+            if self.refresh.is_none() {
+                self.request_tools(None).await?;
+            }
+            return Ok(());
+        }
+        self.start_call(id, call);
+        Ok(())
+    }
+
+    /// Sends the proxy's own `tools/list` (a page of it) to the server.
+    async fn request_tools(&mut self, cursor: Option<String>) -> Result<(), ProxyError> {
+        self.refreshes += 1;
+        let id = RequestId::String(format!("approvals-mcp/tools-list/{}", self.refreshes).into());
+        self.refresh = Some(id.clone());
+        let params = cursor
+            .map(|cursor| rmcp::model::PaginatedRequestParams::default().with_cursor(Some(cursor)));
+        let mut request = rmcp::model::ListToolsRequest::default();
+        request.params = params;
+        self.to_server(ClientJsonRpcMessage::request(
+            ClientRequest::ListToolsRequest(request),
+            id,
+        ))
+        .await
+    }
+
+    /// The proxy's own `tools/list` has ended: the deferred calls go on,
+    /// or fail as calls to unknown tools.
+    async fn release_deferred(&mut self) -> Result<(), ProxyError> {
+        self.refresh = None;
+        for (id, call) in std::mem::take(&mut self.deferred) {
+            if self.catalog.get(&call.params.name).is_some() {
+                self.start_call(id, call);
+            } else {
+                let error = ErrorData::new(
+                    ErrorCode::INVALID_PARAMS,
+                    "unknown tool: the server does not list a tool of this name",
+                    None,
+                );
+                self.to_client(ServerJsonRpcMessage::error(error, Some(id)))
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    fn start_call(&mut self, id: RequestId, call: CallToolRequest) {
         let Some(hints) = self.catalog.get(&call.params.name) else {
-            let error = ErrorData::new(
-                ErrorCode::INVALID_PARAMS,
-                "unknown tool: the server has not listed a tool of this name (list the tools first)",
-                None,
-            );
-            return self
-                .to_client(ServerJsonRpcMessage::error(error, Some(id)))
-                .await;
+            return;
         };
         let progress = progress_token(&call)
             .filter(|_| !self.proxy.config.progress_interval.is_zero())
@@ -318,7 +371,6 @@ where
             events: self.events.clone(),
         };
         self.waiting.insert(id, tokio::spawn(task.run()));
-        Ok(())
     }
 
     async fn from_server(&mut self, message: ServerJsonRpcMessage) -> Result<(), ProxyError> {
@@ -328,6 +380,21 @@ where
             _ => None,
         };
         if let Some(id) = id {
+            if self.refresh.as_ref() == Some(&id) {
+                // The proxy's own request: the client never sees its answer.
+                let mut next = None;
+                if let ServerJsonRpcMessage::Response(response) = &message
+                    && let ServerResult::ListToolsResult(list) = &response.result
+                {
+                    self.catalog.learn(&list.tools);
+                    self.update_policy();
+                    next = list.next_cursor.clone();
+                }
+                return match next {
+                    Some(cursor) => self.request_tools(Some(cursor)).await,
+                    None => self.release_deferred().await,
+                };
+            }
             if let Some(answer) = self.in_flight.remove(&id) {
                 // The call's task records the outcome and answers the client.
                 let _ = answer.send(message);
@@ -355,11 +422,6 @@ where
                     _ => {}
                 }
             }
-        }
-        if let ServerJsonRpcMessage::Notification(notification) = &message
-            && let ServerNotification::CancelledNotification(_) = &notification.notification
-        {
-            // The server cancels its own request to the client: pass it on.
         }
         self.to_client(message).await
     }
@@ -402,6 +464,16 @@ where
                 continue;
             }
             task.abort();
+            let error = ErrorData::internal_error(
+                "the MCP server exited before the call was decided; it was not run",
+                None,
+            );
+            let _ = self
+                .to_client(ServerJsonRpcMessage::error(error, Some(id)))
+                .await;
+        }
+        let deferred: Vec<_> = self.deferred.drain(..).map(|(id, _)| id).collect();
+        for id in deferred {
             let error = ErrorData::internal_error(
                 "the MCP server exited before the call was decided; it was not run",
                 None,
