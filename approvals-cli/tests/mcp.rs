@@ -1,0 +1,520 @@
+//! `approvals mcp proxy` end to end: a real rmcp client talks over stdio to
+//! the command, which starts the example MCP server (`examples/mcp_server.rs`)
+//! as its child; reviewers vote over the HTTP API on loopback.
+//!
+//! The example server appends each call it receives to a file, so every
+//! test can check what reached it.
+//!
+//! Run alone with `cargo test -p approvals-cli --example mcp_server --test mcp`
+//! (the example must be built; `cargo test -p approvals-cli` builds it).
+
+// Helpers outside `#[test]` functions: a failure there is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ClientRequest, NumberOrString, PingRequest,
+    ProgressNotificationParam, ProgressToken, RequestMetaObject, ServerResult,
+};
+use rmcp::service::{NotificationContext, RunningService};
+use rmcp::transport::TokioChildProcess;
+use rmcp::{ClientHandler, RoleClient, ServiceError, ServiceExt};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+const OPS_TOKEN: &str = "ops-token-0123456789";
+const AGENT_TOKEN: &str = "agent-token-0123456789";
+const AGENT: &str = "agent:desktop";
+const SECRET_EMAIL: &str = "jane.doe@customer.example";
+
+const POLICY: &str = r#"
+[default]
+approvers = ["ops@example.com", "agent:desktop"]
+timeout = "5m"
+
+[[rule]]
+name = "one-cent refunds expire at once"
+action = "mcp.bank.refund"
+when = [ { arg = "cents", eq = 1 } ]
+effect = "require_approval"
+approvers = ["ops@example.com"]
+timeout = "1s"
+
+[[rule]]
+name = "no refunds to the competition"
+action = "mcp.bank.refund"
+when = [ { arg = "customer_email", matches = "*@competitor.example" } ]
+effect = "refuse"
+reason = "refunds to the competition are never made"
+"#;
+
+/// The example server, built beside the `approvals` binary.
+fn example_server() -> PathBuf {
+    let bin = Path::new(env!("CARGO_BIN_EXE_approvals"));
+    let server = bin
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(format!("mcp_server{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        server.exists(),
+        "the example MCP server is not built at {}: run `cargo test -p approvals-cli` \
+         (or add `--example mcp_server` to `--test mcp`)",
+        server.display()
+    );
+    server
+}
+
+/// The client side: records the progress notifications it receives.
+#[derive(Clone, Default)]
+struct Recorder {
+    progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
+}
+
+impl ClientHandler for Recorder {
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        self.progress.lock().unwrap().push(params);
+    }
+}
+
+/// A running `approvals mcp proxy` in front of the example server.
+struct Gateway {
+    dir: tempfile::TempDir,
+    api: String,
+    client: RunningService<RoleClient, Recorder>,
+    recorder: Recorder,
+    stderr: Arc<Mutex<String>>,
+    http: reqwest::Client,
+}
+
+impl Gateway {
+    async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    async fn start_with(extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("policy.toml"), POLICY).unwrap();
+        std::fs::write(
+            dir.path().join("tokens.txt"),
+            format!("# reviewers\nops@example.com {OPS_TOKEN}\n{AGENT} {AGENT_TOKEN}\n"),
+        )
+        .unwrap();
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_approvals"));
+        command
+            .current_dir(dir.path())
+            .env("MCP_EXAMPLE_CALL_LOG", dir.path().join("calls.log"))
+            .args([
+                "mcp",
+                "proxy",
+                "--policy",
+                "policy.toml",
+                "--audit",
+                "audit.jsonl",
+            ])
+            .args(["--requester", AGENT, "--progress-interval", "100ms"])
+            .args([
+                "--http-listen",
+                "127.0.0.1:0",
+                "--http-token-file",
+                "tokens.txt",
+            ])
+            .args(extra)
+            .arg("--")
+            .arg(example_server());
+        let (transport, stderr) = TokioChildProcess::builder(command)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (url_tx, url_rx) = tokio::sync::oneshot::channel();
+        let collected = Arc::new(Mutex::new(String::new()));
+        let sink = collected.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr.unwrap()).lines();
+            let mut url_tx = Some(url_tx);
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(url) = line.split("listens on ").nth(1)
+                    && let Some(tx) = url_tx.take()
+                {
+                    let _ = tx.send(url.trim().to_owned());
+                }
+                sink.lock().unwrap().push_str(&line);
+                sink.lock().unwrap().push('\n');
+            }
+        });
+        let api = url_rx.await.expect("the proxy announces its API address");
+        let recorder = Recorder::default();
+        let client = recorder.clone().serve(transport).await.unwrap();
+        Self {
+            dir,
+            api,
+            client,
+            recorder,
+            stderr: collected,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// The tool calls the server received.
+    fn calls(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.path().join("calls.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|line| line.starts_with("call "))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn server_pid(&self) -> u32 {
+        let log = std::fs::read_to_string(self.dir.path().join("calls.log")).unwrap();
+        let line = log
+            .lines()
+            .find(|line| line.starts_with("started "))
+            .unwrap();
+        line["started ".len()..].parse().unwrap()
+    }
+
+    fn audit(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("audit.jsonl")).unwrap()
+    }
+
+    async fn pending(&self) -> Vec<Value> {
+        let answer: Value = self
+            .http
+            .get(format!("{}/v1/requests", self.api))
+            .bearer_auth(OPS_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        answer["requests"].as_array().unwrap().clone()
+    }
+
+    /// Waits until a request is pending, and returns it.
+    async fn wait_pending(&self) -> Value {
+        for _ in 0..1_000 {
+            if let Some(request) = self.pending().await.into_iter().next() {
+                return request;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!(
+            "no request became pending; proxy said:\n{}",
+            self.stderr.lock().unwrap()
+        );
+    }
+
+    async fn vote(
+        &self,
+        token: &str,
+        request: &Value,
+        choice: &str,
+        reason: Option<&str>,
+    ) -> (u16, Value) {
+        let mut body = json!({ "fingerprint": request["fingerprint"] });
+        if let Some(reason) = reason {
+            body["reason"] = json!(reason);
+        }
+        let answer = self
+            .http
+            .post(format!(
+                "{}/v1/requests/{}/{choice}",
+                self.api,
+                request["id"].as_str().unwrap()
+            ))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = answer.status().as_u16();
+        (status, answer.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Starts a call that will wait; the caller decides it.
+    fn call_in_background(
+        &self,
+        params: CallToolRequestParams,
+    ) -> tokio::task::JoinHandle<Result<CallToolResult, ServiceError>> {
+        let peer = self.client.peer().clone();
+        tokio::spawn(async move { peer.call_tool(params).await })
+    }
+
+    /// Closes the client's side; the proxy stops the server, closes the
+    /// audit log and exits. Returns the audit log.
+    async fn stop(self) -> String {
+        let Self { dir, client, .. } = self;
+        client.cancel().await.unwrap();
+        std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap()
+    }
+}
+
+fn call(tool: &str, arguments: Value) -> CallToolRequestParams {
+    CallToolRequestParams::new(tool.to_owned())
+        .with_arguments(arguments.as_object().unwrap().clone())
+}
+
+fn refund(email: &str, cents: u64) -> CallToolRequestParams {
+    call("refund", json!({ "customer_email": email, "cents": cents }))
+}
+
+fn text(result: &CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .filter_map(|block| block.as_text().map(|text| text.text.clone()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_tool_runs_without_review() {
+    let gateway = Gateway::start().await;
+    let tools = gateway.client.list_all_tools().await.unwrap();
+    assert_eq!(tools.len(), 2);
+    let result = gateway
+        .client
+        .call_tool(call("get_balance", json!({ "account": "acc_1" })))
+        .await
+        .unwrap();
+    assert_eq!(result.is_error, Some(false));
+    assert!(text(&result).contains("125000"));
+    assert_eq!(gateway.calls(), [r#"call get_balance {"account":"acc_1"}"#]);
+    let audit = gateway.stop().await;
+    assert!(audit.contains(r#""action":"mcp.bank.get_balance""#));
+    assert!(audit.contains("allowed_by_policy"));
+    assert!(audit.contains(approvals_mcp::READ_ONLY_RULE));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_destructive_tool_waits_for_approval_and_runs_once() {
+    let gateway = Gateway::start().await;
+    gateway.client.list_all_tools().await.unwrap();
+    let mut params = refund(SECRET_EMAIL, 2_500);
+    let mut meta = RequestMetaObject::new();
+    meta.set_progress_token(ProgressToken(NumberOrString::String("refund-1".into())));
+    params.meta = Some(meta);
+    let waiting = gateway.call_in_background(params);
+
+    let request = gateway.wait_pending().await;
+    assert_eq!(request["action"], "mcp.bank.refund");
+    assert_eq!(request["requester"], AGENT);
+    assert_eq!(request["risk"], "high");
+    // Reviewers see the masked arguments only.
+    assert_eq!(request["arguments"]["cents"], 2_500);
+    let shown = request["arguments"]["customer_email"].as_str().unwrap();
+    assert!(shown.starts_with("EMAIL_"), "{shown}");
+    assert!(!request.to_string().contains(SECRET_EMAIL));
+    assert!(
+        gateway.calls().is_empty(),
+        "nothing reaches the server before a decision"
+    );
+
+    // The client hears that the call is still waiting.
+    for _ in 0..500 {
+        if !gateway.recorder.progress.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let progress = gateway.recorder.progress.lock().unwrap().clone();
+    assert!(!progress.is_empty(), "no progress notification arrived");
+    // (rmcp's client puts its own token on the call; the proxy echoes it.)
+    let said = progress[0].message.as_deref().unwrap_or_default();
+    assert!(said.contains("waiting for a human approval"), "{said}");
+
+    // Approved with the command, as an operator would.
+    let approved = std::process::Command::new(env!("CARGO_BIN_EXE_approvals"))
+        .args(["approve", request["id"].as_str().unwrap()])
+        .env("APPROVALS_URL", &gateway.api)
+        .env("APPROVALS_TOKEN", OPS_TOKEN)
+        .output()
+        .unwrap();
+    assert!(
+        approved.status.success(),
+        "{}",
+        String::from_utf8_lossy(&approved.stderr)
+    );
+
+    let result = waiting.await.unwrap().unwrap();
+    assert_eq!(result.is_error, Some(false));
+    assert_eq!(text(&result), "refunded 2500 cents");
+    assert_eq!(
+        gateway.calls(),
+        [format!(
+            r#"call refund {{"customer_email":"{SECRET_EMAIL}","cents":2500}}"#
+        )]
+    );
+    let audit = gateway.stop().await;
+    assert!(
+        !audit.contains(SECRET_EMAIL),
+        "the audit trail holds the masked view only"
+    );
+    for event in [
+        r#""event":"requested""#,
+        r#""choice":"approve""#,
+        r#""outcome":"approved""#,
+        r#""event":"executed""#,
+    ] {
+        assert!(
+            audit.contains(event),
+            "{event} missing from the audit trail"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_denied_call_is_an_error_result_with_the_reason_and_never_reaches_the_server() {
+    let gateway = Gateway::start().await;
+    gateway.client.list_all_tools().await.unwrap();
+    let waiting = gateway.call_in_background(refund(SECRET_EMAIL, 900));
+    let request = gateway.wait_pending().await;
+    let (status, _) = gateway
+        .vote(OPS_TOKEN, &request, "deny", Some("not during the freeze"))
+        .await;
+    assert_eq!(status, 200);
+    let result = waiting.await.unwrap().unwrap();
+    assert_eq!(result.is_error, Some(true));
+    let said = text(&result);
+    assert!(said.contains("denied by ops@example.com"), "{said}");
+    assert!(said.contains("not during the freeze"), "{said}");
+    assert!(!said.contains(SECRET_EMAIL));
+    assert!(gateway.calls().is_empty());
+    gateway.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_call_is_an_error_result_and_never_reaches_the_server() {
+    let gateway = Gateway::start().await;
+    gateway.client.list_all_tools().await.unwrap();
+    // The policy gives one-cent refunds one second; nobody answers.
+    let result = gateway
+        .client
+        .call_tool(refund(SECRET_EMAIL, 1))
+        .await
+        .unwrap();
+    assert_eq!(result.is_error, Some(true));
+    assert!(text(&result).contains("expired"), "{}", text(&result));
+    assert!(gateway.calls().is_empty());
+    let audit = gateway.stop().await;
+    assert!(audit.contains(r#""outcome":"expired""#));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_refused_by_policy_is_an_error_result_with_the_policys_reason() {
+    let gateway = Gateway::start().await;
+    gateway.client.list_all_tools().await.unwrap();
+    let result = gateway
+        .client
+        .call_tool(refund("buyer@competitor.example", 100))
+        .await
+        .unwrap();
+    assert_eq!(result.is_error, Some(true));
+    assert!(text(&result).contains("refunds to the competition are never made"));
+    assert!(gateway.calls().is_empty());
+    gateway.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_requester_cannot_approve_their_own_call() {
+    let gateway = Gateway::start().await;
+    gateway.client.list_all_tools().await.unwrap();
+    let waiting = gateway.call_in_background(refund(SECRET_EMAIL, 700));
+    let request = gateway.wait_pending().await;
+    let (status, answer) = gateway.vote(AGENT_TOKEN, &request, "approve", None).await;
+    assert_eq!(status, 403, "{answer}");
+    assert_eq!(answer["error"]["code"], "self_approval", "{answer}");
+    assert!(gateway.calls().is_empty());
+    // Still pending; an eligible reviewer decides.
+    assert_eq!(gateway.pending().await.len(), 1);
+    let (status, _) = gateway.vote(OPS_TOKEN, &request, "approve", None).await;
+    assert_eq!(status, 200);
+    let result = waiting.await.unwrap().unwrap();
+    assert_eq!(result.is_error, Some(false));
+    assert_eq!(gateway.calls().len(), 1);
+    let audit = gateway.stop().await;
+    assert!(audit.contains(r#""refusal":"self_approval""#) || audit.contains("self_approval"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tools_list_and_ping_pass_through_unchanged() {
+    let gateway = Gateway::start().await;
+    let through_proxy = gateway.client.list_all_tools().await.unwrap();
+
+    let mut direct = tokio::process::Command::new(example_server());
+    direct.env_remove("MCP_EXAMPLE_CALL_LOG");
+    let direct = ().serve(TokioChildProcess::new(direct).unwrap()).await.unwrap();
+    let from_server = direct.list_all_tools().await.unwrap();
+    assert_eq!(through_proxy, from_server);
+    direct.cancel().await.unwrap();
+
+    let pong = gateway
+        .client
+        .send_request(ClientRequest::PingRequest(PingRequest::default()))
+        .await
+        .unwrap();
+    assert!(matches!(pong, ServerResult::EmptyResult(_)), "{pong:?}");
+    let info = gateway.client.peer_info().unwrap();
+    assert_eq!(
+        info.server_info.as_ref().map(|i| i.name.as_str()),
+        Some("bank")
+    );
+    gateway.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_tool_is_an_error_and_the_server_never_sees_it() {
+    let gateway = Gateway::start().await;
+    // Not listed first: the proxy asks the server for its tools itself.
+    let error = gateway
+        .client
+        .call_tool(call("drop_database", json!({ "name": "prod" })))
+        .await
+        .unwrap_err();
+    let ServiceError::McpError(error) = error else {
+        panic!("expected a JSON-RPC error, got {error:?}");
+    };
+    assert!(error.message.contains("unknown tool"), "{}", error.message);
+    // A listed tool called without listing first still works.
+    let result = gateway
+        .client
+        .call_tool(call("get_balance", json!({ "account": "acc_2" })))
+        .await
+        .unwrap();
+    assert_eq!(result.is_error, Some(false));
+    assert_eq!(gateway.calls(), [r#"call get_balance {"account":"acc_2"}"#]);
+    gateway.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_dies_mid_call_gives_a_clear_error() {
+    let gateway = Gateway::start().await;
+    gateway.client.list_all_tools().await.unwrap();
+    let waiting = gateway.call_in_background(refund(SECRET_EMAIL, 300));
+    gateway.wait_pending().await;
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &gateway.server_pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let error = waiting.await.unwrap().unwrap_err();
+    let ServiceError::McpError(error) = error else {
+        panic!("expected a JSON-RPC error, got {error:?}");
+    };
+    assert!(
+        error.message.contains("MCP server exited"),
+        "{}",
+        error.message
+    );
+    assert!(gateway.calls().is_empty());
+}
