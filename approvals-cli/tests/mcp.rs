@@ -97,12 +97,12 @@ struct Gateway {
 
 impl Gateway {
     async fn start() -> Self {
-        Self::start_with(&[]).await
+        Self::start_with(POLICY, &[example_server().into_os_string()]).await
     }
 
-    async fn start_with(extra: &[&str]) -> Self {
+    async fn start_with(policy: &str, server: &[std::ffi::OsString]) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("policy.toml"), POLICY).unwrap();
+        std::fs::write(dir.path().join("policy.toml"), policy).unwrap();
         std::fs::write(
             dir.path().join("tokens.txt"),
             format!("# reviewers\nops@example.com {OPS_TOKEN}\n{AGENT} {AGENT_TOKEN}\n"),
@@ -127,9 +127,8 @@ impl Gateway {
                 "--http-token-file",
                 "tokens.txt",
             ])
-            .args(extra)
             .arg("--")
-            .arg(example_server());
+            .args(server);
         let (transport, stderr) = TokioChildProcess::builder(command)
             .stderr(Stdio::piped())
             .spawn()
@@ -517,4 +516,100 @@ async fn a_server_that_dies_mid_call_gives_a_clear_error() {
         error.message
     );
     assert!(gateway.calls().is_empty());
+}
+
+/// The reference server of the MCP project, which nobody here wrote,
+/// installed from the npm registry (CI has node and npm).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_everything_server_behind_the_proxy() {
+    const PACKAGE: &str = "@modelcontextprotocol/server-everything@2026.8.31";
+    let npm = std::process::Command::new("npm").arg("--version").output();
+    let node = std::process::Command::new("node").arg("--version").output();
+    if !(npm.is_ok_and(|o| o.status.success()) && node.is_ok_and(|o| o.status.success())) {
+        eprintln!("skipped: node and npm are not on PATH, so {PACKAGE} cannot be installed");
+        return;
+    }
+    let install = tempfile::tempdir().unwrap();
+    let installed = tokio::process::Command::new("npm")
+        .args([
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+            "--prefix",
+        ])
+        .arg(install.path())
+        .arg(PACKAGE)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        installed.status.success(),
+        "npm install failed: {}",
+        String::from_utf8_lossy(&installed.stderr)
+    );
+    let entry = install
+        .path()
+        .join("node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+
+    let policy = r#"
+[default]
+approvers = ["ops@example.com"]
+timeout = "5m"
+
+[[rule]]
+name = "echo is harmless"
+action = "mcp.*.echo"
+effect = "allow"
+
+[[rule]]
+name = "environment variables may hold secrets"
+action = "mcp.*.get-env"
+effect = "refuse"
+reason = "the environment is not for agents"
+"#;
+    let server = ["node".into(), entry.into_os_string(), "stdio".into()];
+    let gateway = Gateway::start_with(policy, &server).await;
+    let tools = gateway.client.list_all_tools().await.unwrap();
+    let names: Vec<&str> = tools.iter().map(|tool| tool.name.as_ref()).collect();
+    for name in ["echo", "get-env", "toggle-simulated-logging"] {
+        assert!(names.contains(&name), "{name} not in {names:?}");
+    }
+
+    let echoed = gateway
+        .client
+        .call_tool(call(
+            "echo",
+            json!({ "message": "hello through the gateway" }),
+        ))
+        .await
+        .unwrap();
+    assert_ne!(echoed.is_error, Some(true));
+    assert!(text(&echoed).contains("hello through the gateway"));
+
+    // Read-only by its annotations, refused by the policy's own rule.
+    let refused = gateway
+        .client
+        .call_tool(call("get-env", json!({})))
+        .await
+        .unwrap();
+    assert_eq!(refused.is_error, Some(true));
+    assert!(text(&refused).contains("the environment is not for agents"));
+
+    // Not read-only: it waits for ops.
+    let waiting = gateway.call_in_background(call("toggle-simulated-logging", json!({})));
+    let request = gateway.wait_pending().await;
+    assert_eq!(
+        request["action"],
+        "mcp.mcp-servers_everything.toggle-simulated-logging"
+    );
+    let (status, _) = gateway.vote(OPS_TOKEN, &request, "approve", None).await;
+    assert_eq!(status, 200);
+    let toggled = waiting.await.unwrap().unwrap();
+    assert_ne!(toggled.is_error, Some(true), "{}", text(&toggled));
+
+    let audit = gateway.stop().await;
+    assert!(audit.contains(r#""action":"mcp.mcp-servers_everything.echo""#));
+    assert!(audit.contains(r#""outcome":"refused_by_policy""#));
+    assert!(audit.contains(r#""outcome":"approved""#));
 }
