@@ -181,10 +181,6 @@ impl Gateway {
         line["started ".len()..].parse().unwrap()
     }
 
-    fn audit(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("audit.jsonl")).unwrap()
-    }
-
     async fn pending(&self) -> Vec<Value> {
         let answer: Value = self
             .http

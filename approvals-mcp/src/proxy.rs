@@ -192,11 +192,11 @@ where
         loop {
             tokio::select! {
                 message = self.client.receive() => match message {
-                    Some(message) => self.from_client(message).await?,
+                    Some(message) => self.on_client(message).await?,
                     None => break,
                 },
                 message = self.server.receive() => match message {
-                    Some(message) => self.from_server(message).await?,
+                    Some(message) => self.on_server(message).await?,
                     None => return self.server_gone().await,
                 },
                 Some(event) = self.receiver.recv() => self.on_event(event).await?,
@@ -227,7 +227,7 @@ where
         self.proxy.gate.set_policy(policy);
     }
 
-    async fn to_client(&mut self, message: ServerJsonRpcMessage) -> Result<(), ProxyError> {
+    async fn send_client(&mut self, message: ServerJsonRpcMessage) -> Result<(), ProxyError> {
         self.client
             .send(message)
             .await
@@ -237,7 +237,7 @@ where
             })
     }
 
-    async fn to_server(&mut self, message: ClientJsonRpcMessage) -> Result<(), ProxyError> {
+    async fn send_server(&mut self, message: ClientJsonRpcMessage) -> Result<(), ProxyError> {
         self.server
             .send(message)
             .await
@@ -247,7 +247,7 @@ where
             })
     }
 
-    async fn from_client(&mut self, message: ClientJsonRpcMessage) -> Result<(), ProxyError> {
+    async fn on_client(&mut self, message: ClientJsonRpcMessage) -> Result<(), ProxyError> {
         match message {
             ClientJsonRpcMessage::Request(request) => {
                 let id = request.id;
@@ -265,7 +265,7 @@ where
                             _ => {}
                         }
                         self.forwarded.insert(id.clone());
-                        self.to_server(ClientJsonRpcMessage::request(other, id))
+                        self.send_server(ClientJsonRpcMessage::request(other, id))
                             .await
                     }
                 }
@@ -286,11 +286,11 @@ where
                         return Ok(());
                     }
                 }
-                self.to_server(ClientJsonRpcMessage::Notification(notification))
+                self.send_server(ClientJsonRpcMessage::Notification(notification))
                     .await
             }
             // Answers to the server's own requests, and errors.
-            other => self.to_server(other).await,
+            other => self.send_server(other).await,
         }
     }
 
@@ -301,7 +301,7 @@ where
                 None,
             );
             return self
-                .to_client(ServerJsonRpcMessage::error(error, Some(id)))
+                .send_client(ServerJsonRpcMessage::error(error, Some(id)))
                 .await;
         }
         if self.catalog.get(&call.params.name).is_none() {
@@ -324,9 +324,11 @@ where
         self.refresh = Some(id.clone());
         let params = cursor
             .map(|cursor| rmcp::model::PaginatedRequestParams::default().with_cursor(Some(cursor)));
-        let mut request = rmcp::model::ListToolsRequest::default();
-        request.params = params;
-        self.to_server(ClientJsonRpcMessage::request(
+        let request = rmcp::model::ListToolsRequest {
+            params,
+            ..Default::default()
+        };
+        self.send_server(ClientJsonRpcMessage::request(
             ClientRequest::ListToolsRequest(request),
             id,
         ))
@@ -346,7 +348,7 @@ where
                     "unknown tool: the server does not list a tool of this name",
                     None,
                 );
-                self.to_client(ServerJsonRpcMessage::error(error, Some(id)))
+                self.send_client(ServerJsonRpcMessage::error(error, Some(id)))
                     .await?;
             }
         }
@@ -373,7 +375,7 @@ where
         self.waiting.insert(id, tokio::spawn(task.run()));
     }
 
-    async fn from_server(&mut self, message: ServerJsonRpcMessage) -> Result<(), ProxyError> {
+    async fn on_server(&mut self, message: ServerJsonRpcMessage) -> Result<(), ProxyError> {
         let id = match &message {
             ServerJsonRpcMessage::Response(response) => Some(response.id.clone()),
             ServerJsonRpcMessage::Error(error) => error.id.clone(),
@@ -423,12 +425,12 @@ where
                 }
             }
         }
-        self.to_client(message).await
+        self.send_client(message).await
     }
 
     async fn on_event(&mut self, event: Event) -> Result<(), ProxyError> {
         match event {
-            Event::ToClient(message) => self.to_client(message).await,
+            Event::ToClient(message) => self.send_client(message).await,
             Event::Forward {
                 id,
                 request,
@@ -436,7 +438,7 @@ where
             } => {
                 self.in_flight.insert(id.clone(), answer);
                 if let Err(error) = self
-                    .to_server(ClientJsonRpcMessage::request(request, id.clone()))
+                    .send_server(ClientJsonRpcMessage::request(request, id.clone()))
                     .await
                 {
                     // The call's task learns it from its answer being dropped.
@@ -469,7 +471,7 @@ where
                 None,
             );
             let _ = self
-                .to_client(ServerJsonRpcMessage::error(error, Some(id)))
+                .send_client(ServerJsonRpcMessage::error(error, Some(id)))
                 .await;
         }
         let deferred: Vec<_> = self.deferred.drain(..).map(|(id, _)| id).collect();
@@ -479,14 +481,14 @@ where
                 None,
             );
             let _ = self
-                .to_client(ServerJsonRpcMessage::error(error, Some(id)))
+                .send_client(ServerJsonRpcMessage::error(error, Some(id)))
                 .await;
         }
         let forwarded: Vec<_> = self.forwarded.drain().collect();
         for id in forwarded {
             let error = ErrorData::internal_error("the MCP server exited before answering", None);
             let _ = self
-                .to_client(ServerJsonRpcMessage::error(error, Some(id)))
+                .send_client(ServerJsonRpcMessage::error(error, Some(id)))
                 .await;
         }
         // Answers the tasks of approved calls send on their way out.
