@@ -609,3 +609,139 @@ reason = "the environment is not for agents"
     assert!(audit.contains(r#""outcome":"refused_by_policy""#));
     assert!(audit.contains(r#""outcome":"approved""#));
 }
+
+/// The proxy driven by hand over its standard input, as a hostile or
+/// broken client would.
+struct RawSession {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    lines: std::sync::mpsc::Receiver<Value>,
+    dir: tempfile::TempDir,
+}
+
+impl RawSession {
+    fn start() -> Self {
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("policy.toml"), POLICY).unwrap();
+        std::fs::write(
+            dir.path().join("tokens.txt"),
+            format!("ops@example.com {OPS_TOKEN}\n"),
+        )
+        .unwrap();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_approvals"))
+            .current_dir(dir.path())
+            .env("MCP_EXAMPLE_CALL_LOG", dir.path().join("calls.log"))
+            .args([
+                "mcp",
+                "proxy",
+                "--policy",
+                "policy.toml",
+                "--audit",
+                "audit.jsonl",
+            ])
+            // A channel, so that a call needing approval stays pending.
+            .args([
+                "--http-listen",
+                "127.0.0.1:0",
+                "--http-token-file",
+                "tokens.txt",
+            ])
+            .arg("--")
+            .arg(example_server())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stdout.lines() {
+                let Ok(line) = line else { break };
+                let value = serde_json::from_str(&line).expect("the proxy writes JSON lines");
+                if tx.send(value).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            child,
+            stdin,
+            lines,
+            dir,
+        }
+    }
+
+    fn send(&mut self, line: &str) {
+        use std::io::Write;
+        self.stdin.write_all(line.as_bytes()).unwrap();
+        self.stdin.write_all(b"\n").unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    /// The next message with this id (others are skipped).
+    fn answer(&self, id: Value) -> Value {
+        loop {
+            let message = self
+                .lines
+                .recv_timeout(Duration::from_secs(30))
+                .expect("the proxy answers");
+            if message["id"] == id {
+                return message;
+            }
+        }
+    }
+}
+
+impl Drop for RawSession {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn malformed_and_hostile_messages_get_errors_and_the_proxy_stays_up() {
+    let mut session = RawSession::start();
+    session.send(r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#);
+    assert_eq!(
+        session.answer(json!(1))["result"]["serverInfo"]["name"],
+        "bank"
+    );
+    session.send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+
+    // Not JSON at all: dropped (there is no id to answer).
+    session.send("this is not json {");
+    // JSON, but not a message: an invalid-request error.
+    session.send(r#"{"jsonrpc":"2.0","id":2,"surprise":true}"#);
+    let invalid = session.answer(Value::Null);
+    assert_eq!(invalid["error"]["code"], -32600, "{invalid}");
+    // A 17 MiB line, past the transport's limit: discarded.
+    let huge = format!(
+        r#"{{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{{"name":"refund","arguments":{{"customer_email":"{}","cents":1}}}}}}"#,
+        "a".repeat(17 * 1024 * 1024)
+    );
+    session.send(&huge);
+    session.send(r#"{"jsonrpc":"2.0","id":4,"method":"ping"}"#);
+    assert_eq!(session.answer(json!(4))["result"], json!({}));
+
+    // An id still waiting for its answer is not taken again.
+    session.send(r#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"refund","arguments":{"customer_email":"a@b.example","cents":10}}}"#);
+    session.send(r#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"refund","arguments":{"customer_email":"a@b.example","cents":99}}}"#);
+    let reused = session.answer(json!(5));
+    assert_eq!(reused["error"]["code"], -32600, "{reused}");
+    assert!(
+        reused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("still waiting")
+    );
+
+    // Still up, and nothing reached the server.
+    session.send(r#"{"jsonrpc":"2.0","id":6,"method":"ping"}"#);
+    assert_eq!(session.answer(json!(6))["result"], json!({}));
+    let calls = std::fs::read_to_string(session.dir.path().join("calls.log")).unwrap();
+    assert!(!calls.contains("call "), "{calls}");
+}

@@ -295,7 +295,10 @@ where
     }
 
     async fn gate_call(&mut self, id: RequestId, call: CallToolRequest) -> Result<(), ProxyError> {
-        if self.waiting.contains_key(&id) || self.forwarded.contains(&id) {
+        let reused = self.waiting.contains_key(&id)
+            || self.forwarded.contains(&id)
+            || self.deferred.iter().any(|(waiting, _)| *waiting == id);
+        if reused {
             let error = ErrorData::invalid_request(
                 "a request with this id is still waiting for an answer",
                 None,
