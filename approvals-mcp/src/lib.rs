@@ -48,6 +48,12 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## Features
+//!
+//! | feature | default | what it adds |
+//! | --- | --- | --- |
+//! | `rmcp-router` | no | [`gate_tool_router`]: the gate inside your own rmcp server, around every route of its `ToolRouter` |
+//!
 //! ## Why a library and a command
 //!
 //! The `approvals mcp proxy` command (in `approvals-cli`) wires this crate
@@ -61,7 +67,12 @@
 mod catalog;
 mod error;
 mod proxy;
+#[cfg(feature = "rmcp-router")]
+mod router;
 
 pub use catalog::{READ_ONLY_RULE, action_segment};
 pub use error::ProxyError;
 pub use proxy::{DEFAULT_PROGRESS_INTERVAL, McpProxy, ProxyConfig};
+#[cfg(feature = "rmcp-router")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rmcp-router")))]
+pub use router::gate_tool_router;

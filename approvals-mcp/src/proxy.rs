@@ -35,6 +35,14 @@ pub struct ProxyConfig {
 }
 
 impl ProxyConfig {
+    pub(crate) fn configured_name(&self) -> Option<&str> {
+        self.server_name.as_deref()
+    }
+
+    pub(crate) fn requester(&self) -> &Identity {
+        &self.requester
+    }
+
     /// Calls are requested by `requester` (the agent behind the client; the
     /// stdio transport carries no identity of its own). The server's name
     /// is taken from its `initialize` (or `server/discover`) answer, and a
@@ -563,21 +571,13 @@ impl GatedCall {
         } = self;
         let had_arguments = call.params.arguments.is_some();
         let arguments = Value::Object(call.params.arguments.clone().unwrap_or_default());
-        let description = format!(
-            "Call the MCP tool `{}`{}",
-            call.params.name,
-            if hints.read_only {
-                " (read-only)"
-            } else if hints.destructive {
-                " (may be destructive)"
-            } else {
-                ""
-            }
+        let request = request_for(
+            action,
+            arguments,
+            describe(&call.params.name, hints),
+            hints,
+            requester,
         );
-        let request = ActionRequest::new(action, arguments)
-            .description(description)
-            .risk(hints.risk())
-            .requester(requester);
 
         let decided = {
             let mut authorize = pin!(gate.authorize(request));
@@ -646,6 +646,32 @@ impl GatedCall {
     }
 }
 
+/// What reviewers read about a call of `tool`.
+pub(crate) fn describe(tool: &str, hints: ToolHints) -> String {
+    let kind = if hints.read_only {
+        " (read-only)"
+    } else if hints.destructive {
+        " (may be destructive)"
+    } else {
+        ""
+    };
+    format!("Call the MCP tool `{tool}`{kind}")
+}
+
+/// The gate's request for one tool call.
+pub(crate) fn request_for(
+    action: String,
+    arguments: Value,
+    description: String,
+    hints: ToolHints,
+    requester: Identity,
+) -> ActionRequest<Value> {
+    ActionRequest::new(action, arguments)
+        .description(description)
+        .risk(hints.risk())
+        .requester(requester)
+}
+
 /// The approved arguments (deserialized from the approved bytes) in place
 /// of the ones the client sent.
 fn approved_params(
@@ -665,7 +691,7 @@ fn approved_params(
 /// possible, cancelled), a JSON-RPC error for faults. Both carry the
 /// gate's message, which names ids, identities, rules and reasons (already
 /// masked), never argument values.
-fn refusal(error: Error, id: RequestId) -> ServerJsonRpcMessage {
+pub(crate) fn refusal(error: Error, id: RequestId) -> ServerJsonRpcMessage {
     let concluded = matches!(
         error,
         Error::Denied { .. }
