@@ -8,10 +8,14 @@
 //!     -- target/debug/examples/mcp_server
 //! ```
 //!
-//! It speaks MCP on standard input and output. When `MCP_EXAMPLE_CALL_LOG`
+//! It speaks MCP on standard input and output, or, with `--http ADDR`,
+//! streamable HTTP at `http://ADDR/mcp` (the address is printed on standard
+//! error; port 0 picks a free one). When `MCP_EXAMPLE_CALL_LOG`
 //! names a file, it appends `started <pid>` when it starts and one line per
 //! tool call it receives (`call <tool> <arguments as JSON>`), so one can
 //! check which calls reached it.
+
+#![allow(clippy::print_stderr)]
 
 use std::io::Write;
 
@@ -88,7 +92,32 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .open(path)?;
         writeln!(file, "started {}", std::process::id())?;
     }
+    let mut args = std::env::args().skip(1);
+    if let (Some(flag), Some(addr)) = (args.next(), args.next())
+        && flag == "--http"
+    {
+        return serve_http(&addr).await;
+    }
     let server = Bank.serve(rmcp::transport::stdio()).await?;
     server.waiting().await?;
+    Ok(())
+}
+
+async fn serve_http(addr: &str) -> Result<(), Box<dyn std::error::Error>> {
+    use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+    use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
+
+    let service = StreamableHttpService::new(
+        || Ok(Bank),
+        std::sync::Arc::new(LocalSessionManager::default()),
+        StreamableHttpServerConfig::default(),
+    );
+    let app = axum::Router::new().nest_service("/mcp", service);
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    eprintln!(
+        "bank MCP server listens on http://{}/mcp",
+        listener.local_addr()?
+    );
+    axum::serve(listener, app).await?;
     Ok(())
 }

@@ -6,12 +6,16 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use approvals_backends::http::{HttpChannel, OidcAuthenticator, StaticTokens};
-use approvals_core::Gate;
+use std::sync::Arc;
+
+use approvals_backends::http::{Authenticator, HttpChannel, OidcAuthenticator, StaticTokens};
 use approvals_core::audit::JsonlAudit;
 use approvals_core::policy::Policy;
-use approvals_mcp::{McpProxy, ProxyConfig, ProxyError};
+use approvals_core::{Gate, Identity};
+use approvals_mcp::{HttpGateway, McpProxy, ProxyConfig, ProxyError};
 use clap::{Args, Subcommand};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use zeroize::Zeroizing;
 
 use crate::exit;
@@ -78,8 +82,23 @@ pub(crate) struct ProxyArgs {
     /// The claim naming the reviewer in OpenID Connect tokens.
     #[arg(long, default_value = "email", value_name = "CLAIM")]
     http_oidc_claim: String,
+    /// Streamable HTTP mode: serve MCP on this address (at /mcp) instead of
+    /// standard input and output, in front of --upstream. Each call's
+    /// requester is the identity of its bearer token (the same token file
+    /// or OpenID Connect settings as the approvals API); a request without
+    /// a valid token gets 401 and never reaches the upstream server.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        requires = "upstream",
+        conflicts_with = "command"
+    )]
+    listen: Option<SocketAddr>,
+    /// Streamable HTTP mode: the upstream MCP server's URL.
+    #[arg(long, value_name = "URL", requires = "listen")]
+    upstream: Option<String>,
     /// The MCP server's command and its arguments, after `--`.
-    #[arg(last = true, required = true, num_args = 1.., value_name = "COMMAND")]
+    #[arg(last = true, required_unless_present = "upstream", num_args = 1.., value_name = "COMMAND")]
     command: Vec<OsString>,
 }
 
@@ -161,6 +180,21 @@ async fn serve(args: ProxyArgs) -> u8 {
     if let Some(name) = &args.server_name {
         config = config.server_name(name);
     }
+    if let (Some(listen), Some(upstream)) = (args.listen, &args.upstream) {
+        let outcome = serve_http(&args, gate, config, listen, upstream).await;
+        let closed = audit.close().await;
+        return match (outcome, closed) {
+            (Ok(()), Ok(())) => exit::OK,
+            (Err(message), _) => {
+                report(&message);
+                exit::TROUBLE
+            }
+            (Ok(()), Err(error)) => {
+                report(&format!("the audit log could not be closed: {error}"));
+                exit::TROUBLE
+            }
+        };
+    }
     let Some((program, rest)) = args.command.split_first() else {
         report("no server command was given after --");
         return exit::USAGE;
@@ -187,12 +221,86 @@ async fn serve(args: ProxyArgs) -> u8 {
     }
 }
 
-fn http_channel(args: &ProxyArgs) -> Result<HttpChannel, String> {
-    let mut builder = HttpChannel::builder();
-    let mut any = false;
+/// Streamable HTTP mode: MCP at `http://LISTEN/mcp`, every request
+/// authenticated first.
+async fn serve_http(
+    args: &ProxyArgs,
+    gate: Gate,
+    config: ProxyConfig,
+    listen: SocketAddr,
+    upstream: &str,
+) -> Result<(), String> {
+    let authenticator = Arc::new(Authenticators(authenticators(args)?));
+    let gateway = HttpGateway::connect(gate, config, upstream)
+        .await
+        .map_err(|error| error.to_string())?;
+    let service = StreamableHttpService::new(
+        move || Ok(gateway.clone()),
+        Arc::new(LocalSessionManager::default()),
+        StreamableHttpServerConfig::default(),
+    );
+    let app = axum::Router::new().nest_service("/mcp", service).layer(
+        axum::middleware::from_fn_with_state(authenticator, authenticate),
+    );
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|error| format!("could not listen on {listen}: {error}"))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|error| format!("could not read the listening address: {error}"))?;
+    report(&format!(
+        "MCP (streamable HTTP) listens on http://{bound}/mcp"
+    ));
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|error| format!("the MCP endpoint stopped: {error}"))
+}
+
+/// Several authenticators: the first that knows the caller answers.
+struct Authenticators(Vec<Box<dyn Authenticator>>);
+
+impl Authenticators {
+    async fn identify(&self, headers: &axum::http::HeaderMap) -> Option<Identity> {
+        for authenticator in &self.0 {
+            if let Ok(identity) = authenticator.authenticate(headers).await {
+                return Some(identity);
+            }
+        }
+        None
+    }
+}
+
+/// Puts the caller's identity on the request, or answers 401: nothing
+/// unauthenticated reaches the gateway.
+async fn authenticate(
+    axum::extract::State(authenticators): axum::extract::State<Arc<Authenticators>>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match authenticators.identify(request.headers()).await {
+        Some(identity) => {
+            request.extensions_mut().insert(identity);
+            next.run(request).await
+        }
+        None => (
+            axum::http::StatusCode::UNAUTHORIZED,
+            [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
+            "a valid bearer token is required",
+        )
+            .into_response(),
+    }
+}
+
+/// The authenticators the options name.
+fn authenticators(args: &ProxyArgs) -> Result<Vec<Box<dyn Authenticator>>, String> {
+    let mut all: Vec<Box<dyn Authenticator>> = Vec::new();
     if let Some(path) = &args.http_token_file {
-        builder = builder.authenticator(read_tokens(path)?);
-        any = true;
+        all.push(Box::new(read_tokens(path)?));
     }
     if let (Some(issuer), Some(audience)) = (&args.http_oidc_issuer, &args.http_oidc_audience) {
         let metadata = format!(
@@ -202,14 +310,21 @@ fn http_channel(args: &ProxyArgs) -> Result<HttpChannel, String> {
         let oidc = OidcAuthenticator::openid(metadata, issuer.as_str(), audience.as_str())
             .map_err(|error| format!("the OpenID Connect settings are wrong: {error}"))?
             .identity_claim(args.http_oidc_claim.as_str());
-        builder = builder.authenticator(oidc);
-        any = true;
+        all.push(Box::new(oidc));
     }
-    if !any {
+    if all.is_empty() {
         return Err(
-            "--http-listen needs reviewers: --http-token-file, or --http-oidc-issuer with --http-oidc-audience"
+            "reviewers and callers need tokens: --http-token-file, or --http-oidc-issuer with --http-oidc-audience"
                 .to_owned(),
         );
+    }
+    Ok(all)
+}
+
+fn http_channel(args: &ProxyArgs) -> Result<HttpChannel, String> {
+    let mut builder = HttpChannel::builder();
+    for authenticator in authenticators(args)? {
+        builder = builder.authenticator(authenticator);
     }
     builder
         .build()

@@ -5,8 +5,9 @@
 //! The example server appends each call it receives to a file, so every
 //! test can check what reached it.
 //!
-//! Run alone with `cargo test -p approvals-cli --example mcp_server --test mcp`
-//! (the example must be built; `cargo test -p approvals-cli` builds it).
+//! `cargo test -p approvals-cli` builds the example; to run this file
+//! alone: `cargo build -p approvals-cli --example mcp_server && cargo test
+//! -p approvals-cli --test mcp`.
 
 // Helpers outside `#[test]` functions: a failure there is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -62,8 +63,8 @@ fn example_server() -> PathBuf {
         .join(format!("mcp_server{}", std::env::consts::EXE_SUFFIX));
     assert!(
         server.exists(),
-        "the example MCP server is not built at {}: run `cargo test -p approvals-cli` \
-         (or add `--example mcp_server` to `--test mcp`)",
+        "the example MCP server is not built at {}: run `cargo test -p approvals-cli`, \
+         or `cargo build -p approvals-cli --example mcp_server` first",
         server.display()
     );
     server
@@ -744,4 +745,160 @@ fn malformed_and_hostile_messages_get_errors_and_the_proxy_stays_up() {
     assert_eq!(session.answer(json!(6))["result"], json!({}));
     let calls = std::fs::read_to_string(session.dir.path().join("calls.log")).unwrap();
     assert!(!calls.contains("call "), "{calls}");
+}
+
+/// Reads a child's standard error until a line names a URL after `marker`.
+async fn announced(stderr: tokio::process::ChildStderr, markers: &[&str]) -> Vec<String> {
+    let mut lines = BufReader::new(stderr).lines();
+    let mut found = vec![String::new(); markers.len()];
+    while found.iter().any(String::is_empty) {
+        let line = lines
+            .next_line()
+            .await
+            .unwrap()
+            .expect("the process announces its address");
+        for (marker, slot) in markers.iter().zip(found.iter_mut()) {
+            if let Some(url) = line.split(marker).nth(1) {
+                *slot = url.trim().to_owned();
+            }
+        }
+    }
+    // Keep draining, so that the child never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streamable_http_mode_takes_the_requester_from_the_token_and_refuses_strangers() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("policy.toml"), POLICY).unwrap();
+    std::fs::write(
+        dir.path().join("tokens.txt"),
+        format!("ops@example.com {OPS_TOKEN}\n{AGENT} {AGENT_TOKEN}\n"),
+    )
+    .unwrap();
+    let calls = dir.path().join("calls.log");
+    let mut server = tokio::process::Command::new(example_server())
+        .args(["--http", "127.0.0.1:0"])
+        .env("MCP_EXAMPLE_CALL_LOG", &calls)
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let upstream = announced(server.stderr.take().unwrap(), &["listens on "])
+        .await
+        .remove(0);
+
+    let mut proxy = tokio::process::Command::new(env!("CARGO_BIN_EXE_approvals"))
+        .current_dir(dir.path())
+        .args([
+            "mcp",
+            "proxy",
+            "--policy",
+            "policy.toml",
+            "--audit",
+            "audit.jsonl",
+        ])
+        .args([
+            "--http-listen",
+            "127.0.0.1:0",
+            "--http-token-file",
+            "tokens.txt",
+        ])
+        .args(["--listen", "127.0.0.1:0", "--upstream", &upstream])
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let urls = announced(
+        proxy.stderr.take().unwrap(),
+        &[
+            "the approvals API listens on ",
+            "MCP (streamable HTTP) listens on ",
+        ],
+    )
+    .await;
+    let (api, endpoint) = (urls[0].clone(), urls[1].clone());
+
+    // No token, or a wrong one: 401, and nothing reaches the server.
+    let http = reqwest::Client::new();
+    let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"refund","arguments":{"customer_email":SECRET_EMAIL,"cents":5}}});
+    for token in [None, Some("wrong-token")] {
+        let mut request = http
+            .post(&endpoint)
+            .header("accept", "application/json, text/event-stream")
+            .json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        assert_eq!(request.send().await.unwrap().status().as_u16(), 401);
+    }
+
+    let config =
+        rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig::with_uri(
+            endpoint.as_str(),
+        )
+        .auth_header(AGENT_TOKEN);
+    let client = ()
+        .serve(rmcp::transport::StreamableHttpClientTransport::from_config(
+            config,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(client.list_all_tools().await.unwrap().len(), 2);
+    let balance = client
+        .call_tool(call("get_balance", json!({ "account": "acc_9" })))
+        .await
+        .unwrap();
+    assert_eq!(balance.is_error, Some(false));
+
+    let peer = client.peer().clone();
+    let waiting = tokio::spawn(async move { peer.call_tool(refund(SECRET_EMAIL, 450)).await });
+    let reviewers = reqwest::Client::new();
+    let mut pending = Value::Null;
+    for _ in 0..1_000 {
+        let answer: Value = reviewers
+            .get(format!("{api}/v1/requests"))
+            .bearer_auth(OPS_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if let Some(first) = answer["requests"].as_array().and_then(|r| r.first()) {
+            pending = first.clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        pending["requester"], AGENT,
+        "the requester is the token's identity"
+    );
+    assert_eq!(pending["action"], "mcp.bank.refund");
+    let approved = reviewers
+        .post(format!(
+            "{api}/v1/requests/{}/approve",
+            pending["id"].as_str().unwrap()
+        ))
+        .bearer_auth(OPS_TOKEN)
+        .json(&json!({ "fingerprint": pending["fingerprint"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(approved.status().as_u16(), 200);
+    let refunded = waiting.await.unwrap().unwrap();
+    assert_eq!(refunded.is_error, Some(false));
+    let received: Vec<String> = std::fs::read_to_string(&calls)
+        .unwrap()
+        .lines()
+        .filter(|line| line.starts_with("call "))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(received.len(), 2, "{received:?}");
+    assert!(received[1].starts_with("call refund"));
+    client.cancel().await.unwrap();
+    proxy.kill().await.unwrap();
+    server.kill().await.unwrap();
 }

@@ -12,6 +12,13 @@ pub enum ProxyError {
     /// answered were answered with an error.
     #[error("the MCP server exited or closed its output while the client was connected")]
     ServerExited,
+    /// The upstream MCP server (streamable HTTP mode) could not be reached
+    /// or did not answer as an MCP server.
+    #[error("the upstream MCP server could not be used: {reason}")]
+    Upstream {
+        /// What went wrong.
+        reason: String,
+    },
     /// A message could not be written to the client or the server.
     #[error("a message could not be written to the {peer}: {source}")]
     Write {

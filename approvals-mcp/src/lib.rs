@@ -52,6 +52,7 @@
 //!
 //! | feature | default | what it adds |
 //! | --- | --- | --- |
+//! | `streamable-http` | no | [`HttpGateway`]: the gateway over streamable HTTP, in front of an upstream server reached over HTTP, with the requester from each request's authentication |
 //! | `rmcp-router` | no | [`gate_tool_router`]: the gate inside your own rmcp server, around every route of its `ToolRouter` |
 //!
 //! ## Why a library and a command
@@ -66,12 +67,17 @@
 
 mod catalog;
 mod error;
+#[cfg(feature = "streamable-http")]
+mod http;
 mod proxy;
 #[cfg(feature = "rmcp-router")]
 mod router;
 
 pub use catalog::{READ_ONLY_RULE, action_segment};
 pub use error::ProxyError;
+#[cfg(feature = "streamable-http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "streamable-http")))]
+pub use http::HttpGateway;
 pub use proxy::{DEFAULT_PROGRESS_INTERVAL, McpProxy, ProxyConfig};
 #[cfg(feature = "rmcp-router")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rmcp-router")))]

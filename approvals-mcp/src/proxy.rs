@@ -39,8 +39,13 @@ impl ProxyConfig {
         self.server_name.as_deref()
     }
 
+    #[cfg(feature = "rmcp-router")]
     pub(crate) fn requester(&self) -> &Identity {
         &self.requester
+    }
+
+    pub(crate) fn interval(&self) -> Duration {
+        self.progress_interval
     }
 
     /// Calls are requested by `requester` (the agent behind the client; the
