@@ -35,6 +35,7 @@ pub struct ProxyConfig {
 }
 
 impl ProxyConfig {
+    #[cfg(any(feature = "rmcp-router", feature = "streamable-http"))]
     pub(crate) fn configured_name(&self) -> Option<&str> {
         self.server_name.as_deref()
     }
@@ -44,6 +45,7 @@ impl ProxyConfig {
         &self.requester
     }
 
+    #[cfg(feature = "streamable-http")]
     pub(crate) fn interval(&self) -> Duration {
         self.progress_interval
     }
