@@ -902,3 +902,44 @@ async fn streamable_http_mode_takes_the_requester_from_the_token_and_refuses_str
     proxy.kill().await.unwrap();
     server.kill().await.unwrap();
 }
+
+#[test]
+fn the_http_channel_needs_reviewers_and_a_bad_token_line_is_named_not_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("policy.toml"), POLICY).unwrap();
+    let run = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_approvals"))
+            .current_dir(dir.path())
+            .args([
+                "mcp",
+                "proxy",
+                "--policy",
+                "policy.toml",
+                "--audit",
+                "audit.jsonl",
+            ])
+            .args(["--http-listen", "127.0.0.1:0"])
+            .args(extra)
+            .args(["--", "true"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let without = run(&[]);
+    assert_eq!(without.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&without.stderr).contains("--http-token-file"));
+
+    std::fs::write(
+        dir.path().join("tokens.txt"),
+        "ops@example.com s3cret-token extra-field\n",
+    )
+    .unwrap();
+    let bad = run(&["--http-token-file", "tokens.txt"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        said.contains("tokens.txt:1: expected `IDENTITY TOKEN`"),
+        "{said}"
+    );
+    assert!(!said.contains("s3cret-token"), "{said}");
+}
