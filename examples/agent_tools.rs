@@ -234,6 +234,16 @@ fn describe(record: &AuditRecord) -> String {
             if *counted { "" } else { " (not counted)" }
         ),
         AuditEvent::Escalated { added } => format!("escalated  to {added:?}"),
+        AuditEvent::Edited {
+            editor,
+            changed,
+            accepted,
+            ..
+        } => format!(
+            "edited     by {editor}: {}{}",
+            changed.join(", "),
+            if *accepted { "" } else { " (refused)" }
+        ),
         AuditEvent::Concluded { conclusion } => format!(
             "concluded  {}",
             match conclusion {

@@ -113,7 +113,8 @@
 pub use approvals_core::{
     Action, ActionRequest, Approval, ArgumentMask, Clock, Conclusion, Error, ExecutionOutcome,
     Fingerprint, Gate, GateBuilder, Identity, MAX_ARGUMENT_DEPTH, RequestId, Risk, SystemClock,
-    Timestamp, UnknownRisk, async_trait, audit, canonical_json, mask, policy, store, telemetry,
+    Timestamp, UnknownRisk, async_trait, audit, canonical_json, edit, mask, policy, store,
+    telemetry,
 };
 
 /// For authors of a channel: the trait, what the gate hands a channel

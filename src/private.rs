@@ -366,6 +366,127 @@ where
     approval.run_converting(body, E::from_gate).await
 }
 
+/// A parameter declared `#[approval(editable)]`: one the body can be given
+/// as a reviewer changed it, rebuilt from JSON.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be rebuilt from JSON, so it cannot be `#[approval(editable)]`",
+    label = "this parameter is declared editable",
+    note = "an edited argument reaches the body deserialized from the approved JSON: derive or implement `serde::Deserialize` for an owned type (not a reference), or remove `#[approval(editable)]`"
+)]
+pub trait EditableArgument: serde::de::DeserializeOwned {}
+
+impl<T: serde::de::DeserializeOwned> EditableArgument for T {}
+
+/// Checks one editable parameter of edited arguments against its type.
+pub type FieldCheck = fn(&str, &serde_json::Value) -> Result<(), approvals_core::edit::EditProblem>;
+
+/// How one editable parameter of type `T` is checked and rebuilt. Made by
+/// [`field`], the one place that requires `T` to be editable, so that a
+/// parameter that is not is reported once.
+pub struct Field<T> {
+    /// Checks a value against `T`.
+    pub check: FieldCheck,
+    rebuild: fn(serde_json::Value) -> Option<T>,
+}
+
+impl<T> Clone for Field<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Field<T> {}
+
+/// The [`Field`] of an editable parameter.
+#[inline]
+pub fn field<T: EditableArgument>() -> Field<T> {
+    Field {
+        check: approvals_core::edit::check_value::<T>,
+        rebuild: |value| serde_json::from_value(value).ok(),
+    }
+}
+
+/// Checks edited arguments: a JSON object whose editable parameters each
+/// fit their type (`fields`: name and check).
+pub fn check_editable(
+    bytes: &[u8],
+    fields: &[(&str, FieldCheck)],
+) -> Result<(), approvals_core::edit::EditProblem> {
+    let Ok(serde_json::Value::Object(arguments)) = serde_json::from_slice(bytes) else {
+        return Err(approvals_core::edit::EditProblem {
+            path: String::new(),
+            problem: "the arguments are not a JSON object".to_owned(),
+        });
+    };
+    for (name, check) in fields {
+        check(
+            name,
+            arguments.get(*name).unwrap_or(&serde_json::Value::Null),
+        )?;
+    }
+    Ok(())
+}
+
+/// What the body of a function with editable parameters is handed beside
+/// its arguments: the approved arguments, when a reviewer's edit changed
+/// them.
+pub struct Edited {
+    request_id: approvals_core::RequestId,
+    approved: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl Edited {
+    /// An editable parameter as the body runs with it: the caller's
+    /// `value`, or, when an edit changed the arguments, the approved one.
+    pub fn take<T>(&mut self, name: &str, value: T, field: Field<T>) -> Result<T, Error> {
+        let Some(approved) = &mut self.approved else {
+            return Ok(value);
+        };
+        let approved = approved.remove(name).unwrap_or(serde_json::Value::Null);
+        // The gate checked the edit against this type: failing here means
+        // a type whose `Deserialize` changed its mind.
+        (field.rebuild)(approved).ok_or_else(|| Error::BindingMismatch {
+            request_id: self.request_id.clone(),
+        })
+    }
+}
+
+/// [`run`] for a function with editable parameters (`editable`, their
+/// names): the body is also handed the edited arguments, when a reviewer
+/// changed them.
+#[inline]
+pub async fn run_editable<A, F, Fut, T, E>(
+    gate: Result<Gate, Error>,
+    request: ActionRequest<A>,
+    editable: &[&str],
+    body: F,
+) -> Result<T, E>
+where
+    A: Serialize,
+    F: FnOnce(A, Edited) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    E: ErrorType,
+{
+    let gate = gate.map_err(E::from_gate)?;
+    let approval = gate.authorize(request).await.map_err(E::from_gate)?;
+    let request_id = approval.request_id().clone();
+    approval
+        .run_edited_converting(
+            editable,
+            move |arguments, approved| {
+                body(
+                    arguments,
+                    Edited {
+                        request_id,
+                        approved,
+                    },
+                )
+            },
+            E::from_gate,
+        )
+        .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

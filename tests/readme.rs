@@ -204,6 +204,16 @@ mod excerpts {
         Ok(())
     }
 
+    /// "Approve with edits", with the attribute.
+    mod attribute_edits {
+        use approvals::{Error, requires_approval};
+
+        #[requires_approval(approvers = ["finance@example.com"])]
+        async fn refund(customer: &str, #[approval(editable)] amount_cents: u64) -> Result<u64, Error> {
+            Ok(amount_cents) // as approved: 42_000 if a reviewer changed it
+        }
+    }
+
     /// "Durable and replicated", one machine.
     async fn sqlite(policy: Policy, slack: SlackChannel) -> Result {
         let gate = Gate::builder()

@@ -312,6 +312,24 @@ async fn every_documented_operation_answers_in_its_documented_shape() {
         .0,
         422
     );
+    // This call takes no edits, and gave no schema.
+    assert_eq!(
+        call(
+            "POST",
+            "/v1/requests/{id}/edit",
+            Some(BOB_TOKEN),
+            Some(json!({"changes": {"replicas": 1}}))
+        )
+        .await
+        .0,
+        403
+    );
+    assert_eq!(
+        call("GET", "/v1/requests/{id}/schema", Some(BOB_TOKEN), None)
+            .await
+            .0,
+        404
+    );
     // The deny that ends it, with the concluded shapes.
     assert_eq!(
         call(
@@ -336,6 +354,37 @@ async fn every_documented_operation_answers_in_its_documented_shape() {
             .0,
         409
     );
+    // An editable call: its schema, an accepted edit and a refused one.
+    let _editable = api.editable_request("scale");
+    let editable = api.pending_for("scale").await;
+    let seen_version = api.seen_fingerprint(&editable, BOB_TOKEN).await;
+    let path = |suffix: &str| format!("/v1/requests/{editable}{suffix}");
+    let (status, schema) = api.get(&path("/schema"), Some(BOB_TOKEN)).await;
+    assert_eq!(status, 200);
+    assert!(schema.is_object());
+    seen.insert(("GET".to_owned(), "/v1/requests/{id}/schema".to_owned()));
+    let (status, refused) = api
+        .post(
+            &path("/edit"),
+            Some(BOB_TOKEN),
+            Some(json!({"fingerprint": seen_version, "changes": {"replicas": "many"}})),
+        )
+        .await;
+    assert_eq!(status, 422, "{refused}");
+    conforms(&doc, "POST", "/v1/requests/{id}/edit", status, &refused);
+    let (status, accepted) = api
+        .post(
+            &path("/edit"),
+            Some(BOB_TOKEN),
+            Some(json!({"fingerprint": seen_version, "changes": {"replicas": 1}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{accepted}");
+    conforms(&doc, "POST", "/v1/requests/{id}/edit", status, &accepted);
+    let (status, view) = api.get(&path(""), Some(BOB_TOKEN)).await;
+    conforms(&doc, "GET", "/v1/requests/{id}", status, &view);
+    assert_eq!(view["version"], 2);
+
     assert_eq!(
         seen,
         documented_operations(&doc),
@@ -344,7 +393,7 @@ async fn every_documented_operation_answers_in_its_documented_shape() {
 
     // A reason-required deny, and unknown ids.
     let _purge = api.request("purge");
-    let purge = api.pending(1).await.remove(0);
+    let purge = api.pending_for("purge").await;
     let path = format!("/v1/requests/{purge}/deny");
     let seen = api.seen_fingerprint(&purge, BOB_TOKEN).await;
     let (status, answer) = api

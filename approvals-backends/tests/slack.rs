@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use approvals_backends::signature;
 use approvals_backends::slack::{
-    APPROVE_ACTION, DENY_ACTION, EmailIdentities, InteractivityHandler, SlackChannel, SlackClient,
-    SlackError, StaticIdentities, parse_interaction,
+    APPROVE_ACTION, DENY_ACTION, EDIT_ACTION, EDIT_BLOCK_PREFIX, EDIT_CALLBACK, EmailIdentities,
+    InteractivityHandler, SlackChannel, SlackClient, SlackError, StaticIdentities,
+    parse_interaction,
 };
 use approvals_core::audit::{AuditEvent, MemoryAudit};
 use approvals_core::policy::{Policy, RequirementBuilder, Rule};
@@ -1336,4 +1337,363 @@ async fn the_framework_agnostic_handler_checks_before_reading() {
         b"the request timestamp header is missing"
     );
     assert!(env.votes().is_empty());
+}
+
+// ------------------------------------------------------- approve with edits
+
+/// A deploy whose arguments have a type, so that the gate can check an
+/// edit against it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Deploy {
+    version: String,
+    replicas: u32,
+    owner_email: String,
+}
+
+impl Env {
+    /// Asks for a deploy whose `editable` paths reviewers may change;
+    /// returns the running call (which answers the replicas it ran with),
+    /// the request id and the Approve button's value.
+    async fn ask_editable(
+        &self,
+        editable: &[&str],
+    ) -> (
+        tokio::task::JoinHandle<Result<u32, Error>>,
+        RequestId,
+        String,
+    ) {
+        let gate = self.gate.clone();
+        let request = ActionRequest::new(
+            "deploy.production",
+            Deploy {
+                version: "v1.2.3".to_owned(),
+                replicas: 3,
+                owner_email: "jane.doe@example.com".to_owned(),
+            },
+        )
+        .requester(AGENT)
+        .editable(editable.iter().copied());
+        let before = self.fake.calls_of("chat.postMessage").len();
+        let run = tokio::spawn(async move {
+            gate.run(request, |deploy: Deploy| async move {
+                Ok::<_, Error>(deploy.replicas)
+            })
+            .await
+        });
+        let posted = self.fake.wait_for("chat.postMessage", before + 1).await;
+        let value = button(&posted[before].body, APPROVE_ACTION);
+        let id = RequestId::from_string(value.rsplit_once(':').unwrap().0);
+        (run, id, value)
+    }
+
+    /// Clicks Edit as `user` and returns the modal opened.
+    async fn open_edit(&self, user: &str, value: &str) -> Value {
+        let before = self.fake.calls_of("views.open").len();
+        self.click_and_settle(user, EDIT_ACTION, value).await;
+        let opened = self.fake.calls_of("views.open");
+        assert_eq!(opened.len(), before + 1, "the edit modal was opened");
+        opened[before].body["view"].clone()
+    }
+
+    fn edits(&self) -> Vec<AuditEvent> {
+        self.audit
+            .records()
+            .into_iter()
+            .map(|record| record.event)
+            .filter(|event| matches!(event, AuditEvent::Edited { .. }))
+            .collect()
+    }
+}
+
+fn edit_submission_payload(user: &str, metadata: &str, inputs: &[(&str, Option<&str>)]) -> String {
+    let values: serde_json::Map<String, Value> = inputs
+        .iter()
+        .map(|(path, value)| {
+            (
+                format!("{EDIT_BLOCK_PREFIX}{path}"),
+                json!({ "value": { "type": "plain_text_input", "value": value } }),
+            )
+        })
+        .collect();
+    json!({
+        "type": "view_submission",
+        "user": { "id": user, "team_id": "T111" },
+        "team": { "id": "T111" },
+        "view": {
+            "id": "V2",
+            "callback_id": EDIT_CALLBACK,
+            "private_metadata": metadata,
+            "state": { "values": values },
+        },
+    })
+    .to_string()
+}
+
+/// The input block of `path` in an edit modal.
+fn input_block<'a>(view: &'a Value, path: &str) -> Option<&'a Value> {
+    view["blocks"]
+        .as_array()?
+        .iter()
+        .find(|block| block["block_id"] == format!("{EDIT_BLOCK_PREFIX}{path}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_accepted_edit_updates_the_message_and_later_votes_name_the_new_fingerprint() {
+    let env = Env::start(Setup {
+        quorum: 2,
+        ..Setup::default()
+    })
+    .await;
+    let (run, id, value) = env.ask_editable(&["*"]).await;
+    let posted = &env.fake.calls_of("chat.postMessage")[0].body;
+    assert_eq!(
+        button(posted, EDIT_ACTION),
+        value,
+        "an Edit button is shown"
+    );
+
+    let view = env.open_edit("U_ALICE", &value).await;
+    assert_eq!(view["callback_id"], EDIT_CALLBACK);
+    assert_eq!(
+        env.fake.calls_of("views.open")[0].body["trigger_id"],
+        "111.222.0"
+    );
+    let version = input_block(&view, "version").expect("an input for `version`");
+    assert_eq!(version["element"]["initial_value"], "v1.2.3");
+    assert_eq!(version["optional"], true);
+    let replicas = input_block(&view, "replicas").expect("an input for `replicas`");
+    assert_eq!(replicas["element"]["initial_value"], "3");
+    // The email is masked: its input starts empty, with a hint, and the
+    // mask itself is not offered as a value either.
+    let email = input_block(&view, "owner_email").expect("an input for `owner_email`");
+    assert!(email["element"].get("initial_value").is_none(), "{email}");
+    assert_eq!(
+        email["hint"]["text"],
+        "masked: enter a new value to replace it"
+    );
+    let metadata = view["private_metadata"].as_str().unwrap().to_owned();
+    assert!(metadata.contains(id.as_str()));
+    assert!(env.still_pending(&id), "opening the modal decides nothing");
+
+    // Only `replicas` changed: the others are sent as they were opened.
+    let submit = env.sign(form(&edit_submission_payload(
+        "U_ALICE",
+        &metadata,
+        &[
+            ("version", Some("v1.2.3")),
+            ("replicas", Some("5")),
+            ("owner_email", None),
+        ],
+    )));
+    assert_eq!(
+        env.post(&submit).await,
+        (200, String::new()),
+        "the modal closes"
+    );
+    env.handler.drain().await;
+    let revised = env
+        .gate
+        .votes()
+        .pending_request(&id)
+        .expect("still pending");
+    assert_eq!(revised.version, 2);
+    assert_eq!(revised.arguments.as_value()["replicas"], 5);
+    assert!(
+        env.told("U_ALICE")
+            .last()
+            .unwrap()
+            .contains("version 2 of the request, and counted as your approval: 1 of 2"),
+        "{:?}",
+        env.told("U_ALICE")
+    );
+
+    // The message now shows version 2, and its buttons carry the new
+    // fingerprint.
+    let update = env.last_update().await;
+    let new_value = button(&update, APPROVE_ACTION);
+    assert_ne!(new_value, value);
+    assert!(new_value.ends_with(&revised.fingerprint.to_hex()));
+    assert!(text_of(&update).contains("version 2"));
+    assert!(text_of(&update).contains("\\\"replicas\\\": 5"));
+
+    // A click on the old message names the old version: refused.
+    env.click_and_settle("U_BOB", APPROVE_ACTION, &value).await;
+    assert!(env.still_pending(&id));
+    assert_eq!(
+        env.told("U_BOB").last().unwrap(),
+        &format!(
+            "Your vote was not counted: {}.",
+            Refusal::FingerprintMismatch
+        )
+    );
+    // On the updated message it counts, and concludes with the editor's.
+    env.click_and_settle("U_BOB", APPROVE_ACTION, &new_value)
+        .await;
+    assert_eq!(run.await.unwrap().unwrap(), 5, "the body ran as edited");
+    let update = env.last_update().await;
+    assert!(actions(&update).is_none());
+    assert!(text_of(&update).contains("Approved* by alice@example.com, bob@example.com"));
+    env.assert_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_edit_keeps_the_modal_open_with_the_gates_words_and_changes_nothing() {
+    let env = Env::start(Setup {
+        quorum: 2,
+        ..Setup::default()
+    })
+    .await;
+    let (run, id, value) = env.ask_editable(&["replicas"]).await;
+    let view = env.open_edit("U_ALICE", &value).await;
+    assert!(input_block(&view, "replicas").is_some());
+    assert!(
+        input_block(&view, "version").is_none(),
+        "only editable fields are offered"
+    );
+    let metadata = view["private_metadata"].as_str().unwrap().to_owned();
+
+    // Of the wrong type: the error sits under the field, naming no value.
+    let wrong_type = env.sign(form(&edit_submission_payload(
+        "U_ALICE",
+        &metadata,
+        &[("replicas", Some("many"))],
+    )));
+    let (status, body) = env.post(&wrong_type).await;
+    assert_eq!(status, 200);
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["response_action"], "errors");
+    let error = body["errors"][format!("{EDIT_BLOCK_PREFIX}replicas")]
+        .as_str()
+        .unwrap();
+    assert!(error.contains(&Refusal::InvalidEdit.to_string()), "{error}");
+    assert!(error.contains("`replicas`"), "{error}");
+    assert!(!error.contains("many"), "the value is not echoed: {error}");
+
+    // A field that is not editable, sent by a crafted submission.
+    let not_editable = env.sign(form(&edit_submission_payload(
+        "U_ALICE",
+        &metadata,
+        &[("version", Some("v9.9.9"))],
+    )));
+    let (status, body) = env.post(&not_editable).await;
+    assert_eq!(status, 200);
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["response_action"], "errors");
+    let error = body["errors"][format!("{EDIT_BLOCK_PREFIX}replicas")]
+        .as_str()
+        .unwrap();
+    assert!(error.contains(&Refusal::NotEditable.to_string()), "{error}");
+
+    env.handler.drain().await;
+    let current = env.gate.votes().pending_request(&id).unwrap();
+    assert_eq!(current.version, 1);
+    assert!(value.ends_with(&current.fingerprint.to_hex()));
+    assert!(env.fake.calls_of("chat.update").is_empty());
+    assert!(
+        env.edits().iter().all(|event| matches!(
+            event,
+            AuditEvent::Edited {
+                accepted: false,
+                ..
+            }
+        )),
+        "every refused edit is recorded: {:?}",
+        env.edits()
+    );
+    assert_eq!(env.edits().len(), 2);
+
+    env.click_and_settle("U_ALICE", APPROVE_ACTION, &value)
+        .await;
+    env.click_and_settle("U_BOB", APPROVE_ACTION, &value).await;
+    assert_eq!(run.await.unwrap().unwrap(), 3, "the body ran as asked");
+    env.assert_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_edit_submission_is_refused_before_the_gate() {
+    let env = Env::start(Setup {
+        quorum: 2,
+        ..Setup::default()
+    })
+    .await;
+    let (run, id, value) = env.ask_editable(&["*"]).await;
+    let view = env.open_edit("U_ALICE", &value).await;
+    let metadata = view["private_metadata"].as_str().unwrap().to_owned();
+    let mut forged = env.sign(form(&edit_submission_payload(
+        "U_ALICE",
+        &metadata,
+        &[("replicas", Some("500"))],
+    )));
+    forged.signature = signature::sign(b"not-the-secret", forged.timestamp, forged.body.as_bytes());
+    let (status, _) = env.post(&forged).await;
+    assert_eq!(status, 401);
+    env.handler.drain().await;
+    assert!(env.edits().is_empty(), "nothing reached the gate");
+    assert_eq!(env.gate.votes().pending_request(&id).unwrap().version, 1);
+    assert!(env.fake.calls_of("chat.update").is_empty());
+
+    // The request goes on as asked.
+    env.click_and_settle("U_ALICE", APPROVE_ACTION, &value)
+        .await;
+    env.click_and_settle("U_BOB", APPROVE_ACTION, &value).await;
+    assert_eq!(run.await.unwrap().unwrap(), 3);
+    env.assert_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_without_edits_has_no_edit_button() {
+    let env = Env::start(Setup::default()).await;
+    let (run, _id, value) = env.ask(AGENT).await;
+    let posted = &env.fake.calls_of("chat.postMessage")[0].body;
+    let elements = actions(posted).unwrap()["elements"].as_array().unwrap();
+    assert_eq!(elements.len(), 2);
+    assert!(elements.iter().all(|e| e["action_id"] != EDIT_ACTION));
+    env.click_and_settle("U_ALICE", APPROVE_ACTION, &value)
+        .await;
+    assert_eq!(run.await.unwrap().unwrap(), "deployed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_by_an_unmapped_user_stays_in_the_modal_and_reaches_no_gate() {
+    let env = Env::start(Setup {
+        quorum: 2,
+        ..Setup::default()
+    })
+    .await;
+    let (run, id, value) = env.ask_editable(&["replicas"]).await;
+    let view = env.open_edit("U_ALICE", &value).await;
+    let metadata = view["private_metadata"].as_str().unwrap().to_owned();
+
+    let stranger = env.sign(form(&edit_submission_payload(
+        "U_STRANGER",
+        &metadata,
+        &[("replicas", Some("7"))],
+    )));
+    let (status, body) = env.post(&stranger).await;
+    assert_eq!(status, 200);
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["response_action"], "errors");
+    assert!(
+        body["errors"][format!("{EDIT_BLOCK_PREFIX}replicas")]
+            .as_str()
+            .unwrap()
+            .contains("not mapped to an approver identity")
+    );
+    env.handler.drain().await;
+    assert!(env.edits().is_empty(), "no identity, no edit for the gate");
+    assert_eq!(env.gate.votes().pending_request(&id).unwrap().version, 1);
+
+    env.click_and_settle("U_ALICE", APPROVE_ACTION, &value)
+        .await;
+    env.click_and_settle("U_BOB", APPROVE_ACTION, &value).await;
+    assert_eq!(run.await.unwrap().unwrap(), 3);
+
+    // Once the request has ended, Edit opens nothing and says why.
+    env.click_and_settle("U_ALICE", EDIT_ACTION, &value).await;
+    assert_eq!(env.fake.calls_of("views.open").len(), 1);
+    assert_eq!(
+        env.told("U_ALICE").last().unwrap(),
+        "This request cannot be edited: it is no longer waiting for a decision."
+    );
+    env.assert_clean();
 }

@@ -262,3 +262,137 @@ fn a_pipe_is_not_a_terminal() {
     let file = File::from(std::os::fd::OwnedFd::from(reader));
     assert!(Terminal::from_file(file).is_err());
 }
+
+// ------------------------------------------------------- approve with edits
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Scale {
+    customer: String,
+    replicas: u32,
+}
+
+/// A gate whose `scale` requests reviewers may edit (any field).
+fn editing_gate(approver: TerminalChannel, audit: &MemoryAudit) -> Gate {
+    Gate::builder()
+        .policy(
+            Policy::new().rule(
+                Rule::new("scaling may be edited").action("scale").require(
+                    RequirementBuilder::new()
+                        .approvers([ALICE])
+                        .editable(["*"])
+                        .timeout(Duration::from_secs(60)),
+                ),
+            ),
+        )
+        .channel(approver)
+        .audit(audit.clone())
+        .build()
+}
+
+fn scale(gate: &Gate) -> tokio::task::JoinHandle<Result<u32, Error>> {
+    let gate = gate.clone();
+    let request = ActionRequest::new(
+        "scale",
+        Scale {
+            customer: SECRET_EMAIL.to_owned(),
+            replicas: 3,
+        },
+    )
+    .requester(AGENT)
+    .editable(["*"]);
+    tokio::spawn(async move {
+        gate.run(request, |scale: Scale| async move { Ok(scale.replicas) })
+            .await
+    })
+}
+
+/// A fake editor: keeps a copy of the file it was given as `seen.json`,
+/// then replaces `"replicas": 3` with `"replicas": <to>`.
+fn fake_editor(dir: &std::path::Path, to: &str) -> String {
+    let script = dir.join(format!("editor-{}.sh", to.trim_matches('"')));
+    let seen = dir.join("seen.json");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ncp \"$1\" '{seen}'\nsed 's/\"replicas\": 3/\"replicas\": {to}/' \"$1\" > \"$1.new\" && mv \"$1.new\" \"$1\"\n",
+            seen = seen.display(),
+        ),
+    )
+    .unwrap();
+    let mut permissions = std::fs::metadata(&script).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    std::fs::set_permissions(&script, permissions).unwrap();
+    script.display().to_string()
+}
+
+/// A directory of its own for a test's files, removed at the end.
+struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("approvals-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+const EDIT_PROMPT: &str = "Approve, deny, edit or skip? [a/d/e/s] ";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_in_the_editor_is_approved_and_the_call_runs_as_edited() {
+    let scratch = Scratch::new("terminal-edit");
+    let editor = fake_editor(&scratch.0, "5");
+    let (pty, terminal) = open();
+    let audit = MemoryAudit::new();
+    let gate = editing_gate(
+        TerminalChannel::on(terminal).voter(ALICE).editor(editor),
+        &audit,
+    );
+    let run = scale(&gate);
+
+    pty.wait_for(EDIT_PROMPT).await;
+    pty.type_line("e");
+    assert_eq!(run.await.unwrap().unwrap(), 5, "the body ran as edited");
+    pty.wait_for("Edited (version 2), and counted: the request is approved")
+        .await;
+
+    // The editor saw the fields it may change, without the masked one.
+    let seen: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(scratch.0.join("seen.json")).unwrap()).unwrap();
+    assert_eq!(seen, serde_json::json!({"replicas": 3}));
+    assert!(
+        audit
+            .records()
+            .iter()
+            .any(|record| matches!(record.event, AuditEvent::Edited { accepted: true, .. }))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_edit_is_explained_and_the_prompt_asks_again() {
+    let scratch = Scratch::new("terminal-edit-refused");
+    let editor = fake_editor(&scratch.0, "\"many\"");
+    let (pty, terminal) = open();
+    let audit = MemoryAudit::new();
+    let gate = editing_gate(
+        TerminalChannel::on(terminal).voter(ALICE).editor(editor),
+        &audit,
+    );
+    let run = scale(&gate);
+
+    pty.wait_for(EDIT_PROMPT).await;
+    pty.type_line("e");
+    let screen = pty
+        .wait_for("Not changed: this edit is not valid for the call's arguments. `replicas`:")
+        .await;
+    assert!(!screen.contains("many"), "the value is not echoed");
+    pty.wait_for_count(EDIT_PROMPT, 2).await;
+    pty.type_line("a");
+    assert_eq!(run.await.unwrap().unwrap(), 3, "the body ran as asked");
+}

@@ -390,6 +390,53 @@ fn describe(record: &AuditRecord, out: &Out) -> Vec<String> {
                 clean(channel)
             )]
         }
+        AuditEvent::Edited {
+            editor,
+            channel,
+            from_version,
+            after,
+            changed,
+            accepted,
+            refusal,
+            problem,
+            ..
+        } => {
+            let verdict = match (accepted, refusal) {
+                (true, _) => out.paint(
+                    Tone::Good,
+                    format!("version {} approved by the editor", from_version + 1),
+                ),
+                (false, Some(refusal)) => out.paint(Tone::Warn, format!("refused: {refusal}")),
+                (false, None) => out.paint(Tone::Warn, "refused"),
+            };
+            let fields: Vec<String> = changed.iter().map(|path| clean(path)).collect();
+            let mut lines = vec![format!(
+                "{lead}  {} {} edits version {from_version} via {} ({verdict}){}",
+                event("edited"),
+                clean(editor.as_str()),
+                clean(channel),
+                if fields.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", fields.join(", "))
+                }
+            )];
+            if let Some(problem) = problem {
+                lines.push(format!(
+                    "{pad}  {} {}",
+                    event("problem"),
+                    clean(&problem.to_string())
+                ));
+            }
+            if let Some(after) = after {
+                lines.push(format!(
+                    "{pad}  {} {}",
+                    event("arguments"),
+                    clean(&after.to_string())
+                ));
+            }
+            lines
+        }
         AuditEvent::Escalated { added } => {
             let names: Vec<String> = added.iter().map(|a| clean(a.as_str())).collect();
             vec![format!(

@@ -49,6 +49,17 @@ pub trait Channel: Send + Sync {
         Ok(())
     }
 
+    /// A reviewer's edit made a new version of the request: `request` is
+    /// it, with its own arguments (masked), fingerprint, version and
+    /// requirement. Votes must name the new fingerprint: a channel that
+    /// keeps showing the old version gets its votes refused as
+    /// [`FingerprintMismatch`](crate::Refusal::FingerprintMismatch), so it
+    /// should show this one. The editor's approval of it follows as
+    /// [`progress`](Channel::progress).
+    async fn revised(&self, _request: &Review) -> Result<(), ChannelError> {
+        Ok(())
+    }
+
     /// The request ended; update or withdraw what was delivered.
     async fn concluded(
         &self,
@@ -98,6 +109,9 @@ impl<T: Channel + ?Sized> Channel for &T {
     async fn escalated(&self, request: &Review, added: &[Identity]) -> Result<(), ChannelError> {
         (**self).escalated(request, added).await
     }
+    async fn revised(&self, request: &Review) -> Result<(), ChannelError> {
+        (**self).revised(request).await
+    }
     async fn concluded(
         &self,
         request: &Review,
@@ -130,6 +144,9 @@ impl<T: Channel + ?Sized> Channel for Box<T> {
     async fn escalated(&self, request: &Review, added: &[Identity]) -> Result<(), ChannelError> {
         (**self).escalated(request, added).await
     }
+    async fn revised(&self, request: &Review) -> Result<(), ChannelError> {
+        (**self).revised(request).await
+    }
     async fn concluded(
         &self,
         request: &Review,
@@ -161,6 +178,9 @@ impl<T: Channel + ?Sized> Channel for Arc<T> {
     }
     async fn escalated(&self, request: &Review, added: &[Identity]) -> Result<(), ChannelError> {
         (**self).escalated(request, added).await
+    }
+    async fn revised(&self, request: &Review) -> Result<(), ChannelError> {
+        (**self).revised(request).await
     }
     async fn concluded(
         &self,

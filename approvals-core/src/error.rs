@@ -140,6 +140,16 @@ pub enum Error {
         /// The stored request.
         request_id: RequestId,
     },
+    /// A call declared an editable path that is not `*` or names joined by
+    /// `.` ([`ActionRequest::editable`](crate::ActionRequest::editable));
+    /// nothing was recorded.
+    #[error("an editable path of `{action}` {problem}")]
+    EditablePath {
+        /// The action.
+        action: String,
+        /// What is wrong with the path.
+        problem: &'static str,
+    },
     /// The request ended closed for another fault.
     #[error("request {request_id} failed closed: {reason}")]
     Failed {
@@ -177,6 +187,7 @@ impl Error {
             Error::AlreadyRun { .. } => "already_run",
             Error::KeyConflict { .. } => "key_conflict",
             Error::Failed { .. } => "failed",
+            Error::EditablePath { .. } => "editable_path",
         }
     }
 }

@@ -23,6 +23,7 @@
 
 pub mod audit;
 pub mod channel;
+pub mod edit;
 mod error;
 mod fingerprint;
 pub mod gate;

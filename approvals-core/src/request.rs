@@ -4,9 +4,11 @@ use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::Identity;
+use crate::edit::EditCheck;
 use crate::policy::RequirementBuilder;
 
 /// How much harm the action can do if it should not have run.
@@ -97,7 +99,26 @@ pub struct ActionRequest<A> {
     pub(crate) requirement: Option<RequirementBuilder>,
     pub(crate) declared_at: Option<&'static str>,
     pub(crate) key: Option<String>,
+    pub(crate) edits: Option<Edits<A>>,
+    pub(crate) argument_schema: Option<std::sync::Arc<serde_json::Value>>,
 }
+
+/// How a call takes edits: what it declares editable, how an edit is
+/// checked against the argument type, and how the arguments are rebuilt
+/// from the approved bytes.
+pub(crate) struct Edits<A> {
+    /// The paths the call declares editable, used where the requirement
+    /// says nothing.
+    pub(crate) declared: Vec<String>,
+    pub(crate) check: EditCheck,
+    /// `None` where the caller rebuilds the arguments itself (the
+    /// attribute's expansion).
+    pub(crate) rebuild: Option<Rebuild<A>>,
+}
+
+/// Rebuilds a call's arguments from approved JSON bytes (`None` if they do
+/// not deserialize).
+pub(crate) type Rebuild<A> = fn(&[u8]) -> Option<A>;
 
 /// How one top-level argument is masked, whatever the masker would choose
 /// for it by itself.
@@ -128,6 +149,8 @@ impl<A> ActionRequest<A> {
             requirement: None,
             declared_at: None,
             key: None,
+            edits: None,
+            argument_schema: None,
         }
     }
 
@@ -262,6 +285,47 @@ impl<A> ActionRequest<A> {
         self.requirement.as_ref()
     }
 
+    /// Lets reviewers change `paths` of the arguments, each edit checked by
+    /// `check`; the caller rebuilds the arguments from
+    /// [`Approval::edited_arguments`](crate::Approval::edited_arguments)
+    /// itself. For the `#[requires_approval]` attribute's expansion, whose
+    /// arguments hold references: use [`editable`](Self::editable).
+    #[doc(hidden)]
+    #[must_use]
+    pub fn editable_with<S: Into<String>>(
+        mut self,
+        paths: impl IntoIterator<Item = S>,
+        check: impl Fn(&[u8]) -> Result<(), crate::edit::EditProblem> + Send + Sync + 'static,
+    ) -> Self {
+        self.edits = Some(Edits {
+            declared: paths.into_iter().map(Into::into).collect(),
+            check: std::sync::Arc::new(check),
+            rebuild: None,
+        });
+        self
+    }
+
+    /// Gives reviewers' tools a JSON Schema of the argument type (for
+    /// example `serde_json::to_value(schemars::schema_for!(Refund))`),
+    /// shown with the request ([`Review::argument_schema`](crate::Review::argument_schema))
+    /// and published by the HTTP API, so that a client can check an edit
+    /// before sending it. It is shown as given, so it must describe types
+    /// only; the gate checks every edit against the type itself, whatever
+    /// the schema says.
+    #[must_use]
+    pub fn argument_schema(mut self, schema: serde_json::Value) -> Self {
+        self.argument_schema = Some(std::sync::Arc::new(schema));
+        self
+    }
+
+    /// The paths the call declares editable (empty if it takes no edits or
+    /// declares none).
+    pub fn declared_editable(&self) -> &[String] {
+        self.edits
+            .as_ref()
+            .map_or(&[], |edits| edits.declared.as_slice())
+    }
+
     /// The per-argument masking overrides, in the order they were given.
     pub fn argument_masks(&self) -> &[ArgumentMask] {
         &self.argument_masks
@@ -290,6 +354,50 @@ impl<A> ActionRequest<A> {
     /// The arguments.
     pub fn arguments(&self) -> &A {
         &self.arguments
+    }
+}
+
+impl<A: Serialize + DeserializeOwned> ActionRequest<A> {
+    /// Lets reviewers change `paths` of the arguments before approving
+    /// (`"amount_cents"`, `"destination.bucket"`, `"*"` for all): the call
+    /// takes edits, and declares these paths editable where the requirement
+    /// that applies does not say
+    /// ([`RequirementBuilder::editable`](crate::policy::RequirementBuilder::editable)
+    /// in a rule, `editable = [...]` in TOML, which win). With no paths, it
+    /// takes exactly the edits the requirement allows.
+    ///
+    /// Only arguments that deserialize can be edited: an edit is checked
+    /// against `A` before it is accepted, and an approved edit reaches the
+    /// body as an `A` deserialized from the approved bytes (by
+    /// [`Approval::run`](crate::Approval::run) as by
+    /// [`run_exact`](crate::Approval::run_exact)). An edit is a new version
+    /// of the request, judged by policy again and approved again (see
+    /// [`edit`](crate::edit)). A path that is not `*` or names joined by
+    /// `.` fails the call with [`Error::EditablePath`](crate::Error::EditablePath).
+    ///
+    /// ```
+    /// use approvals_core::ActionRequest;
+    ///
+    /// #[derive(serde::Serialize, serde::Deserialize)]
+    /// struct Refund { customer: String, amount_cents: u64 }
+    ///
+    /// let request = ActionRequest::new("billing.refund", Refund { customer: "c_42".into(), amount_cents: 420_000 })
+    ///     .editable(["amount_cents"]);
+    /// assert_eq!(request.declared_editable(), ["amount_cents"]);
+    /// ```
+    #[must_use]
+    pub fn editable<S: Into<String>>(mut self, paths: impl IntoIterator<Item = S>) -> Self {
+        self.edits = Some(Edits {
+            declared: paths.into_iter().map(Into::into).collect(),
+            check: {
+                // A function pointer is `'static` whatever `A` borrows.
+                let check: fn(&[u8]) -> Result<(), crate::edit::EditProblem> =
+                    crate::edit::check_type::<A>;
+                std::sync::Arc::new(check)
+            },
+            rebuild: Some(|bytes| serde_json::from_slice(bytes).ok()),
+        });
+        self
     }
 }
 

@@ -41,6 +41,27 @@ pub struct Review {
     pub requested_at: Timestamp,
     /// When silence becomes a denial.
     pub deadline: Timestamp,
+    /// The version shown: 1 as the request was made, one more with each
+    /// accepted edit. Each version has its own fingerprint, and needs its
+    /// own quorum.
+    #[serde(default = "first_version")]
+    pub version: u32,
+    /// The argument paths a reviewer may change before approving
+    /// (`"*"`: any); empty when the call takes no edits. Channels offer
+    /// edits only for these; the gate judges every edit.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub editable: Vec<String>,
+    /// A JSON Schema of the argument type, when the call gave one
+    /// ([`ActionRequest::argument_schema`](crate::ActionRequest::argument_schema)):
+    /// channels may publish it so that an editor's client checks an edit
+    /// before sending it. It describes types, never values; the gate
+    /// checks every edit against the type itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub argument_schema: Option<std::sync::Arc<serde_json::Value>>,
+}
+
+fn first_version() -> u32 {
+    1
 }
 
 /// A reviewer's choice.
@@ -161,11 +182,22 @@ pub enum Refusal {
     /// [`GateBuilder::stray_vote_limit`](crate::GateBuilder::stray_vote_limit)).
     #[error("too many votes for requests that are not pending; try again later")]
     Throttled,
+    /// An edit changes an argument the requirement does not declare
+    /// editable, or the call takes no edits at all.
+    #[error("this change is not allowed: only the arguments policy declares editable may change")]
+    NotEditable,
+    /// An edit that is not a valid change of the arguments: not a JSON
+    /// object, no change at all, or arguments that do not fit their type.
+    #[error("this edit is not valid for the call's arguments")]
+    InvalidEdit,
+    /// Policy refuses the call as edited; the request stays as it was.
+    #[error("policy refuses the call as edited")]
+    EditRefusedByPolicy,
 }
 
 impl Refusal {
     /// Every refusal, in declaration order.
-    pub const ALL: [Refusal; 11] = [
+    pub const ALL: [Refusal; 14] = [
         Refusal::UnknownRequest,
         Refusal::FingerprintMismatch,
         Refusal::AlreadyConcluded,
@@ -177,6 +209,9 @@ impl Refusal {
         Refusal::NotRecorded,
         Refusal::DeadlinePassed,
         Refusal::Throttled,
+        Refusal::NotEditable,
+        Refusal::InvalidEdit,
+        Refusal::EditRefusedByPolicy,
     ];
 
     /// The stable code of this refusal (`"self_approval"`), as serialized.
@@ -194,23 +229,29 @@ impl Refusal {
             Refusal::NotRecorded => "not_recorded",
             Refusal::DeadlinePassed => "deadline_passed",
             Refusal::Throttled => "throttled",
+            Refusal::NotEditable => "not_editable",
+            Refusal::InvalidEdit => "invalid_edit",
+            Refusal::EditRefusedByPolicy => "edit_refused_by_policy",
         }
     }
 
     /// The HTTP status an inbound channel answers this refusal with: `404`
     /// for an unknown request, `403` for a voter who may not vote, `409` for
     /// a vote that conflicts with the request's state, `422` for a reason
-    /// that does not meet the rule, `429` when throttled and `503` when the
+    /// that does not meet the rule or an edit that is not valid, `429` when throttled and `503` when the
     /// vote could not be recorded.
     pub fn http_status(self) -> u16 {
         match self {
             Refusal::UnknownRequest => 404,
-            Refusal::SelfApproval | Refusal::NotEligible => 403,
+            Refusal::SelfApproval
+            | Refusal::NotEligible
+            | Refusal::NotEditable
+            | Refusal::EditRefusedByPolicy => 403,
             Refusal::FingerprintMismatch
             | Refusal::AlreadyConcluded
             | Refusal::AlreadyVoted
             | Refusal::DeadlinePassed => 409,
-            Refusal::ReasonRequired | Refusal::ReasonTooLong => 422,
+            Refusal::ReasonRequired | Refusal::ReasonTooLong | Refusal::InvalidEdit => 422,
             Refusal::Throttled => 429,
             Refusal::NotRecorded => 503,
         }

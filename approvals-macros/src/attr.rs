@@ -24,6 +24,7 @@ mod kw {
     syn::custom_keyword!(skip);
     syn::custom_keyword!(mask);
     syn::custom_keyword!(rename);
+    syn::custom_keyword!(editable);
 }
 
 /// The attribute's arguments, in the order the docs list them.
@@ -41,7 +42,7 @@ const ARGUMENTS: &[&str] = &[
 ];
 
 /// The arguments of a parameter's `#[approval(…)]`.
-const PARAMETER_ARGUMENTS: &[&str] = &["skip", "mask", "rename"];
+const PARAMETER_ARGUMENTS: &[&str] = &["skip", "mask", "rename", "editable"];
 
 const RISKS: &[&str] = &["low", "medium", "high", "critical"];
 
@@ -341,6 +342,8 @@ pub(crate) struct ParamArgs {
     /// The mask spec, lower-cased.
     pub(crate) mask: Option<Given<String>>,
     pub(crate) rename: Option<Given<LitStr>>,
+    /// A reviewer may change it (where policy allows).
+    pub(crate) editable: Option<Given<()>>,
 }
 
 impl ParamArgs {
@@ -358,7 +361,7 @@ impl ParamArgs {
             if parsed.is_err() {
                 errors.at(
                     attr.span(),
-                    "expected `#[approval(skip)]`, `#[approval(mask = \"…\")]` or `#[approval(rename = \"…\")]`",
+                    "expected `#[approval(skip)]`, `#[approval(editable)]`, `#[approval(mask = \"…\")]` or `#[approval(rename = \"…\")]`",
                 );
             }
             false
@@ -372,6 +375,9 @@ impl ParamArgs {
         if lookahead.peek(kw::skip) {
             let key = input.parse::<kw::skip>()?.span;
             set_once(&mut self.skip, "skip", key, (), errors);
+        } else if lookahead.peek(kw::editable) {
+            let key = input.parse::<kw::editable>()?.span;
+            set_once(&mut self.editable, "editable", key, (), errors);
         } else if lookahead.peek(kw::mask) {
             let key = input.parse::<kw::mask>()?.span;
             let literal = string_value(input)?;
@@ -411,6 +417,7 @@ impl ParamArgs {
         for (key, given) in [
             ("mask", self.mask.as_ref().map(|given| given.key)),
             ("rename", self.rename.as_ref().map(|given| given.key)),
+            ("editable", self.editable.as_ref().map(|given| given.key)),
         ] {
             if let Some(span) = given {
                 errors.at(

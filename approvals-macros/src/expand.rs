@@ -229,6 +229,9 @@ struct Param {
     key: Option<String>,
     /// The `mask = "…"` spec.
     mask: Option<String>,
+    /// `#[approval(editable)]`: its type, which the body's value is rebuilt
+    /// as when a reviewer edits it.
+    editable: Option<Type>,
 }
 
 impl Param {
@@ -295,12 +298,19 @@ impl Param {
                 keys.push(key.clone());
                 key
             });
+            if let (Some(editable), Type::Reference(_)) = (&args.editable, &*typed.ty) {
+                errors.at(
+                    editable.key,
+                    "a reference cannot be `#[approval(editable)]`: an edited argument is rebuilt from the approved JSON as a value of its own; take an owned type (`String` for `&str`)",
+                );
+            }
             params.push(Param {
                 ident,
                 pat,
                 ty_span: typed.ty.span(),
                 key,
                 mask: args.mask.map(|mask| mask.value),
+                editable: args.editable.map(|_| (*typed.ty).clone()),
             });
         }
         params
@@ -412,6 +422,56 @@ fn expand(args: &Args, mut function: ItemFn, shape: Shape, params: &[Param]) -> 
         Some(quote!(.mask_argument(#key, #spec)))
     });
 
+    // Editable parameters: the request takes edits of them, each checked
+    // against its type, and the body rebuilds them from the approved JSON.
+    let editable: Vec<(&str, &Type, &Param)> = included
+        .iter()
+        .filter_map(|param| Some((param.key.as_deref()?, param.editable.as_ref()?, *param)))
+        .collect();
+    let editable_keys: Vec<&str> = editable.iter().map(|(key, _, _)| *key).collect();
+    // One `Field` per editable parameter, made where the parameter's type
+    // is checked once; the edit check and the body share it.
+    let field_ident = |param: &Param| {
+        format_ident!(
+            "__approvals_field_{}",
+            param.ident.unraw(),
+            span = Span::mixed_site()
+        )
+    };
+    let fields_let = editable.iter().map(|(_, ty, param)| {
+        let name = field_ident(param);
+        let make = respan(quote!(#private::field::<#ty>), param.ty_span);
+        quote!(let #name = #make();)
+    });
+    let editable_call = (!editable.is_empty()).then(|| {
+        let checks = editable.iter().map(|(key, _, param)| {
+            let name = field_ident(param);
+            quote!((#key, #name.check))
+        });
+        quote! {
+            .editable_with(
+                [#(#editable_keys),*],
+                move |__approvals_bytes: &[u8]| #private::check_editable(__approvals_bytes, &[#(#checks),*]),
+            )
+        }
+    });
+    // Inside the body: each editable parameter, as approved.
+    let rebuild = |name: &TokenStream, param: &Param| -> TokenStream {
+        let (Some(key), Some(ty)) = (param.key.as_deref(), param.editable.as_ref()) else {
+            return quote!();
+        };
+        let ident = &param.ident;
+        let field = field_ident(param);
+        quote! {
+            let #name: #ty = match __approvals_edited.take(#key, #ident, #field) {
+                ::core::result::Result::Ok(value) => value,
+                ::core::result::Result::Err(error) => {
+                    return ::core::result::Result::Err(#private::ErrorType::from_gate(error));
+                }
+            };
+        }
+    };
+
     // Spanned at the return type, so that an error type without
     // `From<approvals::Error>` is reported there.
     let output_span = shape.output().span();
@@ -422,6 +482,7 @@ fn expand(args: &Args, mut function: ItemFn, shape: Shape, params: &[Param]) -> 
     // its type).
     let request = Ident::new("__approvals_request", output_span);
     let prepare = quote! {
+        #(#fields_let)*
         let __approvals_gate = #gate;
         #requester_let
         #justification_let
@@ -435,14 +496,32 @@ fn expand(args: &Args, mut function: ItemFn, shape: Shape, params: &[Param]) -> 
         #justification_call
         #requirement
         .declared_at(::core::concat!(::core::file!(), ":", ::core::line!(), ":", ::core::column!()))
-        #(#masks)*;
+        #(#masks)*
+        #editable_call;
+    };
+    let (run, closure_head) = if editable.is_empty() {
+        (run, quote!(move |__approvals_arguments| async move))
+    } else {
+        (
+            respan(quote!(#private::run_editable), output_span),
+            quote!(&[#(#editable_keys),*], move |__approvals_arguments, mut __approvals_edited| async move),
+        )
     };
 
     match shape {
         Shape::Async { output } => {
             let patterns = included.iter().rev().fold(quote!(()), |rest, param| {
                 let pat = &param.pat;
-                quote!((#private::Arg { value: #pat, .. }, #rest))
+                if param.editable.is_some() {
+                    let ident = &param.ident;
+                    quote!((#private::Arg { value: #ident, .. }, #rest))
+                } else {
+                    quote!((#private::Arg { value: #pat, .. }, #rest))
+                }
+            });
+            let rebuilt = included.iter().map(|param| {
+                let pat = &param.pat;
+                rebuild(&quote!(#pat), param)
             });
             let skipped = params
                 .iter()
@@ -457,8 +536,9 @@ fn expand(args: &Args, mut function: ItemFn, shape: Shape, params: &[Param]) -> 
             let run = call(
                 &run,
                 quote! {
-                    __approvals_gate, #request, move |__approvals_arguments| async move {
+                    __approvals_gate, #request, #closure_head {
                         let #patterns = #private::Arguments::into_values(__approvals_arguments);
+                        #(#rebuilt)*
                         #(#skipped)*
                         let __approvals_output: #output = #body;
                         #[allow(unreachable_code)]
@@ -483,6 +563,10 @@ fn expand(args: &Args, mut function: ItemFn, shape: Shape, params: &[Param]) -> 
                 let ident = &param.ident;
                 quote!((#private::Arg { value: #ident, .. }, #rest))
             });
+            let rebuilt = included.iter().map(|param| {
+                let ident = &param.ident;
+                rebuild(&quote!(#ident), param)
+            });
             let Some(inner) = async_move_block_mut(&mut function.block) else {
                 return quote!(#function);
             };
@@ -490,8 +574,9 @@ fn expand(args: &Args, mut function: ItemFn, shape: Shape, params: &[Param]) -> 
             let run = call(
                 &run,
                 quote! {
-                    __approvals_gate, #request, move |__approvals_arguments| async move {
+                    __approvals_gate, #request, #closure_head {
                         let #patterns = #private::Arguments::into_values(__approvals_arguments);
+                        #(#rebuilt)*
                         #(#stmts)*
                     }
                 },

@@ -171,6 +171,14 @@ use proc_macro::TokenStream;
 /// Only the masked view of the arguments leaves the gate: channels, the
 /// audit trail, errors and logs never see a raw value.
 ///
+/// `#[approval(editable)]` lets a reviewer change a parameter before
+/// approving, where policy allows it too (`editable` in the requirement;
+/// parameters not marked stay as passed whatever policy says). The
+/// parameter's type must be an owned `serde::Deserialize` type: an edited
+/// value reaches the body deserialized from the approved JSON, and every
+/// other parameter must still serialize as approved, else the body does not
+/// run. See `approvals::edit`.
+///
 /// # Where it works
 ///
 /// Free functions; methods taking `&self`, `&mut self`, `self`, `mut self`

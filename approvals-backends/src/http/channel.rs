@@ -329,6 +329,15 @@ impl Channel for HttpChannel {
         Ok(())
     }
 
+    async fn revised(&self, request: &Review) -> Result<(), ChannelError> {
+        // The new version is what the API shows, and the fingerprint a
+        // vote must name from now on.
+        self.inner.ledger.revised(request, |delivery| {
+            delivery.data.approvers.clone_from(&request.approvers);
+        });
+        Ok(())
+    }
+
     async fn progress(&self, request: &Review, progress: &Progress) -> Result<(), ChannelError> {
         self.inner.ledger.progressed(&request.id, progress, |_| ());
         Ok(())

@@ -9,8 +9,11 @@ use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use serde::Serialize;
 
 use super::channel::HttpChannel;
-use super::render::{ApproveBody, DenyBody, ErrorBody, ErrorDetail, PendingList, VoteReceipt};
+use super::render::{
+    ApproveBody, DenyBody, EditBody, EditReceipt, ErrorBody, ErrorDetail, PendingList, VoteReceipt,
+};
 use crate::kit::NotAttached;
+use approvals_core::edit::{Edit, EditOutcome};
 
 /// The OpenAPI 3.1 document of this API, as served at `GET /v1/openapi.json`.
 pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
@@ -22,6 +25,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/requests/{id}"),
     ("POST", "/v1/requests/{id}/approve"),
     ("POST", "/v1/requests/{id}/deny"),
+    ("POST", "/v1/requests/{id}/edit"),
+    ("GET", "/v1/requests/{id}/schema"),
     ("GET", "/v1/openapi.json"),
 ];
 
@@ -33,6 +38,8 @@ enum Operation {
     Get(RequestId),
     Approve(RequestId),
     Deny(RequestId),
+    Edit(RequestId),
+    Schema(RequestId),
 }
 
 enum Routed {
@@ -56,6 +63,12 @@ fn route(method: &Method, path: &str) -> Routed {
         }
         ["v1", "requests", id, "deny"] if valid_id(id) => {
             ("POST", Routed::Found(Operation::Deny(request_id(id))))
+        }
+        ["v1", "requests", id, "edit"] if valid_id(id) => {
+            ("POST", Routed::Found(Operation::Edit(request_id(id))))
+        }
+        ["v1", "requests", id, "schema"] if valid_id(id) => {
+            ("GET", Routed::Found(Operation::Schema(request_id(id))))
         }
         _ => return Routed::NotFound,
     };
@@ -105,6 +118,7 @@ impl Answer {
             error: ErrorDetail {
                 code: code.to_owned(),
                 message: message.into(),
+                path: None,
             },
         };
         Self {
@@ -228,6 +242,13 @@ impl HttpChannel {
                     Err(answer) => answer,
                 }
             }
+            Operation::Edit(id) => {
+                match parse_body::<EditBody>(&request, self.inner.max_body_bytes) {
+                    Ok(body) => self.edit(id, caller, body).await,
+                    Err(answer) => answer,
+                }
+            }
+            Operation::Schema(id) => self.schema(&id).await,
             Operation::Deny(id) => {
                 match parse_body::<DenyBody>(&request, self.inner.max_body_bytes) {
                     Ok(body) => {
@@ -278,6 +299,90 @@ impl HttpChannel {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "not_attached",
                 "this API is not attached to a gate yet",
+            ),
+        }
+    }
+
+    /// Hands the caller's edit to the gate, which judges, records and, if it
+    /// accepts it, makes it a new version approved by the caller.
+    async fn edit(&self, id: RequestId, editor: Identity, body: EditBody) -> Answer {
+        let edit = Edit {
+            request_id: id.clone(),
+            fingerprint: body.fingerprint,
+            editor,
+            changes: body.changes,
+        };
+        match self.inner.ledger.edit(edit).await {
+            Ok(EditOutcome::Accepted {
+                version,
+                fingerprint,
+                changed,
+                approvals,
+                quorum,
+                conclusion,
+            }) => Answer::json(
+                StatusCode::OK,
+                &EditReceipt {
+                    result: "accepted".to_owned(),
+                    request_id: id,
+                    version,
+                    fingerprint,
+                    changed,
+                    approvals,
+                    quorum,
+                    conclusion,
+                },
+            ),
+            Ok(EditOutcome::Refused { refusal, problem }) => {
+                let status = StatusCode::from_u16(refusal.http_status())
+                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let message = match &problem {
+                    Some(problem) => format!("{refusal}: {problem}"),
+                    None => refusal.to_string(),
+                };
+                let path = problem
+                    .map(|problem| problem.path)
+                    .filter(|path| !path.is_empty());
+                let body = ErrorBody {
+                    error: ErrorDetail {
+                        code: refusal.code().to_owned(),
+                        message,
+                        path,
+                    },
+                };
+                Answer::json(status, &body)
+            }
+            Ok(_) => Answer::error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the gate answered in a way this API does not know",
+            ),
+            Err(NotAttached) => Answer::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_attached",
+                "this API is not attached to a gate yet",
+            ),
+        }
+    }
+
+    /// The JSON Schema of a request's argument type, as the call gave it.
+    async fn schema(&self, id: &RequestId) -> Answer {
+        let review = match self.inner.ledger.review(id) {
+            Some(review) => Some(review),
+            None => match self.inner.ledger.votes() {
+                Some(votes) => votes.pending_request(id),
+                None => None,
+            },
+        };
+        let Some(review) = review else {
+            return refusal_answer(Refusal::UnknownRequest);
+        };
+        match &review.argument_schema {
+            Some(schema) => Answer::json(StatusCode::OK, &**schema),
+            None => Answer::error(
+                StatusCode::NOT_FOUND,
+                "no_schema",
+                "this call gave no schema of its arguments",
             ),
         }
     }
@@ -384,7 +489,7 @@ fn parse_body<T: serde::de::DeserializeOwned>(
 }
 
 /// The field names of the vote bodies, the only keys shown in error paths.
-const BODY_FIELDS: &[&str] = &["reason", "fingerprint"];
+const BODY_FIELDS: &[&str] = &["reason", "fingerprint", "changes"];
 
 #[cfg(test)]
 mod tests {

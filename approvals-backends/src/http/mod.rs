@@ -50,5 +50,6 @@ pub use outbound::{
     DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, Webhook, WebhookEvent,
 };
 pub use render::{
-    ApproveBody, DenyBody, ErrorBody, ErrorDetail, PendingList, RequestView, VoteReceipt,
+    ApproveBody, DenyBody, EditBody, EditReceipt, ErrorBody, ErrorDetail, PendingList, RequestView,
+    VoteReceipt,
 };

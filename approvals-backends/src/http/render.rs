@@ -48,6 +48,12 @@ pub struct RequestView {
     pub deadline: Timestamp,
     /// How the request ended, once it has.
     pub conclusion: Option<Conclusion>,
+    /// The version shown: 1 as asked, one more with each accepted edit.
+    /// Votes must name this version's fingerprint.
+    pub version: u32,
+    /// The argument paths an approver may change before approving
+    /// (`POST /v1/requests/{id}/edit`); empty when the call takes no edits.
+    pub editable: Vec<String>,
 }
 
 impl RequestView {
@@ -76,6 +82,8 @@ impl RequestView {
             requested_at: request.requested_at,
             deadline: request.deadline,
             conclusion: conclusion.cloned(),
+            version: request.version,
+            editable: request.editable.clone(),
         }
     }
 }
@@ -127,6 +135,53 @@ impl DenyBody {
     }
 }
 
+/// The body of `POST /v1/requests/{id}/edit`: approve the call with some
+/// arguments changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct EditBody {
+    /// The fingerprint of the version the reviewer saw.
+    pub fingerprint: Fingerprint,
+    /// The change, as a JSON merge patch of the arguments (RFC 7396):
+    /// `{"amount_cents": 42000}` replaces one field and keeps the others,
+    /// `null` removes one. Only the request's `editable` paths may change.
+    pub changes: serde_json::Value,
+}
+
+impl EditBody {
+    /// An edit of the version with `fingerprint`.
+    pub fn new(fingerprint: Fingerprint, changes: serde_json::Value) -> Self {
+        Self {
+            fingerprint,
+            changes,
+        }
+    }
+}
+
+/// The answer to an accepted edit: the new version, which the edit
+/// approved on the caller's behalf.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct EditReceipt {
+    /// Always `accepted`.
+    pub result: String,
+    /// The request edited.
+    pub request_id: RequestId,
+    /// The new version's number.
+    pub version: u32,
+    /// The new version's fingerprint: later votes must name it.
+    pub fingerprint: Fingerprint,
+    /// The argument paths the edit changed.
+    pub changed: Vec<String>,
+    /// Distinct approvals of the new version (the caller's).
+    pub approvals: u32,
+    /// Approvals it needs.
+    pub quorum: u32,
+    /// Set when the edit's approval ended the request.
+    pub conclusion: Option<Conclusion>,
+}
+
 /// The answer to a vote that counted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -161,4 +216,8 @@ pub struct ErrorDetail {
     pub code: String,
     /// What went wrong, addressed to the caller.
     pub message: String,
+    /// For an edit that is not valid: the argument path at fault (never
+    /// its value).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
 }

@@ -96,6 +96,27 @@ impl<T> Ledger<T> {
         Ok(votes.cast(ballot).await)
     }
 
+    /// Hands an edit to the gate through the attached box.
+    pub async fn edit(
+        &self,
+        edit: approvals_core::edit::Edit,
+    ) -> Result<approvals_core::edit::EditOutcome, NotAttached> {
+        let votes = self.votes().ok_or(NotAttached)?;
+        Ok(votes.edit(edit).await)
+    }
+
+    /// Replaces a pending delivery's review with the new version an edit
+    /// made, then runs `f` on it; `None` if `id` is not pending here.
+    pub fn revised<R>(&self, review: &Review, f: impl FnOnce(&mut Delivery<T>) -> R) -> Option<R> {
+        let mut state = lock(&self.state);
+        let delivery = match state.live.get_mut(&review.id) {
+            Some((_, delivery)) => delivery,
+            None => state.resumed.get_mut(&review.id)?,
+        };
+        delivery.review = Arc::new(review.clone());
+        Some(f(delivery))
+    }
+
     /// Records a delivery. `votes` is the box the gate delivered with; it is
     /// kept if none was attached.
     pub fn delivered(&self, review: &Review, votes: VoteBox, data: T) -> Arc<Review> {
@@ -256,6 +277,9 @@ mod tests {
             rule: None,
             requested_at: Timestamp::now(),
             deadline: Timestamp::now(),
+            version: 1,
+            editable: Vec::new(),
+            argument_schema: None,
         }
     }
 

@@ -16,7 +16,15 @@
 //! - [`RetryPolicy`]: retries of a service that is rate-limited (`429` with
 //!   `Retry-After`) or failing (`5xx`), within one budget.
 //! - [`read_body`] (with `axum`): a request body read up to a limit.
+//! - `edit` (with `slack`, `teams` or `terminal`): the fields a channel offers for an edit and the merge patch
+//!   it builds from what the reviewer typed.
 
+#[cfg(any(feature = "slack", feature = "teams", feature = "terminal"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "slack", feature = "teams", feature = "terminal")))
+)]
+pub mod edit;
 mod ledger;
 mod retry;
 

@@ -278,17 +278,18 @@ impl Channel for SlackChannel {
         // while it is under way, the message is still posted, so its answer
         // is still needed to replace it with "cancelled".
         let id = request.id.clone();
+        let version = request.version;
         let task = Arc::clone(shared);
         let post = shared.spawn_tracked(async move {
             let posted = task.client.post_message(&task.channel, &message).await?;
-            // If the request ended while it was being posted, the message
-            // is replaced at once.
+            // If the request ended, was edited or was approved while it was
+            // being posted, the message is brought up to date at once.
             let late = task.ledger.with(&id, |delivery| {
                 delivery.data.message = Some(posted.clone());
-                delivery
-                    .conclusion
-                    .as_ref()
-                    .map(|_| render_delivery(delivery))
+                let changed = delivery.conclusion.is_some()
+                    || delivery.review.version != version
+                    || delivery.progress.is_some();
+                changed.then(|| render_delivery(delivery))
             });
             if let Some(Some(concluded)) = late {
                 task.update_later(id, posted, concluded);
@@ -328,6 +329,25 @@ impl Channel for SlackChannel {
         Ok(())
     }
 
+    /// An accepted edit made a new version: the message shows it (its
+    /// version, masked arguments and fingerprint, which the buttons carry
+    /// from now on), with no approvals yet (those of the version before do
+    /// not count for it; the gate reports the editor's next).
+    async fn revised(&self, request: &Review) -> Result<(), ChannelError> {
+        let update = self.shared.ledger.revised(request, |delivery| {
+            delivery.progress = None;
+            match delivery.conclusion {
+                None => refreshed(delivery),
+                Some(_) => None,
+            }
+        });
+        if let Some(Some((posted, message))) = update {
+            self.shared
+                .update_later(request.id.clone(), posted, message);
+        }
+        Ok(())
+    }
+
     async fn progress(&self, request: &Review, progress: &Progress) -> Result<(), ChannelError> {
         let update = self
             .shared
@@ -350,6 +370,11 @@ impl Channel for SlackChannel {
             .ledger
             .concluded(&request.id, conclusion, |delivery| {
                 delivery.data.concluded_at = Some(Timestamp::now());
+                // An edit that concluded the request at once made a version
+                // this message never showed: the outcome shows it.
+                if request.version > delivery.review.version {
+                    delivery.review = Arc::new(request.clone());
+                }
                 refreshed(delivery)
             });
         // The gate waits for every channel before the caller resumes: the

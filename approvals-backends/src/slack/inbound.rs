@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 
 use super::channel::{Seen, Shared};
-use super::payload::{self, Button, Click, DenyReason, Interaction, Reference};
+use super::payload::{self, Button, Click, DenyReason, EditSubmission, Interaction, Reference};
 use super::render;
 use crate::signature;
 
@@ -33,12 +33,14 @@ pub const SIGNATURE_HEADER: &str = "x-slack-signature";
 /// | body within the size limit | 413 |
 /// | `v0` signature over the raw body, timestamp within the replay window | 401 |
 /// | `application/x-www-form-urlencoded` | 415 |
-/// | the payload parses as an Approve or Deny click or a deny-reason submission | 400 |
+/// | the payload parses as an Approve, Deny or Edit click, or a deny-reason or edit submission | 400 |
 /// | room in the replay cache (see [`replay_cache_capacity`](super::SlackChannelBuilder::replay_cache_capacity)) | 503, with `Retry-After` |
 ///
 /// A request that passes is acknowledged at once (Slack waits 3 seconds at
-/// most); mapping the user, voting, opening the modal and explaining a
-/// refused vote happen after the answer. The same signed request delivered
+/// most); mapping the user, voting, opening a modal and explaining a
+/// refused vote happen after the answer. A submitted modal (a deny reason,
+/// an edit) is answered once the gate has judged it, within a bound, so
+/// that a refusal can be shown in the modal. The same signed request delivered
 /// twice within the replay window is acknowledged and acted on once. Nothing
 /// that fails a check reaches the gate. Refusals name what was wrong (a
 /// header, a field of the payload) and never quote the request's content,
@@ -158,6 +160,28 @@ impl InteractivityHandler {
                 empty()
             }
             Interaction::DenyReason(submission) => self.on_deny_reason(submission).await,
+            Interaction::Edit(submission) => self.on_edit(submission).await,
+        }
+    }
+
+    /// Answers a submitted edit modal. The inputs the reviewer changed
+    /// become a merge patch that goes to the gate at once, bounded by
+    /// [`MODAL_ANSWER_BOUND`]: a refused edit keeps the modal open with the
+    /// gate's words under the input of the field it names (or the first);
+    /// an accepted one closes it. An edit still being judged when the bound
+    /// passes closes the modal and its outcome is told to the editor.
+    async fn on_edit(&self, submission: EditSubmission) -> Response<Bytes> {
+        let shared = Arc::clone(&self.shared);
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let editing = self
+            .shared
+            .spawn_tracked(async move { edit(&shared, submission, answer).await });
+        if editing.is_none() {
+            return text(StatusCode::SERVICE_UNAVAILABLE, "no Tokio runtime");
+        }
+        match tokio::time::timeout(MODAL_ANSWER_BOUND, answered).await {
+            Ok(Ok(Some(errors))) => json(&errors),
+            _ => empty(),
         }
     }
 
@@ -253,6 +277,152 @@ async fn on_click(shared: &Shared, click: Click) {
     match click.button {
         Button::Approve => vote(shared, &voter, &click.reference, Choice::Approve, None).await,
         Button::Deny => open_deny_modal(shared, &voter, &click).await,
+        Button::Edit => open_edit_modal(shared, &voter, &click).await,
+    }
+}
+
+/// Opens the edit modal for a request the gate still has pending, showing
+/// the version pending now; the submission names the fingerprint of the
+/// message clicked, so an edit of an outdated message is refused by the
+/// gate.
+async fn open_edit_modal(shared: &Shared, voter: &Voter<'_>, click: &Click) {
+    let id = &click.reference.request_id;
+    let pending = shared.pending_review(id);
+    let (Some(request), Some(trigger_id)) = (pending, click.trigger_id.as_deref()) else {
+        explain(
+            shared,
+            voter,
+            id,
+            "This request cannot be edited: it is no longer waiting for a decision.",
+        )
+        .await;
+        return;
+    };
+    let metadata = payload::modal_metadata(&click.reference, voter.channel_id);
+    let view = render::edit_modal(&request, &metadata);
+    if let Err(error) = shared.client.open_view(trigger_id, &view).await {
+        tracing::warn!(request_id = %id, %error, "the edit modal could not be opened");
+        explain(
+            shared,
+            voter,
+            id,
+            "The form for an edit could not be opened, so nothing was changed. Please click Edit again.",
+        )
+        .await;
+    }
+}
+
+/// Maps the editor, builds the merge patch of the inputs they changed and
+/// hands the edit to the gate. `answer` receives the modal's errors for a
+/// refused edit, or `None` to close it; what the modal can no longer show
+/// is told to the editor privately.
+async fn edit(
+    shared: &Shared,
+    submission: EditSubmission,
+    answer: tokio::sync::oneshot::Sender<Option<serde_json::Value>>,
+) {
+    let voter = Voter {
+        user_id: &submission.user_id,
+        team_id: submission.team_id.as_deref(),
+        channel_id: submission.channel_id.as_deref(),
+    };
+    let id = &submission.reference.request_id;
+    let shown = shared.pending_review(id);
+    let refuse = |answer: tokio::sync::oneshot::Sender<Option<serde_json::Value>>,
+                  path: Option<&str>,
+                  message: &str| {
+        answer
+            .send(Some(render::edit_error(shown.as_deref(), path, message)))
+            .is_ok()
+    };
+    let identity = match shared
+        .identities
+        .identity(voter.user_id, voter.team_id)
+        .await
+    {
+        Ok(Some(identity)) => identity,
+        Ok(None) => {
+            tracing::warn!(request_id = %id, slack_user = voter.user_id, "an edit from an unmapped Slack user was refused");
+            let message =
+                "Your edit was not made: your Slack account is not mapped to an approver identity.";
+            if !refuse(answer, None, message) {
+                explain(shared, &voter, id, message).await;
+            }
+            return;
+        }
+        Err(error) => {
+            tracing::warn!(request_id = %id, slack_user = voter.user_id, %error, "a Slack user could not be mapped");
+            let message = "Your edit was not made: your identity could not be checked just now. Please try again.";
+            if !refuse(answer, None, message) {
+                explain(shared, &voter, id, message).await;
+            }
+            return;
+        }
+    };
+    // The starting texts of the version shown, so that an input left as
+    // it was opened is no change; the gate judges the patch whatever it is.
+    let fields = shown
+        .as_deref()
+        .map(crate::kit::edit::edit_fields)
+        .unwrap_or_default();
+    let changes = crate::kit::edit::merge_patch_of(
+        &fields,
+        submission
+            .inputs
+            .iter()
+            .map(|(path, value)| (path.as_str(), value.as_deref())),
+    );
+    let edit = approvals_core::edit::Edit {
+        request_id: id.clone(),
+        fingerprint: submission.reference.fingerprint,
+        editor: identity,
+        changes,
+    };
+    let outcome = match shared.ledger.edit(edit).await {
+        Ok(outcome) => outcome,
+        Err(NotAttached) => {
+            let message =
+                "Your edit was not made: this approval service is not attached to a gate yet.";
+            if !refuse(answer, None, message) {
+                explain(shared, &voter, id, message).await;
+            }
+            return;
+        }
+    };
+    match outcome {
+        approvals_core::edit::EditOutcome::Refused { refusal, problem } => {
+            let mut message = format!("Your edit was not made: {refusal}.");
+            if let Some(problem) = &problem {
+                message.push_str(&format!(" {problem}."));
+            }
+            let path = problem.as_ref().map(|problem| problem.path.as_str());
+            if !refuse(answer, path.filter(|path| !path.is_empty()), &message) {
+                explain(shared, &voter, id, &message).await;
+            }
+        }
+        approvals_core::edit::EditOutcome::Accepted {
+            version,
+            approvals,
+            quorum,
+            conclusion,
+            ..
+        } => {
+            let _ = answer.send(None);
+            if conclusion.is_none() {
+                explain(
+                    shared,
+                    &voter,
+                    id,
+                    &format!(
+                        "Your edit made version {version} of the request, and counted as your approval: {approvals} of {quorum} needed."
+                    ),
+                )
+                .await;
+            }
+        }
+        _ => {
+            let _ = answer.send(None);
+        }
     }
 }
 

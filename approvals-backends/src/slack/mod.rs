@@ -7,6 +7,18 @@
 //! so). When the request ends the message is replaced, for everyone, by how
 //! it ended, and the buttons are gone.
 //!
+//! When policy lets reviewers change some arguments
+//! ([`Review::editable`](approvals_core::Review::editable)), the message
+//! also has an **Edit** button. It opens a modal with one input per editable
+//! field, filled with the field's value from the masked view unless that
+//! value looks masked (a masked value is never shown: its input starts
+//! empty). On submit, the fields the reviewer changed become a JSON merge
+//! patch that goes to the gate with
+//! [`VoteBox::edit`](approvals_core::VoteBox::edit); the gate alone judges
+//! it. A refused edit keeps the modal open with the gate's words under the
+//! field it names; an accepted one closes it, and the message is updated
+//! to the new version, whose fingerprint the buttons then carry.
+//!
 //! Its [`InteractivityHandler`] serves the Slack app's interactivity request
 //! URL. Every request is checked before anything else: size, the `v0`
 //! signature over the raw body (constant time) and a 300-second replay
@@ -79,9 +91,10 @@ pub use outbound::{
     DEFAULT_BASE_URL, PostedMessage, SlackClient, SlackClientBuilder, SlackError, SlackUser,
 };
 pub use payload::{
-    Button, Click, DenyReason, Interaction, PayloadError, Reference, parse_interaction,
-    parse_payload,
+    Button, Click, DenyReason, EditSubmission, Interaction, PayloadError, Reference,
+    parse_interaction, parse_payload,
 };
 pub use render::{
-    APPROVE_ACTION, DENY_ACTION, DENY_REASON_CALLBACK, Message, limits as block_limits,
+    APPROVE_ACTION, DENY_ACTION, DENY_REASON_CALLBACK, EDIT_ACTION, EDIT_BLOCK_PREFIX,
+    EDIT_CALLBACK, Message, limits as block_limits,
 };

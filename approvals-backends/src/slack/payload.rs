@@ -8,7 +8,8 @@ use serde::Deserialize;
 use crate::json::JsonError;
 
 use super::render::{
-    APPROVE_ACTION, DENY_ACTION, DENY_REASON_CALLBACK, REASON_BLOCK, REASON_INPUT, limits,
+    APPROVE_ACTION, DENY_ACTION, DENY_REASON_CALLBACK, EDIT_ACTION, EDIT_BLOCK_PREFIX,
+    EDIT_CALLBACK, EDIT_INPUT, REASON_BLOCK, REASON_INPUT, limits,
 };
 
 /// Why an interactivity payload was refused. The texts name the field that
@@ -35,11 +36,13 @@ pub enum PayloadError {
     NoAction,
     /// The action is not one of approvals' buttons.
     #[error(
-        "unknown action at `actions[0].action_id`, expected `approvals.approve` or `approvals.deny`"
+        "unknown action at `actions[0].action_id`, expected `approvals.approve`, `approvals.deny` or `approvals.edit`"
     )]
     UnknownAction,
-    /// The modal is not approvals' deny-reason modal.
-    #[error("unknown view at `view.callback_id`, expected `approvals.deny_reason`")]
+    /// The modal is not one of approvals' modals.
+    #[error(
+        "unknown view at `view.callback_id`, expected `approvals.deny_reason` or `approvals.edit`"
+    )]
     UnknownCallback,
     /// A field approvals needs is absent or empty.
     #[error("the payload has no `{0}`")]
@@ -80,6 +83,8 @@ pub enum Button {
     Approve,
     /// Deny (opens the reason modal).
     Deny,
+    /// Edit (opens the edit modal; shown when the request takes edits).
+    Edit,
 }
 
 /// The request and fingerprint a click or submission refers to.
@@ -98,6 +103,25 @@ pub enum Interaction {
     Click(Click),
     /// The deny-reason modal was submitted (`view_submission`).
     DenyReason(DenyReason),
+    /// The edit modal was submitted (`view_submission`).
+    Edit(EditSubmission),
+}
+
+/// A submitted edit modal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EditSubmission {
+    /// The Slack user who submitted.
+    pub user_id: String,
+    /// The user's team, when given.
+    pub team_id: Option<String>,
+    /// The request and the fingerprint of the version the modal was opened
+    /// on.
+    pub reference: Reference,
+    /// The channel of the request message, from the view's metadata.
+    pub channel_id: Option<String>,
+    /// Each input's argument path and text as typed (`None` when left
+    /// empty), sorted by path.
+    pub inputs: Vec<(String, Option<String>)>,
 }
 
 /// A click on one of the request message's buttons.
@@ -261,6 +285,7 @@ pub fn parse_payload(json: &str) -> Result<Interaction, PayloadError> {
             let button = match action_id.as_str() {
                 APPROVE_ACTION => Button::Approve,
                 DENY_ACTION => Button::Deny,
+                EDIT_ACTION => Button::Edit,
                 _ => return Err(PayloadError::UnknownAction),
             };
             let value =
@@ -283,7 +308,7 @@ pub fn parse_payload(json: &str) -> Result<Interaction, PayloadError> {
         "view_submission" => {
             let view = raw.view.ok_or(PayloadError::MissingField("view"))?;
             let callback = view.callback_id.unwrap_or_default();
-            if callback != DENY_REASON_CALLBACK {
+            if callback != DENY_REASON_CALLBACK && callback != EDIT_CALLBACK {
                 return Err(PayloadError::UnknownCallback);
             }
             let metadata = non_empty(view.private_metadata)
@@ -294,6 +319,28 @@ pub fn parse_payload(json: &str) -> Result<Interaction, PayloadError> {
             let metadata: Metadata =
                 serde_json::from_str(&metadata).map_err(|_| PayloadError::MalformedReference)?;
             let reference = reference(&metadata.request_id, &metadata.fingerprint)?;
+            let channel_id = metadata.channel.filter(|c| !c.is_empty());
+            if callback == EDIT_CALLBACK {
+                let mut inputs: Vec<(String, Option<String>)> = view
+                    .state
+                    .map(|state| state.values)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|(block, mut actions)| {
+                        let path = block.strip_prefix(EDIT_BLOCK_PREFIX)?.to_owned();
+                        let value = actions.remove(EDIT_INPUT).and_then(|input| input.value);
+                        Some((path, value))
+                    })
+                    .collect();
+                inputs.sort();
+                return Ok(Interaction::Edit(EditSubmission {
+                    user_id,
+                    team_id,
+                    reference,
+                    channel_id,
+                    inputs,
+                }));
+            }
             let reason = view
                 .state
                 .and_then(|mut state| state.values.remove(REASON_BLOCK))
@@ -303,7 +350,7 @@ pub fn parse_payload(json: &str) -> Result<Interaction, PayloadError> {
                 user_id,
                 team_id,
                 reference,
-                channel_id: metadata.channel.filter(|c| !c.is_empty()),
+                channel_id,
                 reason,
             }))
         }

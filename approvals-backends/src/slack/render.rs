@@ -9,6 +9,8 @@
 use approvals_core::{Conclusion, Fingerprint, Identity, RequestId, Review, Timestamp};
 use serde_json::{Value, json};
 
+use crate::kit::edit::{MASKED_HINT, edit_fields};
+
 /// Block Kit limits (characters, or items), from Slack's reference.
 pub mod limits {
     /// Blocks in one message.
@@ -36,12 +38,28 @@ pub mod limits {
     pub const NOTIFICATION_TEXT: usize = 300;
     /// The longest deny reason the modal accepts.
     pub const DENY_REASON: usize = 2000;
+    /// The longest value an input of the edit modal accepts (a plain-text
+    /// input's own limit).
+    pub const EDIT_VALUE: usize = 3000;
+    /// The label of an input block.
+    pub const LABEL: usize = 2000;
+    /// An error shown under a modal's input.
+    pub const ERROR_TEXT: usize = 2000;
 }
 
 /// The `action_id` of the Approve button.
 pub const APPROVE_ACTION: &str = "approvals.approve";
 /// The `action_id` of the Deny button.
 pub const DENY_ACTION: &str = "approvals.deny";
+/// The `action_id` of the Edit button, shown when the request takes edits.
+pub const EDIT_ACTION: &str = "approvals.edit";
+/// The `callback_id` of the edit modal.
+pub const EDIT_CALLBACK: &str = "approvals.edit";
+/// The start of the `block_id` of each input of the edit modal; the
+/// argument path follows it.
+pub const EDIT_BLOCK_PREFIX: &str = "approvals.edit.";
+/// The `action_id` of each input of the edit modal.
+pub(crate) const EDIT_INPUT: &str = "value";
 /// The `block_id` of the buttons.
 pub(crate) const VOTE_BLOCK: &str = "approvals.vote";
 /// The `callback_id` of the deny-reason modal.
@@ -85,7 +103,7 @@ pub(crate) fn button_value(id: &RequestId, fingerprint: &Fingerprint) -> String 
 pub(crate) fn request_message(request: &Review, extras: &Extras<'_>) -> Message {
     let mut blocks = summary_blocks(request, "Approval requested", extras);
     let value = button_value(&request.id, &request.fingerprint);
-    blocks.push(json!({
+    let mut vote = json!({
         "type": "actions",
         "block_id": VOTE_BLOCK,
         "elements": [
@@ -115,7 +133,18 @@ pub(crate) fn request_message(request: &Review, extras: &Extras<'_>) -> Message 
                 },
             },
         ],
-    }));
+    });
+    if !edit_fields(request).is_empty() {
+        if let Some(elements) = vote["elements"].as_array_mut() {
+            elements.push(json!({
+                "type": "button",
+                "action_id": EDIT_ACTION,
+                "text": plain("Edit"),
+                "value": value,
+            }));
+        }
+    }
+    blocks.push(vote);
     Message {
         text: notification(&format!(
             "Approval requested: {} ({} risk) by {}",
@@ -179,6 +208,90 @@ pub(crate) fn deny_modal(request: &Review, metadata: &str) -> Value {
             },
         ],
     })
+}
+
+/// The modal in which a reviewer changes the editable arguments before
+/// approving: one plain-text input per field [`edit_fields`] offers, keyed
+/// by its path. A value that looks masked is never shown: its input starts
+/// empty, with a hint. `metadata` comes back in the submission.
+pub(crate) fn edit_modal(request: &Review, metadata: &str) -> Value {
+    let mut blocks = vec![section(&format!(
+        "Change `{}` (version {}) and approve it.\nLeave a field empty to keep it as it is. The edited request needs its approvals again.",
+        fit(&request.action, 1000),
+        request.version,
+    ))];
+    for field in edit_fields(request) {
+        let block_id = format!("{EDIT_BLOCK_PREFIX}{}", field.path);
+        if block_id.chars().count() > limits::ID {
+            continue;
+        }
+        let mut element = json!({
+            "type": "plain_text_input",
+            "action_id": EDIT_INPUT,
+            "multiline": false,
+            "max_length": limits::EDIT_VALUE,
+        });
+        if let Some(initial) = field
+            .initial
+            .as_deref()
+            .filter(|text| text.chars().count() <= limits::EDIT_VALUE)
+        {
+            element["initial_value"] = Value::from(initial);
+        }
+        let mut input = json!({
+            "type": "input",
+            "block_id": block_id,
+            "optional": true,
+            "label": plain(&cut_plain(&field.path, limits::LABEL)),
+            "element": element,
+        });
+        if field.masked {
+            input["hint"] = plain(MASKED_HINT);
+        }
+        blocks.push(input);
+    }
+    json!({
+        "type": "modal",
+        "callback_id": EDIT_CALLBACK,
+        "private_metadata": metadata,
+        "title": plain("Edit request"),
+        "submit": plain("Approve edited"),
+        "close": plain("Cancel"),
+        "blocks": blocks,
+    })
+}
+
+/// The answer to an edit modal's submission that keeps it open with
+/// `message` under the input of `path` (the first input when no input
+/// covers it).
+pub(crate) fn edit_error(request: Option<&Review>, path: Option<&str>, message: &str) -> Value {
+    let fields = request.map(edit_fields).unwrap_or_default();
+    let covering = path.and_then(|path| {
+        fields.iter().find(|field| {
+            path == field.path
+                || path
+                    .strip_prefix(field.path.as_str())
+                    .is_some_and(|rest| rest.starts_with(['.', '[']))
+        })
+    });
+    let block = covering.or_else(|| fields.first()).map_or_else(
+        || EDIT_BLOCK_PREFIX.to_owned(),
+        |field| format!("{EDIT_BLOCK_PREFIX}{}", field.path),
+    );
+    json!({
+        "response_action": "errors",
+        "errors": { block: cut_plain(message, limits::ERROR_TEXT) },
+    })
+}
+
+/// Plain text cut to `max` characters, with `…` when cut.
+fn cut_plain(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
 }
 
 /// The answer to a modal submission that keeps the modal open with an error
@@ -248,6 +361,12 @@ fn summary_blocks(request: &Review, title: &str, extras: &Extras<'_>) -> Vec<Val
     blocks.push(section(&format!("{label}{}{close}", fit(&arguments, room))));
 
     let mut context = format!("Fingerprint `{}`", request.fingerprint.to_hex());
+    if request.version > 1 {
+        context.push_str(&format!(
+            " · version {}, edited by a reviewer: approvals of earlier versions do not count",
+            request.version
+        ));
+    }
     if request.deny_reason_required {
         context.push_str(" · a deny needs a reason");
     }

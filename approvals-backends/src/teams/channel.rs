@@ -285,9 +285,29 @@ impl Channel for TeamsChannel {
             }
         };
         tracing::debug!(request = %request.id, activity = %activity_id, "posted the Teams card");
-        shared.ledger.with(&request.id, |delivery| {
+        // A new version or an approval that came while the card was being
+        // posted could not update it: it is brought up to date now.
+        let late = shared.ledger.with(&request.id, |delivery| {
             delivery.data.activity_id = Some(activity_id);
+            let changed = delivery.review.version != request.version || delivery.progress.is_some();
+            (changed && delivery.conclusion.is_none()).then(|| {
+                let approvals = delivery
+                    .progress
+                    .as_ref()
+                    .map(|progress| progress.approved_by.clone())
+                    .unwrap_or_default();
+                render::pending_card_escalated(
+                    &delivery.review,
+                    &approvals,
+                    &delivery.data.escalated,
+                )
+            })
         });
+        if let Some(Some(card)) = late {
+            if let Err(error) = shared.update(&request.id, card, false).await {
+                tracing::warn!(request_id = %request.id, %error, "the Teams card could not be brought up to date");
+            }
+        }
         Ok(())
     }
 
@@ -302,6 +322,28 @@ impl Channel for TeamsChannel {
             return Ok(());
         };
         let card = render::pending_card_escalated(request, &progress.approved_by, &escalated);
+        self.shared
+            .update(&request.id, card, false)
+            .await
+            .map_err(channel_error)
+    }
+
+    /// An accepted edit made a new version: the card shows it (its version,
+    /// masked arguments, edit inputs and the new fingerprint in every
+    /// button's data), with no approvals yet (those of the version before do
+    /// not count for it; the gate reports the editor's next).
+    async fn revised(&self, request: &Review) -> Result<(), ChannelError> {
+        let shown = self.shared.ledger.revised(request, |delivery| {
+            delivery.progress = None;
+            delivery
+                .conclusion
+                .is_none()
+                .then(|| delivery.data.escalated.clone())
+        });
+        let Some(Some(escalated)) = shown else {
+            return Ok(());
+        };
+        let card = render::pending_card_escalated(request, &[], &escalated);
         self.shared
             .update(&request.id, card, false)
             .await

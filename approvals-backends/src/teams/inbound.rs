@@ -17,7 +17,10 @@ use serde_json::{Value, json};
 use super::channel::Shared;
 use super::config::Conversation;
 use super::identity::TeamsUser;
-use super::render::{self, ADAPTIVE_CARD_CONTENT_TYPE, VERB_APPROVE, VERB_DENY};
+use super::render::{
+    self, ADAPTIVE_CARD_CONTENT_TYPE, EDIT_INPUT_PREFIX, VERB_APPROVE, VERB_APPROVE_WITH_EDITS,
+    VERB_DENY,
+};
 use crate::json::JsonError;
 use crate::jwt::JwtError;
 use crate::kit::NotAttached;
@@ -254,6 +257,11 @@ impl TeamsEndpoint {
             );
         };
         let request_id = RequestId::from_string(request_id);
+        if action.get("verb").and_then(Value::as_str) == Some(VERB_APPROVE_WITH_EDITS) {
+            return self
+                .approve_with_edits(activity, request_id, fingerprint, &data)
+                .await;
+        }
         let choice = match action.get("verb").and_then(Value::as_str) {
             Some(VERB_APPROVE) => Choice::Approve,
             Some(VERB_DENY) => Choice::Deny {
@@ -266,7 +274,7 @@ impl TeamsEndpoint {
                 return invoke_error(
                     400,
                     "BadRequest",
-                    "unknown action at `value.action.verb`, expected `approve` or `deny`",
+                    "unknown action at `value.action.verb`, expected `approve`, `deny` or `approve_with_edits`",
                 );
             }
         };
@@ -317,6 +325,86 @@ impl TeamsEndpoint {
                 Some(request) => invoke_card(render::pending_card(request, &approved_by)),
                 None => invoke_message("Your vote counted.".to_owned()),
             },
+        }
+    }
+
+    /// A click on "Approve with edits": the edit inputs the reviewer
+    /// changed (Teams sends them in the action's data) become a merge patch
+    /// that goes to the gate, which alone judges it. Accepted, the clicker
+    /// gets the card of the new version (or how the request ended); refused,
+    /// the gate's words, with the field and the kind of problem when the
+    /// edit was not valid.
+    async fn approve_with_edits(
+        &self,
+        activity: &Activity,
+        request_id: RequestId,
+        fingerprint: Fingerprint,
+        data: &Value,
+    ) -> Response<Bytes> {
+        let editor = match self.voter(activity).await {
+            Ok(editor) => editor,
+            Err(response) => return response,
+        };
+        // The starting values of the version shown, so that an input left
+        // as it was is no change; the gate judges the patch whatever it is.
+        let fields = self
+            .shared
+            .review(&request_id)
+            .map(|review| crate::kit::edit::edit_fields(&review))
+            .unwrap_or_default();
+        let inputs = data
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(key, value)| {
+                let path = key.strip_prefix(EDIT_INPUT_PREFIX)?;
+                Some((path, value.as_str()))
+            });
+        let changes = crate::kit::edit::merge_patch_of(&fields, inputs);
+        let edit = approvals_core::edit::Edit {
+            request_id: request_id.clone(),
+            fingerprint,
+            editor: editor.clone(),
+            changes,
+        };
+        match self.shared.ledger.edit(edit).await {
+            Err(NotAttached) => invoke_error(
+                503,
+                "NotAttached",
+                "this approval service is not attached to a gate yet",
+            ),
+            Ok(approvals_core::edit::EditOutcome::Refused { refusal, problem }) => {
+                let mut message = refusal.to_string();
+                if let Some(problem) = problem {
+                    message.push_str(&format!(": {problem}"));
+                }
+                invoke_error(refusal.http_status(), refusal.code(), &message)
+            }
+            Ok(approvals_core::edit::EditOutcome::Accepted {
+                conclusion: Some(conclusion),
+                ..
+            }) => match self.shared.review(&request_id) {
+                Some(request) => invoke_card(render::concluded_card(
+                    &request,
+                    &conclusion,
+                    Timestamp::now(),
+                )),
+                None => invoke_message(format!(
+                    "Your edit was accepted: the request was {conclusion}."
+                )),
+            },
+            Ok(approvals_core::edit::EditOutcome::Accepted { version, .. }) => {
+                match self.shared.review(&request_id) {
+                    Some(request) => invoke_card(render::pending_card(
+                        &request,
+                        std::slice::from_ref(&editor),
+                    )),
+                    None => invoke_message(format!(
+                        "Your edit made version {version} of the request, and counted as your approval."
+                    )),
+                }
+            }
+            Ok(_) => invoke_message("Your edit was handed to the gate.".to_owned()),
         }
     }
 

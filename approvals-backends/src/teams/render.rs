@@ -10,6 +10,8 @@
 use approvals_core::{Conclusion, Identity, Review, Timestamp};
 use serde_json::{Value, json};
 
+use crate::kit::edit::{MASKED_HINT, edit_fields};
+
 /// The content type of an Adaptive Card attachment.
 pub const ADAPTIVE_CARD_CONTENT_TYPE: &str = "application/vnd.microsoft.card.adaptive";
 
@@ -18,6 +20,14 @@ pub const VERB_APPROVE: &str = "approve";
 
 /// The verb of the deny button.
 pub const VERB_DENY: &str = "deny";
+
+/// The verb of the "Approve with edits" button, shown when the request
+/// takes edits.
+pub const VERB_APPROVE_WITH_EDITS: &str = "approve_with_edits";
+
+/// The start of the id of each edit input; the argument path follows it.
+/// Teams sends the inputs' values in the action's data under these ids.
+pub const EDIT_INPUT_PREFIX: &str = "edit.";
 
 /// The id of the deny-reason input; its value arrives in the action's data.
 pub const REASON_INPUT_ID: &str = "reason";
@@ -33,6 +43,8 @@ const MAX_ARGUMENT_CHARS: usize = 400;
 const MAX_ARGUMENTS_TOTAL_CHARS: usize = 6_000;
 const MAX_NAME_CHARS: usize = 200;
 const TRUNCATION_MARKER: &str = "… (cut)";
+/// The longest value an edit input takes.
+const MAX_EDIT_VALUE_CHARS: usize = 2_000;
 
 /// The card for a request waiting for votes: what is asked, by whom, why,
 /// the masked arguments, the deadline, the approvals so far, a deny-reason
@@ -64,6 +76,7 @@ pub fn pending_card_escalated(
     if !escalated.is_empty() {
         body.push(labelled("Escalated to", &join(escalated)));
     }
+    let fields = edit_fields(request);
     body.push(json!({
         "type": "Input.Text",
         "id": REASON_INPUT_ID,
@@ -71,34 +84,72 @@ pub fn pending_card_escalated(
         "placeholder": "Why you deny this request",
         "isMultiline": true,
         "maxLength": approvals_core::MAX_REASON_CHARS,
-        "isRequired": request.deny_reason_required,
+        // Teams checks required inputs for every action that sends the
+        // card's inputs, "Approve with edits" too: with edit inputs on the
+        // card, the gate alone asks for the reason.
+        "isRequired": request.deny_reason_required && fields.is_empty(),
         "errorMessage": "A reason is required to deny this request.",
     }));
+    if !fields.is_empty() {
+        body.push(json!({
+            "type": "TextBlock",
+            "text": format!(
+                "Change before approving (version {}): leave a field empty to keep it. The edited request needs its approvals again.",
+                request.version
+            ),
+            "weight": "Bolder",
+            "spacing": "Medium",
+            "wrap": true,
+        }));
+        for field in &fields {
+            let mut input = json!({
+                "type": "Input.Text",
+                "id": format!("{EDIT_INPUT_PREFIX}{}", field.path),
+                "label": cut(&field.path, MAX_NAME_CHARS),
+                "maxLength": MAX_EDIT_VALUE_CHARS,
+            });
+            match (&field.initial, field.masked) {
+                (Some(initial), _) if initial.chars().count() <= MAX_EDIT_VALUE_CHARS => {
+                    input["value"] = Value::from(initial.as_str());
+                }
+                (_, true) => input["placeholder"] = Value::from(MASKED_HINT),
+                _ => {}
+            }
+            body.push(input);
+        }
+    }
     let data = json!({
         "requestId": request.id.as_str(),
         "fingerprint": request.fingerprint.to_hex(),
     });
-    body.push(json!({
-        "type": "ActionSet",
-        "actions": [
-            {
-                "type": "Action.Execute",
-                "title": "Approve",
-                "verb": VERB_APPROVE,
-                "style": "positive",
-                "associatedInputs": "none",
-                "data": data,
-            },
-            {
-                "type": "Action.Execute",
-                "title": "Deny",
-                "verb": VERB_DENY,
-                "style": "destructive",
-                "associatedInputs": "auto",
-                "data": data,
-            },
-        ],
-    }));
+    let mut actions = vec![
+        json!({
+            "type": "Action.Execute",
+            "title": "Approve",
+            "verb": VERB_APPROVE,
+            "style": "positive",
+            "associatedInputs": "none",
+            "data": data,
+        }),
+        json!({
+            "type": "Action.Execute",
+            "title": "Deny",
+            "verb": VERB_DENY,
+            "style": "destructive",
+            "associatedInputs": "auto",
+            "data": data,
+        }),
+    ];
+    if !fields.is_empty() {
+        actions.push(json!({
+            "type": "Action.Execute",
+            "title": "Approve with edits",
+            "verb": VERB_APPROVE_WITH_EDITS,
+            "associatedInputs": "auto",
+            "data": data,
+        }));
+    }
+    body.push(json!({ "type": "ActionSet", "actions": actions }));
     card(body)
 }
 
@@ -187,6 +238,7 @@ fn header(request: &Review) -> Vec<Value> {
         "facts": [
             {"title": "Risk", "value": request.risk.to_string()},
             {"title": "Request", "value": request.id.as_str()},
+            {"title": "Version", "value": version(request)},
         ],
     }));
     body.push(labelled(
@@ -257,6 +309,17 @@ fn arguments(masked: &Value) -> Vec<Value> {
         }));
     }
     blocks
+}
+
+fn version(request: &Review) -> String {
+    if request.version > 1 {
+        format!(
+            "{} (edited by a reviewer: approvals of earlier versions do not count)",
+            request.version
+        )
+    } else {
+        request.version.to_string()
+    }
 }
 
 fn approvals_fact(request: &Review, approvals: &[Identity]) -> String {
@@ -336,7 +399,57 @@ mod tests {
             rule: None,
             requested_at: now,
             deadline: now.after(Duration::from_secs(900)),
+            version: 1,
+            editable: Vec::new(),
+            argument_schema: None,
         }
+    }
+
+    fn input<'a>(card: &'a Value, id: &str) -> Option<&'a Value> {
+        card["body"]
+            .as_array()?
+            .iter()
+            .find(|block| block["type"] == "Input.Text" && block["id"] == id)
+    }
+
+    #[test]
+    fn an_editable_request_gets_inputs_that_never_show_a_mask_and_an_approve_with_edits_action() {
+        let mut review = request(
+            json!({"table": "customers", "rows": 100, "owner": "EMAIL_9f2c1a", "nested": {"a": 1}}),
+        );
+        review.editable = vec![
+            "rows".into(),
+            "owner".into(),
+            "nested.a".into(),
+            "missing".into(),
+        ];
+        let card = pending_card(&review, &[]);
+        assert_eq!(input(&card, "edit.rows").unwrap()["value"], "100");
+        assert_eq!(input(&card, "edit.nested.a").unwrap()["value"], "1");
+        let owner = input(&card, "edit.owner").unwrap();
+        assert!(owner.get("value").is_none(), "{owner}");
+        assert_eq!(owner["placeholder"], MASKED_HINT);
+        assert!(input(&card, "edit.missing").unwrap().get("value").is_none());
+        assert!(input(&card, "edit.table").is_none(), "not editable");
+        let with_edits: Vec<_> = actions(&card)
+            .into_iter()
+            .filter(|action| action["verb"] == VERB_APPROVE_WITH_EDITS)
+            .collect();
+        assert_eq!(with_edits.len(), 1);
+        assert_eq!(with_edits[0]["data"]["requestId"], "req-1");
+        // Teams would hold "Approve with edits" back for an empty required
+        // reason: the gate asks for it instead.
+        assert_eq!(input(&card, REASON_INPUT_ID).unwrap()["isRequired"], false);
+
+        review.editable.clear();
+        let card = pending_card(&review, &[]);
+        assert!(input(&card, "edit.rows").is_none());
+        assert!(
+            actions(&card)
+                .iter()
+                .all(|a| a["verb"] != VERB_APPROVE_WITH_EDITS)
+        );
+        assert_eq!(input(&card, REASON_INPUT_ID).unwrap()["isRequired"], true);
     }
 
     fn actions(card: &Value) -> Vec<&Value> {

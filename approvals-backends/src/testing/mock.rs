@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::kit::lock;
+use approvals_core::edit::{Edit, EditOutcome};
 use approvals_core::{
     Ballot, Channel, ChannelError, Choice, Conclusion, Identity, RequestId, Review, VoteBox,
     VoteOutcome, async_trait,
@@ -13,6 +14,12 @@ use approvals_core::{
 use tokio::sync::Notify;
 
 type Decide = dyn Fn(&Review) -> Option<Choice> + Send + Sync;
+
+/// What a mock answers a request with.
+enum Answer {
+    Vote(Choice),
+    Edit(serde_json::Value),
+}
 
 /// How a [`MockChannel`] answers each request.
 pub enum Behaviour {
@@ -27,6 +34,10 @@ pub enum Behaviour {
     /// Never votes (the request expires, is cancelled or is decided
     /// elsewhere).
     Silent,
+    /// The first voter approves with the arguments changed by this JSON
+    /// merge patch (an edit, judged by the gate); the other voters then
+    /// approve the edited version.
+    ApproveWith(serde_json::Value),
 }
 
 impl fmt::Debug for Behaviour {
@@ -37,6 +48,7 @@ impl fmt::Debug for Behaviour {
             Behaviour::Decide(_) => f.write_str("Decide(..)"),
             Behaviour::Script(script) => f.debug_tuple("Script").field(script).finish(),
             Behaviour::Silent => f.write_str("Silent"),
+            Behaviour::ApproveWith(_) => f.write_str("ApproveWith(..)"),
         }
     }
 }
@@ -87,6 +99,8 @@ struct Inner {
 struct Log {
     asked: Vec<Arc<Review>>,
     outcomes: Vec<(Identity, VoteOutcome)>,
+    edits: Vec<(Identity, EditOutcome)>,
+    revisions: Vec<Arc<Review>>,
     escalations: Vec<(RequestId, Vec<Identity>)>,
     conclusions: Vec<(RequestId, Conclusion)>,
 }
@@ -127,6 +141,14 @@ impl MockChannel {
     /// Answers the requests in order with `choices`, then stays silent.
     pub fn script(choices: impl IntoIterator<Item = Choice>) -> Self {
         Self::new(Behaviour::Script(choices.into_iter().collect()))
+    }
+
+    /// Approves every request with the arguments changed by `changes`, a
+    /// JSON merge patch (`{"amount_cents": 42000}`): the first voter's edit
+    /// goes to the gate ([`VoteBox::edit`]); the other voters approve the
+    /// edited version. See [`edit_outcomes`](Self::edit_outcomes).
+    pub fn approve_with(changes: serde_json::Value) -> Self {
+        Self::new(Behaviour::ApproveWith(changes))
     }
 
     /// Never votes.
@@ -200,6 +222,18 @@ impl MockChannel {
         lock(&self.inner.log).outcomes.clone()
     }
 
+    /// What the gate answered to each edit this mock handed in, with the
+    /// editor.
+    pub fn edit_outcomes(&self) -> Vec<(Identity, EditOutcome)> {
+        lock(&self.inner.log).edits.clone()
+    }
+
+    /// Every new version of a request an accepted edit made, as the gate
+    /// announced it to this channel.
+    pub fn revisions(&self) -> Vec<Arc<Review>> {
+        lock(&self.inner.log).revisions.clone()
+    }
+
     /// Every conclusion the gate announced to this channel.
     pub fn conclusions(&self) -> Vec<(RequestId, Conclusion)> {
         lock(&self.inner.log).conclusions.clone()
@@ -248,8 +282,9 @@ impl MockChannel {
         self.assert_asked(0);
     }
 
-    fn choose(&self, request: &Review) -> Option<Choice> {
-        match &mut *lock(&self.inner.behaviour) {
+    fn choose(&self, request: &Review) -> Option<Answer> {
+        let choice = match &mut *lock(&self.inner.behaviour) {
+            Behaviour::ApproveWith(changes) => return Some(Answer::Edit(changes.clone())),
             Behaviour::ApproveAll => Some(Choice::Approve),
             Behaviour::DenyAll(reason) => Some(Choice::Deny {
                 reason: reason.clone(),
@@ -257,11 +292,40 @@ impl MockChannel {
             Behaviour::Decide(decide) => decide(request),
             Behaviour::Script(script) => script.pop_front(),
             Behaviour::Silent => None,
+        };
+        choice.map(Answer::Vote)
+    }
+
+    async fn answer(&self, request: &Review, votes: &VoteBox, answer: Answer) {
+        match answer {
+            Answer::Vote(choice) => self.vote(request, votes, choice, &self.inner.voters).await,
+            Answer::Edit(changes) => {
+                let Some((editor, others)) = self.inner.voters.split_first() else {
+                    return;
+                };
+                let edit = Edit::new(request, editor.clone(), changes);
+                let outcome = votes.edit(edit).await;
+                let next = match &outcome {
+                    EditOutcome::Accepted {
+                        fingerprint,
+                        conclusion: None,
+                        ..
+                    } => Some(*fingerprint),
+                    _ => None,
+                };
+                lock(&self.inner.log).edits.push((editor.clone(), outcome));
+                self.inner.changed.notify_waiters();
+                if let Some(fingerprint) = next {
+                    let mut revised = request.clone();
+                    revised.fingerprint = fingerprint;
+                    self.vote(&revised, votes, Choice::Approve, others).await;
+                }
+            }
         }
     }
 
-    async fn vote(&self, request: &Review, votes: &VoteBox, choice: Choice) {
-        for voter in &self.inner.voters {
+    async fn vote(&self, request: &Review, votes: &VoteBox, choice: Choice, voters: &[Identity]) {
+        for voter in voters {
             let ballot = Ballot::new(request, voter.clone(), choice.clone());
             let outcome = votes.cast(ballot).await;
             let concluded = matches!(
@@ -303,19 +367,27 @@ impl Channel for MockChannel {
         let shared = Arc::new(request.clone());
         lock(&self.inner.log).asked.push(Arc::clone(&shared));
         self.inner.changed.notify_waiters();
-        let Some(choice) = self.choose(request) else {
+        let Some(answer) = self.choose(request) else {
             return Ok(());
         };
         match self.inner.delay {
-            None => self.vote(request, &votes, choice).await,
+            None => self.answer(request, &votes, answer).await,
             Some(delay) => {
                 let this = self.clone();
                 tokio::spawn(async move {
                     tokio::time::sleep(delay).await;
-                    this.vote(&shared, &votes, choice).await;
+                    this.answer(&shared, &votes, answer).await;
                 });
             }
         }
+        Ok(())
+    }
+
+    async fn revised(&self, request: &Review) -> Result<(), ChannelError> {
+        lock(&self.inner.log)
+            .revisions
+            .push(Arc::new(request.clone()));
+        self.inner.changed.notify_waiters();
         Ok(())
     }
 

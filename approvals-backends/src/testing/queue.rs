@@ -3,6 +3,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
+use approvals_core::edit::{Edit, EditOutcome};
 use approvals_core::{
     Ballot, Channel, ChannelError, Choice, Conclusion, Fingerprint, Identity, Progress, RequestId,
     Review, VoteBox, VoteOutcome, async_trait,
@@ -188,6 +189,41 @@ impl QueueHandle {
             .await?)
     }
 
+    /// Approves `id` as `voter` with the arguments changed by `changes`, a
+    /// JSON merge patch (`{"amount_cents": 42000}`): the gate judges the
+    /// edit ([`VoteBox::edit`]) and, if it accepts it, the edited call is a
+    /// new version of the request that this counts as `voter`'s approval
+    /// of. Names the fingerprint of the version delivered (or revised)
+    /// here last.
+    pub async fn approve_with(
+        &self,
+        id: &RequestId,
+        voter: impl Into<Identity>,
+        changes: serde_json::Value,
+    ) -> Result<EditOutcome, QueueError> {
+        let editor = voter.into();
+        let fingerprint = self.shared.ledger.review(id).map_or_else(
+            || Fingerprint::of("", &serde_json::Value::Null, &editor),
+            |review| review.fingerprint,
+        );
+        Ok(self
+            .shared
+            .ledger
+            .edit(Edit {
+                request_id: id.clone(),
+                fingerprint,
+                editor,
+                changes,
+            })
+            .await?)
+    }
+
+    /// The review of `id` as delivered here, or as last revised by an
+    /// accepted edit.
+    pub fn review(&self, id: &RequestId) -> Option<Arc<Review>> {
+        self.shared.ledger.review(id)
+    }
+
     /// Hands any ballot to the gate as it is (for example one naming a wrong
     /// fingerprint or an id that was never delivered), to see how the gate
     /// treats it.
@@ -209,6 +245,12 @@ impl Channel for QueueChannel {
     async fn deliver(&self, request: &Review, votes: VoteBox) -> Result<(), ChannelError> {
         let review = self.shared.ledger.delivered(request, votes, ());
         lock(&self.shared.inbox).push_back(review);
+        self.shared.changed.notify_waiters();
+        Ok(())
+    }
+
+    async fn revised(&self, request: &Review) -> Result<(), ChannelError> {
+        self.shared.ledger.revised(request, |_| ());
         self.shared.changed.notify_waiters();
         Ok(())
     }

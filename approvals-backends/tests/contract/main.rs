@@ -63,11 +63,14 @@ pub(crate) enum Scenario {
     UpdatedOnEscalation,
     /// An approval through another channel shows on this one.
     ProgressFromAnotherChannel,
+    /// An edit accepted through another channel shows on this one, and
+    /// this one's later votes name the new version's fingerprint.
+    EditedElsewhere,
 }
 
 impl Scenario {
     /// Every scenario, in the order of the contract.
-    pub(crate) const ALL: [Scenario; 10] = [
+    pub(crate) const ALL: [Scenario; 11] = [
         Scenario::SelfApproval,
         Scenario::NotEligible,
         Scenario::UnknownRequest,
@@ -78,6 +81,7 @@ impl Scenario {
         Scenario::UpdatedOnConclusion,
         Scenario::UpdatedOnEscalation,
         Scenario::ProgressFromAnotherChannel,
+        Scenario::EditedElsewhere,
     ];
 }
 
@@ -250,6 +254,13 @@ macro_rules! contract {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn progress_from_another_channel_is_shown() {
                 scenarios::progress_from_another_channel_is_shown::<$channel>().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn an_accepted_edit_updates_the_channel_and_later_votes_name_the_new_fingerprint()
+             {
+                scenarios::an_accepted_edit_updates_the_channel_and_later_votes_name_the_new_fingerprint::<$channel>()
+                    .await;
             }
         }
     };

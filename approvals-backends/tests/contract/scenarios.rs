@@ -29,6 +29,8 @@ struct Setup {
     deny_reason_required: bool,
     /// Whether the request escalates to Carol soon after it is made.
     escalates: bool,
+    /// Whether reviewers may change `replicas`.
+    editable: bool,
 }
 
 /// One vote record of the audit trail.
@@ -49,6 +51,8 @@ struct Harness<C> {
     audit: MemoryAudit,
     /// The other channel's handle.
     other: QueueHandle,
+    /// Whether the call is declared editable.
+    editable: bool,
 }
 
 impl<C: ChannelUnderTest> Harness<C> {
@@ -61,6 +65,9 @@ impl<C: ChannelUnderTest> Harness<C> {
             .timeout(Duration::from_secs(60));
         if setup.escalates {
             requirement = requirement.escalate_after(Duration::from_millis(300), [CAROL]);
+        }
+        if setup.editable {
+            requirement = requirement.editable(["replicas"]);
         }
         let (queue, other) = QueueChannel::new();
         let audit = MemoryAudit::new();
@@ -80,6 +87,7 @@ impl<C: ChannelUnderTest> Harness<C> {
             gate,
             audit,
             other,
+            editable: setup.editable,
         }
     }
 
@@ -87,13 +95,16 @@ impl<C: ChannelUnderTest> Harness<C> {
     /// under test shows it.
     async fn ask(&self) -> (JoinHandle<Result<&'static str, Error>>, RequestId) {
         let gate = self.gate.clone();
-        let request = ActionRequest::new(
+        let mut request = ActionRequest::new(
             "deploy",
             serde_json::json!({"service": "billing", "replicas": 3}),
         )
         .description("Deploy the billing service")
         .requester(REQUESTER)
         .justification("scheduled release");
+        if self.editable {
+            request = request.editable(["replicas"]);
+        }
         let run = tokio::spawn(async move { gate.run(request, |_| async { Ok("ran") }).await });
         let id = self.other.next_request().await.id.clone();
         self.channel.delivered(&id).await;
@@ -487,5 +498,65 @@ pub(crate) async fn progress_from_another_channel_is_shown<C: ChannelUnderTest>(
             .map(|v| (v.voter.as_str(), v.channel.as_str(), v.counted))
             .collect::<Vec<_>>(),
         [(ALICE, "queue", true), (BOB, C::NAME, true)]
+    );
+}
+
+/// 10. An edit accepted through another channel (the queue) makes a new
+///     version: this channel shows it, and a vote through it then names
+///     the new fingerprint and counts, with the editor's approval.
+pub(crate) async fn an_accepted_edit_updates_the_channel_and_later_votes_name_the_new_fingerprint<
+    C: ChannelUnderTest,
+>() {
+    if !applies::<C>(Scenario::EditedElsewhere) {
+        return;
+    }
+    let harness = Harness::<C>::start(Setup {
+        quorum: 2,
+        editable: true,
+        ..Setup::default()
+    })
+    .await;
+    let (run, id) = harness.ask().await;
+    let edited = harness
+        .other
+        .approve_with(&id, ALICE, serde_json::json!({"replicas": 5}))
+        .await
+        .unwrap();
+    let approvals_core::edit::EditOutcome::Accepted {
+        version,
+        fingerprint,
+        ..
+    } = edited
+    else {
+        panic!("{}: the edit was refused: {edited:?}", C::NAME);
+    };
+    assert_eq!(version, 2);
+    harness
+        .shown_until(BOB, &id, "the edited version", |shown| {
+            shown.contains(&fingerprint.to_hex())
+        })
+        .await;
+    let approved = harness.approve(BOB, &id).await;
+    assert!(
+        matches!(approved, Answer::Counted(_)),
+        "{}: {approved:?}",
+        C::NAME
+    );
+    assert_eq!(run.await.unwrap().unwrap(), "ran");
+    let votes = harness.votes(&id);
+    let by_bob: Vec<_> = votes
+        .iter()
+        .filter(|vote| vote.voter.as_str() == BOB)
+        .collect();
+    assert_eq!(by_bob.len(), 1, "{}: {votes:?}", C::NAME);
+    assert_eq!(
+        (
+            by_bob[0].channel.as_str(),
+            by_bob[0].fingerprint,
+            by_bob[0].counted
+        ),
+        (C::NAME, fingerprint, true),
+        "{}: bob's vote names the new version",
+        C::NAME
     );
 }

@@ -54,6 +54,15 @@ pub fn policy(quorum: u32) -> Policy {
         )
 }
 
+/// The arguments of an editable call.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Deploy {
+    pub customer: String,
+    pub service: String,
+    pub replicas: u32,
+}
+
 /// A gate whose only channel is the HTTP API, served on loopback.
 pub struct Api {
     pub gate: Gate,
@@ -113,6 +122,25 @@ impl Api {
         tokio::spawn(async move { gate.run(request, |_args| async { Ok("ran") }).await })
     }
 
+    /// Starts a gated call by the agent whose `replicas` and `service` an
+    /// approver may edit, with a JSON Schema of its argument type; resolves
+    /// to the arguments its body ran with.
+    pub fn editable_request(&self, action: &str) -> tokio::task::JoinHandle<Result<Deploy, Error>> {
+        let gate = self.gate.clone();
+        let request = ActionRequest::new(
+            action.to_owned(),
+            Deploy {
+                customer: SECRET_EMAIL.to_owned(),
+                service: "billing".to_owned(),
+                replicas: 3,
+            },
+        )
+        .requester(AGENT)
+        .editable(["replicas", "service"])
+        .argument_schema(serde_json::to_value(schemars::schema_for!(Deploy)).unwrap());
+        tokio::spawn(async move { gate.run(request, |deploy| async move { Ok(deploy) }).await })
+    }
+
     /// Waits until `n` requests are pending on the API, and returns their ids.
     pub async fn pending(&self, n: usize) -> Vec<RequestId> {
         for _ in 0..500 {
@@ -123,6 +151,23 @@ impl Api {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         panic!("{n} requests never became pending");
+    }
+
+    /// Waits until a request for `action` is pending on the API, and
+    /// returns its id.
+    pub async fn pending_for(&self, action: &str) -> RequestId {
+        for _ in 0..500 {
+            if let Some(view) = self
+                .approver
+                .pending()
+                .into_iter()
+                .find(|v| v.action == action)
+            {
+                return view.id;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("no request for {action} became pending");
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth;
+mod edits;
 mod flow;
 #[path = "../leak/mod.rs"]
 mod leak;

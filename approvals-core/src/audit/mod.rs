@@ -146,6 +146,42 @@ pub enum AuditEvent {
         #[serde(flatten)]
         outcome: ExecutionOutcome,
     },
+    /// A reviewer edited the arguments of a pending request, accepted or
+    /// not ([`edit`](crate::edit)). Accepted, it made a new version with
+    /// its own fingerprint and counted as the editor's approval of it;
+    /// approvals of the version before do not carry over.
+    Edited {
+        /// Who edited.
+        editor: Identity,
+        /// The channel it came through.
+        channel: String,
+        /// The version edited.
+        from_version: u32,
+        /// The fingerprint the editor named (the version they saw).
+        from_fingerprint: Fingerprint,
+        /// The arguments before the edit, masked (absent when the edit
+        /// named no pending request).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<MaskedView>,
+        /// The arguments as edited, masked (absent when the edit was
+        /// refused before it was applied).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<MaskedView>,
+        /// The new version's fingerprint, when the edit was accepted.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to_fingerprint: Option<Fingerprint>,
+        /// The argument paths the edit changes.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        changed: Vec<String>,
+        /// Whether it was accepted.
+        accepted: bool,
+        /// Why it was refused.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        refusal: Option<Refusal>,
+        /// What was not valid about it (a path and a category).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        problem: Option<crate::edit::EditProblem>,
+    },
     /// Shadow mode: a candidate policy, evaluated beside the policy in
     /// force on the same call, decided otherwise, or could not decide
     /// ([`GateBuilder::shadow_policy`](crate::GateBuilder::shadow_policy)).
@@ -190,6 +226,7 @@ impl AuditEvent {
             AuditEvent::Concluded { .. } => AuditEventKind::Concluded,
             AuditEvent::Executed { .. } => AuditEventKind::Executed,
             AuditEvent::ShadowDisagreement { .. } => AuditEventKind::ShadowDisagreement,
+            AuditEvent::Edited { .. } => AuditEventKind::Edited,
         }
     }
 }
@@ -210,11 +247,13 @@ pub enum AuditEventKind {
     Executed,
     /// [`AuditEvent::ShadowDisagreement`].
     ShadowDisagreement,
+    /// [`AuditEvent::Edited`].
+    Edited,
 }
 
 impl AuditEventKind {
     /// The kind as serialized: `requested`, `vote`, `escalated`,
-    /// `concluded`, `executed`, `shadow_disagreement`.
+    /// `concluded`, `executed`, `shadow_disagreement`, `edited`.
     pub fn as_str(self) -> &'static str {
         match self {
             AuditEventKind::Requested => "requested",
@@ -223,6 +262,7 @@ impl AuditEventKind {
             AuditEventKind::Concluded => "concluded",
             AuditEventKind::Executed => "executed",
             AuditEventKind::ShadowDisagreement => "shadow_disagreement",
+            AuditEventKind::Edited => "edited",
         }
     }
 }

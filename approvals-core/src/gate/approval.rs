@@ -13,6 +13,7 @@ use tracing::Instrument as _;
 
 use super::votes::Registry;
 use crate::audit::{AuditEvent, AuditRecord};
+use crate::request::Rebuild;
 use crate::{Conclusion, Error, ExecutionOutcome, Fingerprint, RequestId};
 
 /// Permission to run one call, once, with the arguments that were approved.
@@ -49,6 +50,11 @@ pub struct Approval<A> {
     conclusion: Conclusion,
     /// The call's `approval` span: the body runs in it.
     span: tracing::Span,
+    /// Set when a reviewer's edit changed the arguments: `binding` is then
+    /// the edited version's, and the caller's value is not what runs.
+    /// How they are rebuilt from the approved bytes (`None`: by the
+    /// caller, with [`Approval::edited_arguments`]).
+    edited: Option<Option<Rebuild<A>>>,
 }
 
 impl<A> Approval<A> {
@@ -69,7 +75,27 @@ impl<A> Approval<A> {
             arguments: Some(arguments),
             conclusion,
             span,
+            edited: None,
         }
+    }
+
+    /// This approval, for the arguments a reviewer's edit made.
+    pub(super) fn edited(
+        mut self,
+        edited: super::edits::Edited,
+        rebuild: Option<Rebuild<A>>,
+    ) -> Self {
+        self.fingerprint = edited.fingerprint;
+        self.binding = edited.binding;
+        self.edited = Some(rebuild);
+        self
+    }
+
+    /// The approved arguments as compact JSON, when a reviewer's edit
+    /// changed them (`None`: the caller's own arguments were approved as
+    /// they are). What the body must run with.
+    pub fn edited_arguments(&self) -> Option<&[u8]> {
+        self.edited.is_some().then_some(&*self.binding)
     }
 
     /// The id of the request this approval concluded.
@@ -87,7 +113,8 @@ impl<A> Approval<A> {
         &self.conclusion
     }
 
-    /// The approved arguments.
+    /// The caller's arguments (not the edited ones, when a reviewer edited
+    /// them: see [`edited_arguments`](Self::edited_arguments)).
     pub fn arguments(&self) -> Option<&A> {
         self.arguments.as_ref()
     }
@@ -123,11 +150,69 @@ impl<A: Serialize> Approval<A> {
         let Some(arguments) = self.take_arguments() else {
             return Err(convert(self.no_arguments()));
         };
+        if let Some(rebuild) = self.edited {
+            // A reviewer changed the arguments: the body runs with the
+            // edited ones, rebuilt from the approved bytes, never the
+            // caller's.
+            drop(arguments);
+            let Some(approved) = rebuild.and_then(|rebuild| rebuild(&self.binding)) else {
+                let reason = "the edited arguments could not be rebuilt";
+                return Err(convert(Box::pin(self.refuse(reason)).await));
+            };
+            return self.execute(approved, body).await;
+        }
         if !self.still_bound(&arguments) {
             let reason = "the arguments no longer match the approved fingerprint";
             return Err(convert(Box::pin(self.refuse(reason)).await));
         }
         self.execute(arguments, body).await
+    }
+
+    /// [`run_converting`](Self::run_converting) for the attribute's
+    /// expansion, whose arguments hold references and cannot be rebuilt
+    /// whole: when a reviewer's edit changed them, the body is handed the
+    /// edited arguments as a JSON object beside the caller's, and rebuilds
+    /// its `editable` parameters from it. Every other argument must still
+    /// serialize as approved, else the body does not run.
+    #[doc(hidden)]
+    pub async fn run_edited_converting<F, Fut, T, E>(
+        mut self,
+        editable: &[&str],
+        body: F,
+        convert: fn(Error) -> E,
+    ) -> Result<T, E>
+    where
+        F: FnOnce(A, Option<serde_json::Map<String, serde_json::Value>>) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        if self.edited.is_none() {
+            return self
+                .run_converting(|arguments| body(arguments, None), convert)
+                .await;
+        }
+        let Some(arguments) = self.take_arguments() else {
+            return Err(convert(self.no_arguments()));
+        };
+        let approved = serde_json::from_slice::<serde_json::Value>(&self.binding);
+        let caller = super::depth::to_writer(&arguments, &mut Vec::new())
+            .ok()
+            .and_then(|()| serde_json::to_value(&arguments).ok());
+        let bound = match (approved, caller) {
+            (Ok(serde_json::Value::Object(approved)), Some(serde_json::Value::Object(caller))) => {
+                // Only the editable arguments may differ from the caller's.
+                let same = |key: &String| {
+                    editable.contains(&key.as_str()) || approved.get(key) == caller.get(key)
+                };
+                (approved.keys().all(same) && caller.keys().all(same)).then_some(approved)
+            }
+            _ => None,
+        };
+        let Some(approved) = bound else {
+            let reason = "the arguments no longer match the approved fingerprint";
+            return Err(convert(Box::pin(self.refuse(reason)).await));
+        };
+        self.execute(arguments, move |arguments| body(arguments, Some(approved)))
+            .await
     }
 
     /// Whether the arguments serialize as they did when they were

@@ -230,6 +230,7 @@ impl GateBuilder<Arc<dyn AuditSink>> {
     /// Builds the gate, and attaches each channel to it
     /// ([`Channel::attach`]).
     pub fn build(self) -> Gate {
+        let policy = Arc::new(RwLock::new(Arc::new(self.policy)));
         let registry = Arc::new(Registry::new(
             self.audit,
             Arc::clone(&self.masker),
@@ -240,6 +241,7 @@ impl GateBuilder<Arc<dyn AuditSink>> {
             self.store.map(|store| {
                 durable::Durable::new(store, self.poll, self.sweep, self.resume_window)
             }),
+            Arc::clone(&policy),
         ));
         registry.start();
         for channel in &registry.channels {
@@ -247,7 +249,7 @@ impl GateBuilder<Arc<dyn AuditSink>> {
         }
         Gate {
             inner: Arc::new(Inner {
-                policy: RwLock::new(Arc::new(self.policy)),
+                policy,
                 shadowing: std::sync::atomic::AtomicBool::new(self.shadow.is_some()),
                 shadow: RwLock::new(self.shadow.map(Arc::new)),
                 registry,

@@ -30,6 +30,7 @@ mod approval;
 mod builder;
 mod depth;
 mod durable;
+mod edits;
 mod finish;
 mod scope;
 mod shadow;
@@ -76,7 +77,8 @@ pub struct Gate {
 }
 
 struct Inner {
-    policy: RwLock<Arc<Policy>>,
+    /// Shared with the registry, which judges edits by it.
+    policy: Arc<RwLock<Arc<Policy>>>,
     /// The candidate of shadow mode, evaluated beside `policy`; it never
     /// decides.
     shadow: RwLock<Option<Arc<Policy>>>,
@@ -185,6 +187,7 @@ impl Gate {
             binding,
             action,
             arguments,
+            rebuild,
             span,
         } = match self.prepare(request) {
             Ok(prepared) => prepared,
@@ -205,9 +208,11 @@ impl Gate {
             let _pending = (!matches!(opened, Opened::Concluded(..)))
                 .then(|| telemetry::PendingGauge::new(&action));
             match opened {
-                Opened::Concluded(conclusion, unrun) => Ok((conclusion, unrun)),
+                Opened::Concluded(conclusion, unrun) => Ok((conclusion, unrun, None)),
                 Opened::Pending(waiting) => self.await_conclusion(waiting).await,
-                Opened::Stored(waiting) => Box::pin(self.await_stored(waiting)).await,
+                Opened::Stored(waiting) => Box::pin(self.await_stored(waiting))
+                    .await
+                    .map(|(conclusion, unrun)| (conclusion, unrun, None)),
             }
         }
         .instrument(span.clone())
@@ -215,7 +220,7 @@ impl Gate {
         if let Some(started) = started {
             span.record("approval.wait_ms", elapsed_ms(started));
         }
-        let (conclusion, unrun) = match concluded {
+        let (conclusion, unrun, edited) = match concluded {
             Ok(concluded) => concluded,
             Err(error) => {
                 span.record("approval.conclusion", error.outcome());
@@ -227,7 +232,7 @@ impl Gate {
         };
         span.record("approval.conclusion", conclusion.outcome());
         meter.end(conclusion.outcome());
-        Ok(Approval::new(
+        let approval = Approval::new(
             unrun,
             fingerprint,
             binding,
@@ -235,7 +240,11 @@ impl Gate {
             arguments,
             conclusion,
             span,
-        ))
+        );
+        Ok(match edited {
+            Some(edited) => approval.edited(edited, rebuild),
+            None => approval,
+        })
     }
 
     /// Everything before the first record, without awaiting: serializes,
@@ -253,7 +262,20 @@ impl Gate {
             requirement,
             declared_at,
             key,
+            edits,
+            argument_schema,
         } = request;
+        if let Some(edits) = &edits
+            && let Some(problem) = edits
+                .declared
+                .iter()
+                .find_map(|path| crate::edit::check_path(path).err())
+        {
+            return Err(Error::EditablePath {
+                action: action.into_owned(),
+                problem,
+            });
+        }
         if let Some(site) = declared_at {
             self.check_declaration(&action, site, risk, requirement.as_ref())?;
         }
@@ -300,6 +322,34 @@ impl Gate {
             .evaluate_with(&input, requirement.as_ref());
         let id = RequestId::random();
         let disagreement = self.shadow_disagreement(&id, &input, requirement.as_ref(), &decision);
+        // What an edit needs, kept only for a call that takes edits and
+        // waits for people.
+        let (editing, rebuild) = match edits {
+            Some(edits) => {
+                let editing = matches!(
+                    &decision,
+                    Ok(Decision {
+                        verdict: Verdict::RequireApproval(_),
+                        ..
+                    })
+                )
+                .then(|| {
+                    Box::new(edits::Editing {
+                        action: action.clone().into_owned(),
+                        risk,
+                        argument_masks,
+                        declared_requirement: requirement,
+                        declared: edits.declared,
+                        check: edits.check,
+                        capped: edits.rebuild.is_none(),
+                        arguments: value,
+                        binding: None,
+                    })
+                });
+                (editing, edits.rebuild)
+            }
+            None => (None, None),
+        };
         // One span per gated call: what it is and how it ended, never an
         // argument value.
         let span = tracing::info_span!(
@@ -325,6 +375,8 @@ impl Gate {
             masked,
             fingerprint,
             key,
+            editing,
+            argument_schema,
         };
         let gate = self.clone();
         let opening = match decision {
@@ -349,6 +401,7 @@ impl Gate {
             binding,
             action,
             arguments,
+            rebuild,
             span,
         })
     }
@@ -411,8 +464,10 @@ impl Gate {
                         source: ChannelError::NoChannel,
                     });
                 }
-                let review = Arc::new(call.into_review(&requirement, rule, requested_at, deadline));
-                let Ok((pending, receiver)) = self.inner.registry.open(review) else {
+                let (review, editing) =
+                    call.into_review(&requirement, rule, requested_at, deadline);
+                let review = Arc::new(review);
+                let Ok((pending, receiver)) = self.inner.registry.open(review, editing) else {
                     let limit = self.inner.registry.limits.max_pending;
                     let failed = Conclusion::Failed {
                         reason: format!("{limit} requests are already pending"),
@@ -482,14 +537,17 @@ impl Gate {
     /// it, telling the channels) finishes even if this future is dropped
     /// half-way; the guard in `waiting` cancels the request if it is dropped
     /// before it ends.
-    async fn await_conclusion(&self, waiting: Waiting) -> Result<(Conclusion, Unrun), Error> {
+    async fn await_conclusion(
+        &self,
+        waiting: Waiting,
+    ) -> Result<(Conclusion, Unrun, Option<edits::Edited>), Error> {
         let Waiting {
             pending,
             mut receiver,
             mut guard,
             wait,
         } = waiting;
-        let review = Arc::clone(&pending.request);
+        let review = pending.request();
         let start = tokio::time::Instant::now();
         let deadline = start + wait.timeout;
 
@@ -529,8 +587,16 @@ impl Gate {
             let unrun = Unrun::new(Arc::clone(&self.inner.registry), review.id.clone());
             (conclusion, unrun)
         });
+        // Approved after an edit: the body runs with the edited arguments.
+        let edited = match &result {
+            Ok(_) => {
+                let fingerprint = pending.request().fingerprint;
+                pending.state.lock().await.take_edited(fingerprint)
+            }
+            Err(_) => None,
+        };
         self.announce(&pending).await;
-        result
+        result.map(|(conclusion, unrun)| (conclusion, unrun, edited))
     }
 
     /// Waits for the votes to end the request, escalating on time, and ends
@@ -605,7 +671,7 @@ impl Gate {
             gate.conclude_now(&pending, failed).await;
             gate.announce(&pending).await;
             Error::Channel {
-                request_id: pending.request.id.clone(),
+                request_id: pending.request().id.clone(),
                 source,
             }
         })
@@ -670,7 +736,7 @@ impl Gate {
                 .filter(|identity| !state.eligible.contains(identity))
                 .collect();
             let record = AuditRecord::now(
-                pending.request.id.clone(),
+                pending.request().id.clone(),
                 AuditEvent::Escalated {
                     added: added.clone(),
                 },
@@ -689,10 +755,11 @@ impl Gate {
             }
             state.eligible.extend(added.iter().cloned());
             drop(state);
+            let review = pending.request();
             gate.inner
                 .registry
-                .tell_channels("an escalation", &pending.request.id, |approver| {
-                    approver.escalated(&pending.request, &added)
+                .tell_channels("an escalation", &review.id, |approver| {
+                    approver.escalated(&review, &added)
                 })
                 .await;
         })
@@ -708,7 +775,7 @@ impl Gate {
             let Some(conclusion) = pending.state.lock().await.conclusion.clone() else {
                 return;
             };
-            let review = &pending.request;
+            let review = &pending.request();
             gate.inner
                 .registry
                 .tell_channels("how a request ended", &review.id, |approver| {
@@ -787,6 +854,9 @@ struct Prepared<A> {
     binding: Box<[u8]>,
     action: Cow<'static, str>,
     arguments: A,
+    /// How the arguments are rebuilt from approved bytes, for a call that
+    /// takes edits.
+    rebuild: Option<crate::request::Rebuild<A>>,
     span: tracing::Span,
 }
 
@@ -842,6 +912,9 @@ struct Call {
     masked: MaskedView,
     fingerprint: Fingerprint,
     key: Option<String>,
+    /// What judging an edit needs, for a call that takes edits.
+    editing: Option<Box<edits::Editing>>,
+    argument_schema: Option<Arc<serde_json::Value>>,
 }
 
 impl Call {
@@ -894,14 +967,20 @@ impl Call {
         )
     }
 
+    /// The request reviewers see, and what judging its edits needs (`None`
+    /// when nothing of it is editable).
     fn into_review(
         self,
         requirement: &Requirement,
         rule: Option<String>,
         requested_at: Timestamp,
         deadline: Timestamp,
-    ) -> Review {
-        Review {
+    ) -> (Review, Option<Box<edits::Editing>>) {
+        let editable = self.editing.as_ref().map_or_else(Vec::new, |editing| {
+            editing.editable(requirement.editable.as_deref())
+        });
+        let editing = self.editing.filter(|_| !editable.is_empty());
+        let review = Review {
             id: self.id,
             action: self.action.into_owned(),
             description: self.description.into_owned(),
@@ -916,7 +995,11 @@ impl Call {
             rule,
             requested_at,
             deadline,
-        }
+            version: 1,
+            editable,
+            argument_schema: self.argument_schema,
+        };
+        (review, editing)
     }
 }
 

@@ -80,7 +80,10 @@ impl Gate {
                 at: requested_at.after(escalation.after),
                 approvers: escalation.approvers.clone(),
             });
-        let review = call.into_review(&requirement, rule, requested_at, deadline);
+        // A stored request takes no edits: the raw arguments an edit is
+        // applied to stay in this process (see `VoteBox::edit`).
+        let (mut review, _) = call.into_review(&requirement, rule, requested_at, deadline);
+        review.editable.clear();
         let stored = StoredRequest {
             key,
             state: RequestState {

@@ -52,6 +52,8 @@ pub(crate) struct Registry {
     stray: Mutex<StrayVotes>,
     /// The store, when requests are kept in one.
     pub(crate) durable: Option<super::durable::Durable>,
+    /// The policy in force, shared with the gate: edits are judged by it.
+    pub(crate) policy: Arc<std::sync::RwLock<Arc<crate::policy::Policy>>>,
 }
 
 /// The bounds on what callers and voters can make the gate hold or write.
@@ -91,7 +93,9 @@ pub(crate) struct Full;
 
 /// One request awaiting its conclusion.
 pub(crate) struct Pending {
-    pub(crate) request: Arc<Review>,
+    /// The version reviewers see: replaced, under the state's lock, when an
+    /// edit is accepted.
+    current: Mutex<Arc<Review>>,
     /// Votes on one request are judged and recorded one at a time, so that
     /// the audit trail holds them in the order they counted.
     pub(crate) state: tokio::sync::Mutex<PendingState>,
@@ -99,13 +103,31 @@ pub(crate) struct Pending {
 
 pub(crate) struct PendingState {
     pub(crate) eligible: Vec<Identity>,
-    approvals: Vec<Identity>,
-    voted: HashSet<Identity>,
+    pub(super) approvals: Vec<Identity>,
+    pub(super) voted: HashSet<Identity>,
     pub(crate) conclusion: Option<Conclusion>,
     waiter: Option<oneshot::Sender<Outcome>>,
+    /// What editing needs, for a call that takes edits.
+    pub(super) editing: Option<Box<super::edits::Editing>>,
+}
+
+impl Pending {
+    /// The version reviewers see now.
+    pub(crate) fn request(&self) -> Arc<Review> {
+        Arc::clone(&lock(&self.current))
+    }
+
+    /// Shows `review` from now on. Called with the state's lock held.
+    pub(super) fn revise(&self, review: Arc<Review>) {
+        *lock(&self.current) = review;
+    }
 }
 
 impl Registry {
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "each is a part of the gate the builder hands over once"
+    )]
     pub(crate) fn new(
         audit: Arc<dyn AuditSink>,
         masker: Arc<dyn Masker>,
@@ -114,8 +136,10 @@ impl Registry {
         channels: Vec<Arc<dyn Channel>>,
         channel_timeout: Duration,
         durable: Option<super::durable::Durable>,
+        policy: Arc<std::sync::RwLock<Arc<crate::policy::Policy>>>,
     ) -> Self {
         Self {
+            policy,
             audit,
             masker,
             clock,
@@ -138,8 +162,10 @@ impl Registry {
     pub(crate) fn open(
         &self,
         request: Arc<Review>,
+        editing: Option<Box<super::edits::Editing>>,
     ) -> Result<(Arc<Pending>, oneshot::Receiver<Outcome>), Full> {
         let (sender, receiver) = oneshot::channel();
+        let id = request.id.clone();
         let pending = Arc::new(Pending {
             state: tokio::sync::Mutex::new(PendingState {
                 eligible: request.approvers.clone(),
@@ -147,21 +173,22 @@ impl Registry {
                 voted: HashSet::new(),
                 conclusion: None,
                 waiter: Some(sender),
+                editing,
             }),
-            request,
+            current: Mutex::new(request),
         });
         let mut requests = lock(&self.pending);
         if requests.len() >= self.limits.max_pending {
             return Err(Full);
         }
-        requests.insert(pending.request.id.clone(), Arc::clone(&pending));
+        requests.insert(id, Arc::clone(&pending));
         drop(requests);
         Ok((pending, receiver))
     }
 
     /// Whether one more vote naming no pending request may be judged and
     /// recorded this minute.
-    fn admit_stray_vote(&self) -> bool {
+    pub(super) fn admit_stray_vote(&self) -> bool {
         let mut stray = lock(&self.stray);
         if stray.window.elapsed() >= Duration::from_secs(60) {
             stray.window = Instant::now();
@@ -199,7 +226,7 @@ impl Registry {
         }
         lock(&self.pending)
             .values()
-            .map(|pending| Arc::clone(&pending.request))
+            .map(|pending| pending.request())
             .collect()
     }
 
@@ -230,7 +257,7 @@ impl Registry {
         }
         let conclusion = mask_conclusion(self.masker.as_ref(), conclusion);
         state.conclusion = Some(conclusion.clone());
-        let id = pending.request.id.clone();
+        let id = pending.request().id.clone();
         let written = self
             .record(&AuditRecord::now(
                 id.clone(),
@@ -308,8 +335,9 @@ impl Registry {
         let Some(pending) = self.get(&cast.ballot.request_id) else {
             return self.refuse_stray(&cast).await;
         };
-        let request = &pending.request;
         let mut state = pending.state.lock().await;
+        // Read under the lock: an accepted edit replaces it under the lock.
+        let request = &pending.request();
         let refusal = judge(
             request,
             Tally {
@@ -428,7 +456,7 @@ impl Registry {
         let state = pending.state.lock().await;
         state.conclusion.is_none().then(|| Progress {
             approved_by: state.approvals.clone(),
-            quorum: pending.request.quorum,
+            quorum: pending.request().quorum,
         })
     }
 
@@ -700,7 +728,32 @@ impl VoteBox {
         if let Some(durable) = &registry.durable {
             return durable.watched_request(id);
         }
-        registry.get(id).map(|pending| Arc::clone(&pending.request))
+        registry.get(id).map(|pending| pending.request())
+    }
+
+    /// Hands in a reviewer's edit of a pending request's arguments, and
+    /// says whether it was accepted, and if not, why.
+    ///
+    /// The gate judges it like a vote (the editor may vote on the request,
+    /// before its deadline, naming the fingerprint of the version pending),
+    /// then checks that it changes only arguments the requirement declares
+    /// editable, that the edited arguments fit their type, and that policy,
+    /// evaluated again on them, does not refuse them. Accepted, the edited
+    /// call is a new version of the request with its own fingerprint, and
+    /// the edit is the editor's approval of it: approvals of the version
+    /// before do not carry over. Every edit is recorded, accepted or not
+    /// (see [`edit`](crate::edit)). Like [`cast`](Self::cast), it runs to
+    /// its end once handed in.
+    ///
+    /// Requests kept in a [store](crate::store) take no edits (the raw
+    /// arguments an edit is applied to live only in the asking process):
+    /// such an edit is refused with [`Refusal::NotEditable`].
+    pub async fn edit(&self, edit: crate::edit::Edit) -> crate::edit::EditOutcome {
+        let Some(registry) = self.registry.upgrade() else {
+            return crate::edit::EditOutcome::refused(Refusal::NotRecorded);
+        };
+        let channel = Arc::clone(&self.channel);
+        Finish::new(async move { registry.edit(edit, &channel).await }).await
     }
 
     /// Who has approved a pending request so far (`None` once it has

@@ -83,6 +83,9 @@ pub struct Requirement {
     pub escalation: Option<Escalation>,
     /// Whether a deny must carry a reason.
     pub deny_reason_required: bool,
+    /// The argument paths a reviewer may change (`None`: the rule says
+    /// nothing, and the call's own declaration applies).
+    pub editable: Option<Vec<String>>,
 }
 
 /// After `after`, `approvers` become eligible as well.

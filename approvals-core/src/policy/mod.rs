@@ -591,6 +591,7 @@ impl Policy {
             timeout: requirement.timeout,
             escalation,
             deny_reason_required: requirement.deny_reason_required,
+            editable: requirement.editable.clone(),
         })
     }
 

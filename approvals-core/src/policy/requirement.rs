@@ -40,6 +40,7 @@ pub struct RequirementBuilder {
     pub(crate) timeout: Duration,
     pub(crate) escalation: Option<EscalationSpec>,
     pub(crate) deny_reason_required: bool,
+    pub(crate) editable: Option<Vec<String>>,
 }
 
 /// An escalation as written: after a delay, more principals.
@@ -66,6 +67,7 @@ impl RequirementBuilder {
             timeout: Self::DEFAULT_TIMEOUT,
             escalation: None,
             deny_reason_required: false,
+            editable: None,
         }
     }
 
@@ -108,6 +110,26 @@ impl RequirementBuilder {
     pub fn deny_reason_required(mut self, required: bool) -> Self {
         self.deny_reason_required = required;
         self
+    }
+
+    /// The argument paths a reviewer may change before approving
+    /// (`"amount_cents"`, `"destination.bucket"`, or `"*"` for all).
+    ///
+    /// Unset, the call's own declaration applies
+    /// ([`ActionRequest::editable`](crate::ActionRequest::editable)); set,
+    /// even to an empty list, it replaces it. Nothing is editable by
+    /// default, and a call whose arguments cannot be rebuilt from JSON takes
+    /// no edits whatever this says. An edit is a new version of the request,
+    /// judged again by policy and approved again (see
+    /// [`VoteBox::edit`](crate::VoteBox::edit)).
+    pub fn editable<S: Into<String>>(mut self, paths: impl IntoIterator<Item = S>) -> Self {
+        self.editable = Some(paths.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The editable argument paths, if set.
+    pub fn get_editable(&self) -> Option<&[String]> {
+        self.editable.as_deref()
     }
 
     /// The approvers, as written (groups not resolved).

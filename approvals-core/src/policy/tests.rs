@@ -229,6 +229,7 @@ fn requirement_settings_and_defaults() {
             timeout: minutes(15),
             escalation: None,
             deny_reason_required: false,
+            editable: None,
         }
     );
     let strict = requirement(decide(&policy, "strict", Risk::Low, "bot", json!({})));
@@ -258,6 +259,7 @@ fn configured_default_requirement_applies_to_unmatched_calls() {
             timeout: minutes(30),
             escalation: None,
             deny_reason_required: false,
+            editable: None,
         })
     );
 }

@@ -107,6 +107,7 @@ struct RawApproval {
     quorum: Option<Spanned<u32>>,
     timeout: Option<Spanned<String>>,
     deny_reason_required: Option<Spanned<bool>>,
+    editable: Option<Spanned<Strings>>,
     escalate: Option<Spanned<RawEscalation>>,
 }
 
@@ -132,6 +133,7 @@ struct RawRule {
     quorum: Option<Spanned<u32>>,
     timeout: Option<Spanned<String>>,
     deny_reason_required: Option<Spanned<bool>>,
+    editable: Option<Spanned<Strings>>,
     escalate: Option<Spanned<RawEscalation>>,
 }
 
@@ -618,6 +620,9 @@ fn rule_from(
         raw.deny_reason_required
             .as_ref()
             .map(|value| ("deny_reason_required", value.span())),
+        raw.editable
+            .as_ref()
+            .map(|value| ("editable", value.span())),
         raw.escalate
             .as_ref()
             .map(|value| ("escalate", value.span())),
@@ -663,6 +668,7 @@ fn rule_from(
                 quorum: raw.quorum,
                 timeout: raw.timeout,
                 deny_reason_required: raw.deny_reason_required,
+                editable: raw.editable,
                 escalate: raw.escalate,
             };
             let (requirement, approval_spans) =
@@ -715,6 +721,15 @@ fn approval(
     }
     if let Some(required) = raw.deny_reason_required {
         requirement = requirement.deny_reason_required(required.into_inner());
+    }
+    if let Some(editable) = raw.editable {
+        let paths = strings(editable);
+        for (path, span) in &paths {
+            if let Err(problem) = crate::edit::check_path(path) {
+                return Err(source.invalid(span, format!("{subject}: `editable` path {problem}")));
+            }
+        }
+        requirement = requirement.editable(paths.into_iter().map(|(text, _)| text));
     }
     if let Some(escalate) = raw.escalate {
         spans.escalation = Some(escalate.span());

@@ -66,6 +66,24 @@ impl Http {
     }
 }
 
+impl Http {
+    /// The fingerprint the API shows for `id` now (a new version after an
+    /// edit), else the one it showed when the request was delivered.
+    async fn fingerprint_shown(&self, id: &RequestId) -> Fingerprint {
+        let (status, view) = self.get(crate::ALICE, id).await;
+        let now = (status == 200)
+            .then(|| Fingerprint::from_hex(view["fingerprint"].as_str()?))
+            .flatten();
+        match now {
+            Some(fingerprint) => {
+                self.seen.lock().unwrap().insert(id.clone(), fingerprint);
+                fingerprint
+            }
+            None => self.seen.lock().unwrap()[id],
+        }
+    }
+}
+
 /// The status and JSON body of an answer.
 async fn read(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();
@@ -100,7 +118,7 @@ impl ChannelUnderTest for Http {
 
     async fn vote(&self, reviewer: &str, target: &Target, choice: Choice) -> Answer {
         let (id, fingerprint) = match target {
-            Target::Shown(id) => (id, self.seen.lock().unwrap()[id]),
+            Target::Shown(id) => (id, self.fingerprint_shown(id).await),
             Target::Naming(id, fingerprint) => (id, *fingerprint),
         };
         let (verb, body) = match choice {

@@ -49,7 +49,8 @@ impl ChannelUnderTest for Memory {
         }
     }
 
-    /// The handle's view: who approved so far and how the request ended.
+    /// The handle's view: the version's fingerprint, who approved so far
+    /// and how the request ended.
     async fn shown(&self, _reviewer: &str, id: &RequestId) -> String {
         let approved_by = self
             .handle
@@ -64,7 +65,12 @@ impl ChannelUnderTest for Memory {
             .conclusion(id)
             .map(|conclusion| conclusion.to_string())
             .unwrap_or_default();
-        format!("approved so far: {approved_by}; ended: {conclusion}")
+        let fingerprint = self
+            .handle
+            .review(id)
+            .map(|review| review.fingerprint.to_hex())
+            .unwrap_or_default();
+        format!("fingerprint: {fingerprint}; approved so far: {approved_by}; ended: {conclusion}")
     }
 
     fn unsupported(scenario: Scenario) -> Option<Unsupported> {

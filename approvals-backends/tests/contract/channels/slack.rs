@@ -119,11 +119,14 @@ impl Slack {
             .collect()
     }
 
-    /// The Approve button's value on the message posted for `id`.
+    /// The Approve button's value on the message for `id` as last shown
+    /// with buttons (posted, or updated to a new version).
     fn button(&self, id: &RequestId) -> Option<String> {
-        self.fake
-            .calls_of("chat.postMessage")
+        let mut shown = self.fake.calls_of("chat.postMessage");
+        shown.extend(self.fake.calls_of("chat.update"));
+        shown
             .iter()
+            .rev()
             .filter_map(|call| {
                 call.body["blocks"]
                     .as_array()?

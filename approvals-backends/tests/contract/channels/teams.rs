@@ -30,6 +30,21 @@ impl Teams {
             .into_iter()
             .find(|call| call.method == "POST" && data(call.card())["requestId"] == id.as_str())
     }
+
+    /// The card of `id` as last shown with buttons: posted, or updated to
+    /// a new version.
+    fn with_buttons(&self, id: &RequestId) -> Option<Value> {
+        let posted = self.posted(id)?;
+        let updated = self
+            .microsoft
+            .updates()
+            .into_iter()
+            .rev()
+            .filter(|update| update.activity_id == posted.activity_id)
+            .map(|update| update.card().clone())
+            .find(|card| data(card)["requestId"] == id.as_str());
+        Some(updated.unwrap_or_else(|| posted.card().clone()))
+    }
 }
 
 /// The `data` of a card's first `Action.Execute`, if it has buttons.
@@ -69,7 +84,7 @@ impl ChannelUnderTest for Teams {
 
     async fn vote(&self, reviewer: &str, target: &Target, choice: Choice) -> Answer {
         let card = match target {
-            Target::Shown(id) => self.posted(id).unwrap().card().clone(),
+            Target::Shown(id) => self.with_buttons(id).unwrap(),
             // A card carrying this id and fingerprint in its actions' data.
             Target::Naming(id, fingerprint) => json!({"body": [{"type": "ActionSet", "actions": [
                 {"data": {"requestId": id.as_str(), "fingerprint": fingerprint.to_hex()}},

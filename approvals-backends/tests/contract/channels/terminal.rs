@@ -10,7 +10,13 @@ use approvals_test_support::pty::Pty;
 
 use crate::{Answer, ChannelUnderTest, Scenario, Target, Unsupported, eventually};
 
-const PROMPT: &str = "Approve, deny or skip? [a/d/s] ";
+/// The end of every prompt (`[a/d/s]`, or `[a/d/e/s]` for a request that
+/// takes edits).
+const PROMPT: &str = "or skip? [";
+
+/// What the terminal says when the request on screen was edited elsewhere
+/// before the answer: it asks again about the new version.
+const ASKED_AGAIN: &str = "it is asked again, as the new version.";
 
 /// One reviewer's pseudo-terminal, and how many prompts they answered.
 struct Screen {
@@ -67,36 +73,43 @@ impl ChannelUnderTest for Terminal {
             return Answer::Other("a terminal votes on the request on screen only".to_owned());
         };
         let screen = &self.screens[reviewer];
-        let answered = *screen.answered.lock().unwrap();
-        // The prompt for this answer.
-        eventually("the prompt", || async {
-            (screen.pty.screen().matches(PROMPT).count() > answered).then_some(())
-        })
-        .await;
-        let from = screen.pty.screen().len();
-        match choice {
-            Choice::Approve => screen.pty.type_line("a"),
-            Choice::Deny { reason } => {
-                screen.pty.type_line("d");
-                screen.wait_for(from, "the reason prompt", "Reason").await;
-                screen.pty.type_line(reason.as_deref().unwrap_or_default());
+        loop {
+            let answered = *screen.answered.lock().unwrap();
+            // The prompt for this answer.
+            eventually("the prompt", || async {
+                (screen.pty.screen().matches(PROMPT).count() > answered).then_some(())
+            })
+            .await;
+            let from = screen.pty.screen().len();
+            match &choice {
+                Choice::Approve => screen.pty.type_line("a"),
+                Choice::Deny { reason } => {
+                    screen.pty.type_line("d");
+                    screen.wait_for(from, "the reason prompt", "Reason").await;
+                    screen.pty.type_line(reason.as_deref().unwrap_or_default());
+                }
             }
+            *screen.answered.lock().unwrap() += 1;
+            let line = eventually("the answer", || async {
+                let shown = screen.pty.screen();
+                let after = &shown[from..];
+                let at = after
+                    .find("Counted: ")
+                    .or_else(|| after.find("Not counted: "))
+                    .or_else(|| after.find(ASKED_AGAIN))?;
+                let line = &after[at..];
+                line.find('\n').map(|end| line[..end].trim_end().to_owned())
+            })
+            .await;
+            if line.starts_with(ASKED_AGAIN) {
+                // The version answered was replaced: answer the new one.
+                continue;
+            }
+            if line.starts_with("Counted: ") {
+                return Answer::Counted(line);
+            }
+            return Answer::from_text(&line, "Not counted: ", ".").unwrap_or(Answer::Other(line));
         }
-        *screen.answered.lock().unwrap() += 1;
-        let line = eventually("the answer", || async {
-            let shown = screen.pty.screen();
-            let after = &shown[from..];
-            let at = after
-                .find("Counted: ")
-                .or_else(|| after.find("Not counted: "))?;
-            let line = &after[at..];
-            line.find('\n').map(|end| line[..end].trim_end().to_owned())
-        })
-        .await;
-        if line.starts_with("Counted: ") {
-            return Answer::Counted(line);
-        }
-        Answer::from_text(&line, "Not counted: ", ".").unwrap_or(Answer::Other(line))
     }
 
     /// Everything `reviewer`'s terminal has shown.

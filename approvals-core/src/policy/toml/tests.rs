@@ -95,6 +95,7 @@ fn the_full_example_loads_and_decides() {
             timeout: Duration::from_secs(30 * 60),
             escalation: None,
             deny_reason_required: false,
+            editable: None,
         })
     );
 
@@ -117,6 +118,7 @@ fn the_full_example_loads_and_decides() {
                 approvers: ids(&["carol@example.com"]),
             }),
             deny_reason_required: true,
+            editable: None,
         })
     );
     // Below the risk threshold, the default applies.
