@@ -5,7 +5,8 @@
 pub(crate) const OK: u8 = 0;
 /// The check failed: the log does not verify, the vote did not count,
 /// there is no such request, a line to mask is not valid JSON, the policy
-/// has errors or one of its tests fails.
+/// has errors or one of its tests fails, the MCP server behind `mcp proxy`
+/// exited while its client was connected.
 pub(crate) const FAILED: u8 = 1;
 /// The command line is wrong (clap exits with it too).
 pub(crate) const USAGE: u8 = 2;
@@ -24,7 +25,8 @@ Exit codes:
      the list was printed
   1  the check failed: the log does not verify, the vote did not count,
      there is no such request, a line to mask is not valid JSON, the
-     policy has errors or one of its tests fails
+     policy has errors or one of its tests fails, the MCP server behind
+     `mcp proxy` exited while its client was connected
   2  the command line is wrong
   3  it could not be done: a file could not be read, the API could not be
      reached or answered unexpectedly

@@ -6,6 +6,7 @@
 mod audit;
 mod exit;
 mod mask;
+mod mcp;
 mod out;
 mod parse;
 mod policy;
@@ -49,6 +50,9 @@ enum Command {
     /// Check a policy file, explain its decision for a call, run its tests.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Put approvals in front of an MCP server.
+    #[command(subcommand)]
+    Mcp(mcp::McpCommand),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +66,7 @@ fn main() -> ExitCode {
         Command::Deny(args) => remote::deny(args, &out),
         Command::Store(command) => store::run(command, &out),
         Command::Policy(command) => policy::run(command, &out),
+        Command::Mcp(command) => mcp::run(command),
     };
     ExitCode::from(code)
 }
