@@ -51,6 +51,14 @@ action = "mcp.bank.refund"
 when = [ { arg = "customer_email", matches = "*@competitor.example" } ]
 effect = "refuse"
 reason = "refunds to the competition are never made"
+
+[[rule]]
+name = "large refunds may be cut"
+action = "mcp.bank.refund"
+when = [ { arg = "cents", ge = 100000 } ]
+effect = "require_approval"
+approvers = ["ops@example.com"]
+editable = ["cents"]
 "#;
 
 /// The example server, built beside the `approvals` binary.
@@ -367,6 +375,45 @@ async fn a_destructive_tool_waits_for_approval_and_runs_once() {
             "{event} missing from the audit trail"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reviewers_edit_is_what_reaches_the_server() {
+    let gateway = Gateway::start().await;
+    gateway.client.list_all_tools().await.unwrap();
+    let waiting = gateway.call_in_background(refund(SECRET_EMAIL, 420_000));
+    let request = gateway.wait_pending().await;
+    assert_eq!(request["editable"], json!(["cents"]));
+
+    // "Yes, but 420": the reviewer edits over the HTTP API.
+    let answer = gateway
+        .http
+        .post(format!(
+            "{}/v1/requests/{}/edit",
+            gateway.api,
+            request["id"].as_str().unwrap()
+        ))
+        .bearer_auth(OPS_TOKEN)
+        .json(&json!({ "fingerprint": request["fingerprint"], "changes": { "cents": 42_000 } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 200);
+    let receipt: Value = answer.json().await.unwrap();
+    assert_eq!(receipt["conclusion"]["outcome"], "approved", "{receipt}");
+
+    let result = waiting.await.unwrap().unwrap();
+    assert_eq!(text(&result), "refunded 42000 cents");
+    assert_eq!(
+        gateway.calls(),
+        [format!(
+            r#"call refund {{"customer_email":"{SECRET_EMAIL}","cents":42000}}"#
+        )],
+        "the server never saw the amount asked for"
+    );
+    let audit = gateway.stop().await;
+    assert!(audit.contains(r#""event":"edited""#));
+    assert!(!audit.contains(SECRET_EMAIL));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

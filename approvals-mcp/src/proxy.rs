@@ -665,7 +665,9 @@ pub(crate) fn describe(tool: &str, hints: ToolHints) -> String {
     format!("Call the MCP tool `{tool}`{kind}")
 }
 
-/// The gate's request for one tool call.
+/// The gate's request for one tool call. It takes edits where policy's
+/// requirement says `editable` (a reviewer's edit is forwarded to the
+/// server as the tool call's arguments).
 pub(crate) fn request_for(
     action: String,
     arguments: Value,
@@ -677,6 +679,7 @@ pub(crate) fn request_for(
         .description(description)
         .risk(hints.risk())
         .requester(requester)
+        .editable::<&str>([])
 }
 
 /// The approved arguments (deserialized from the approved bytes) in place
