@@ -194,9 +194,12 @@ impl<A: Serialize> Approval<A> {
             return Err(convert(self.no_arguments()));
         };
         let approved = serde_json::from_slice::<serde_json::Value>(&self.binding);
-        let caller = super::depth::to_writer(&arguments, &mut Vec::new())
+        // Serialized once, as for the binding (within the depth limit),
+        // and read back to compare field by field.
+        let mut bytes = Vec::new();
+        let caller = super::depth::to_writer(&arguments, &mut bytes)
             .ok()
-            .and_then(|()| serde_json::to_value(&arguments).ok());
+            .and_then(|()| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
         let bound = match (approved, caller) {
             (Ok(serde_json::Value::Object(approved)), Some(serde_json::Value::Object(caller))) => {
                 // Only the editable arguments may differ from the caller's.
